@@ -1,0 +1,45 @@
+# `make run` and `make test` set up .venv themselves; only Python >= 3.11 is needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_DIR := tests/e2e/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+export TRACEHOUND_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: run test lint unit e2e bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required" if sys.version_info < (3, 11) else 0)'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/tracehound migrate --noinput -v 0
+	@echo
+	@echo "Tracehound data lives in $(TRACEHOUND_DATA_DIR). First steps, in another terminal:"
+	@echo "  $(VENV)/bin/tracehound createsuperuser"
+	@echo "  $(VENV)/bin/tracehound project create my-org/my-project --owner <that user>"
+	@echo "Then log in at http://127.0.0.1:8000/ and point a Sentry SDK at the printed DSN."
+	@echo
+	$(VENV)/bin/tracehound serve --host 127.0.0.1 --port 8000
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	TRACEHOUND_DATA_DIR=$$(mktemp -d) $(VENV)/bin/tracehound makemigrations --check --dry-run
+
+test: $(STAMP) $(NODE_STAMP) lint
+	$(VENV)/bin/pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) $(NODE_DIR)/node_modules

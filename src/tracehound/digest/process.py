@@ -1,0 +1,216 @@
+"""Turn one queued payload into plain data ready to store. No database access here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from tracehound.digest.normalize import normalize_event
+from tracehound.digest.scrub import scrub_event
+from tracehound.digest.tags import event_tags
+from tracehound.grouping import GroupingResult, group_event
+from tracehound.ingest.envelope import Envelope, Item, normalize_event_id, parse_envelope
+from tracehound.lib.compression import compress_payload
+
+
+class DigestError(Exception):
+    """The payload cannot be turned into stored data; it is kept and marked failed."""
+
+
+@dataclass(slots=True)
+class ProcessedEvent:
+    event_id: str
+    timestamp: datetime
+    received_at: datetime
+    level: str
+    release: str
+    environment: str
+    platform: str
+    tags: list[tuple[str, str]]
+    grouping: GroupingResult
+    payload: bytes  # zstd of the normalized, scrubbed event JSON
+
+
+@dataclass(slots=True)
+class ProcessedAttachment:
+    event_id: str
+    name: str
+    content_type: str
+    attachment_type: str
+    size: int
+    data: bytes  # zstd
+
+
+@dataclass(slots=True)
+class ProcessedReport:
+    event_id: str
+    feedback_id: str
+    name: str
+    email: str
+    comments: str
+    url: str
+
+
+@dataclass(slots=True)
+class ProcessedItem:
+    queue_id: int
+    project_id: int
+    received_at: float
+    event: ProcessedEvent | None = None
+    attachments: list[ProcessedAttachment] = field(default_factory=list)
+    reports: list[ProcessedReport] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def to_datetime(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def process_event(
+    payload: dict[str, Any],
+    *,
+    event_id: str | None,
+    received_at: float,
+    sent_at: str | None,
+    client_ip: str | None,
+    grouping_version: str,
+) -> ProcessedEvent:
+    event = normalize_event(
+        payload, event_id=event_id, received_at=received_at, sent_at=sent_at, client_ip=client_ip
+    )
+    scrub_event(event)
+    grouping = group_event(event, grouping_version)
+    tags = event_tags(event)
+    event["tags"] = [list(pair) for pair in tags]
+    event["title"] = grouping.title
+    event["culprit"] = event.get("culprit") or grouping.culprit
+    event["metadata"] = grouping.metadata
+    event["type"] = grouping.type
+    event["grouping"] = {"version": grouping_version, "hashes": grouping.hashes}
+    return ProcessedEvent(
+        event_id=event["event_id"],
+        timestamp=to_datetime(event["timestamp"]),
+        received_at=to_datetime(received_at),
+        level=event.get("level") or "error",
+        release=event.get("release") or "",
+        environment=event.get("environment") or "",
+        platform=event.get("platform") or "",
+        tags=tags,
+        grouping=grouping,
+        payload=compress_payload(orjson.dumps(event)),
+    )
+
+
+def report_from_user_report(data: dict[str, Any]) -> ProcessedReport:
+    event_id = normalize_event_id(data.get("event_id")) or ""
+    return ProcessedReport(
+        event_id=event_id,
+        feedback_id=event_id,
+        name=str(data.get("name") or "")[:128],
+        email=str(data.get("email") or "")[:128],
+        comments=str(data.get("comments") or ""),
+        url="",
+    )
+
+
+def report_from_feedback(data: dict[str, Any], envelope_event_id: str | None) -> ProcessedReport:
+    feedback = (data.get("contexts") or {}).get("feedback") or {}
+    if not isinstance(feedback, dict) or not feedback.get("message"):
+        raise DigestError("feedback item has no contexts.feedback.message")
+    feedback_id = normalize_event_id(data.get("event_id")) or envelope_event_id or ""
+    associated = feedback.get("associated_event_id")
+    return ProcessedReport(
+        event_id=normalize_event_id(associated) if isinstance(associated, str) else "",
+        feedback_id=feedback_id,
+        name=str(feedback.get("name") or "")[:128],
+        email=str(feedback.get("contact_email") or "")[:128],
+        comments=str(feedback["message"])[:4096],
+        url=str(feedback.get("url") or "")[:512],
+    )
+
+
+def add_client_report(stats: dict[str, int], data: dict[str, Any]) -> None:
+    for group in (
+        "discarded_events",
+        "rate_limited_events",
+        "filtered_events",
+        "filtered_sampling_events",
+    ):
+        for entry in data.get(group) or ():
+            if not isinstance(entry, dict):
+                continue
+            reason = str(entry.get("reason") or group.removesuffix("_events"))[:48]
+            category = str(entry.get("category") or "default")[:32]
+            quantity = entry.get("quantity")
+            if isinstance(quantity, int) and quantity > 0:
+                key = f"discarded:{reason}:{category}"
+                stats[key] = stats.get(key, 0) + quantity
+
+
+def process_queue_item(
+    queue_id: int,
+    project_id: int,
+    received_at: float,
+    client_ip: str,
+    meta: dict[str, Any],
+    body: bytes,
+    grouping_version: str,
+) -> ProcessedItem:
+    result = ProcessedItem(queue_id=queue_id, project_id=project_id, received_at=received_at)
+    for kind, count in (meta.get("counts") or {}).items():
+        result.stats[f"received:{kind}"] = result.stats.get(f"received:{kind}", 0) + count
+    if not body:
+        return result
+    envelope: Envelope = parse_envelope(body)
+    event_id = envelope.event_id
+    sent_at = envelope.headers.get("sent_at")
+    for item in envelope.items:
+        handle_item(result, item, envelope, event_id, sent_at, client_ip, grouping_version)
+    return result
+
+
+def handle_item(
+    result: ProcessedItem,
+    item: Item,
+    envelope: Envelope,
+    event_id: str | None,
+    sent_at: Any,
+    client_ip: str,
+    grouping_version: str,
+) -> None:
+    kind = item.type
+    if kind == "attachment":
+        if event_id is None:
+            raise DigestError("attachment without an event_id in the envelope header")
+        result.attachments.append(
+            ProcessedAttachment(
+                event_id=event_id,
+                name=str(item.headers.get("filename"))[:256],
+                content_type=str(item.headers.get("content_type") or "application/octet-stream")[
+                    :128
+                ],
+                attachment_type=str(item.headers.get("attachment_type") or "event.attachment")[:64],
+                size=len(item.payload),
+                data=compress_payload(item.payload),
+            )
+        )
+        return
+    data = orjson.loads(item.payload)
+    if kind == "event":
+        result.event = process_event(
+            data,
+            event_id=event_id,
+            received_at=result.received_at,
+            sent_at=sent_at if isinstance(sent_at, str) else None,
+            client_ip=client_ip or None,
+            grouping_version=grouping_version,
+        )
+    elif kind == "user_report":
+        result.reports.append(report_from_user_report(data))
+    elif kind == "feedback":
+        result.reports.append(report_from_feedback(data, event_id))
+    elif kind == "client_report":
+        add_client_report(result.stats, data)

@@ -1,0 +1,261 @@
+"""Store a batch of processed items in one transaction: bulk inserts, one hash lookup."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import connection
+
+from tracehound.digest.process import ProcessedEvent, ProcessedItem
+from tracehound.events.models import Attachment, Event, UserReport
+from tracehound.issues.models import GroupHash, Issue
+
+
+@dataclass(slots=True)
+class IssueDelta:
+    count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    level: str = "error"
+    tags: dict[tuple[str, str], list] = field(default_factory=dict)
+
+    def add(self, event: ProcessedEvent) -> None:
+        self.count += 1
+        ts = event.timestamp
+        if self.first_seen is None or ts < self.first_seen:
+            self.first_seen = ts
+        if self.last_seen is None or ts >= self.last_seen:
+            self.last_seen = ts
+            self.level = event.level
+        for pair in event.tags:
+            entry = self.tags.get(pair)
+            if entry is None:
+                self.tags[pair] = [1, ts, ts]
+            else:
+                entry[0] += 1
+                entry[1] = min(entry[1], ts)
+                entry[2] = max(entry[2], ts)
+
+
+def chunks(values: list, size: int = 500) -> list[list]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def new_events(items: list[ProcessedItem]) -> list[tuple[int, ProcessedEvent]]:
+    """Events not stored before (event ids are unique per project), in queue order."""
+    candidates = [(item.project_id, item.event) for item in items if item.event is not None]
+    by_project: dict[int, list[str]] = defaultdict(list)
+    for project_id, event in candidates:
+        by_project[project_id].append(event.event_id)
+    seen: set[tuple[int, str]] = set()
+    for project_id, ids in by_project.items():
+        for part in chunks(ids):
+            rows = Event.objects.filter(project_id=project_id, event_id__in=part)
+            seen.update((project_id, eid) for eid in rows.values_list("event_id", flat=True))
+    fresh = []
+    for project_id, event in candidates:
+        key = (project_id, event.event_id)
+        if key not in seen:
+            seen.add(key)
+            fresh.append((project_id, event))
+    return fresh
+
+
+def known_hashes(events: list[tuple[int, ProcessedEvent]]) -> dict[tuple[int, str], int]:
+    by_project: dict[int, set[str]] = defaultdict(set)
+    for project_id, event in events:
+        by_project[project_id].update(event.grouping.hashes)
+    known: dict[tuple[int, str], int] = {}
+    for project_id, hashes in by_project.items():
+        for part in chunks(sorted(hashes)):
+            rows = GroupHash.objects.filter(project_id=project_id, hash__in=part)
+            for hash_, issue_id in rows.values_list("hash", "issue_id"):
+                known[(project_id, hash_)] = issue_id
+    return known
+
+
+def reserve_short_ids(project_id: int, count: int) -> int:
+    """Bump the project's issue counter; returns the first reserved short id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE projects_project SET issue_counter = issue_counter + %s WHERE id = %s"
+            " RETURNING issue_counter",
+            [count, project_id],
+        )
+        last = cursor.fetchone()[0]
+    return last - count + 1
+
+
+def assign_issues(events: list[tuple[int, ProcessedEvent]], versions: dict[int, str]) -> list[int]:
+    """The issue id for each event, creating issues for hashes never seen."""
+    known = known_hashes(events)
+    pending: dict[tuple[int, str], Issue] = {}  # first hash of a new issue → unsaved issue
+    slots: list[tuple[int, str] | int] = []
+    for project_id, event in events:
+        hashes = event.grouping.hashes
+        issue_id = next((known[(project_id, h)] for h in hashes if (project_id, h) in known), None)
+        if issue_id is not None:
+            slots.append(issue_id)
+            continue
+        key = next(((project_id, h) for h in hashes if (project_id, h) in pending), None)
+        if key is None:
+            key = (project_id, hashes[0])
+            g = event.grouping
+            pending[key] = Issue(
+                project_id=project_id,
+                type=g.type,
+                title=g.title[:512],
+                culprit=g.culprit[:200],
+                metadata=g.metadata,
+                level=event.level,
+                platform=event.platform[:64],
+                grouping_version=versions[project_id],
+                first_seen=event.timestamp,
+                last_seen=event.timestamp,
+                times_seen=0,
+                first_release=event.release,
+            )
+        issue = pending[key]
+        for h in hashes:  # later events in the batch may match on a secondary hash
+            pending.setdefault((project_id, h), issue)
+        slots.append(key)
+    if pending:
+        unique = list({id(issue): issue for issue in pending.values()}.values())
+        per_project: dict[int, list[Issue]] = defaultdict(list)
+        for issue in unique:
+            per_project[issue.project_id].append(issue)
+        for project_id, issues in per_project.items():
+            first = reserve_short_ids(project_id, len(issues))
+            for offset, issue in enumerate(issues):
+                issue.short_id = first + offset
+        Issue.objects.bulk_create(unique)
+    issue_ids = [slot if isinstance(slot, int) else pending[slot].pk for slot in slots]
+    new_hashes = []
+    for (project_id, event), issue_id in zip(events, issue_ids, strict=True):
+        for h in event.grouping.hashes:
+            if (project_id, h) not in known:
+                known[(project_id, h)] = issue_id
+                new_hashes.append(
+                    GroupHash(
+                        project_id=project_id,
+                        hash=h,
+                        issue_id=issue_id,
+                        grouping_version=versions[project_id],
+                    )
+                )
+    GroupHash.objects.bulk_create(new_hashes, ignore_conflicts=True)
+    return issue_ids
+
+
+def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
+    adapt = connection.ops.adapt_datetimefield_value
+    issue_rows = []
+    tag_rows = []
+    for issue_id, d in deltas.items():
+        last = adapt(d.last_seen)
+        first = adapt(d.first_seen)
+        issue_rows.append([d.count, last, last, first, first, d.level, issue_id])
+        for (key, value), (count, t_first, t_last) in d.tags.items():
+            tag_rows.append([issue_id, key, value, count, adapt(t_first), adapt(t_last)])
+    with connection.cursor() as cursor:
+        # A new event on a resolved issue reopens it (a regression).
+        cursor.executemany(
+            "UPDATE issues_issue SET times_seen = times_seen + %s,"
+            " last_seen = CASE WHEN last_seen < %s THEN %s ELSE last_seen END,"
+            " first_seen = CASE WHEN first_seen > %s THEN %s ELSE first_seen END,"
+            " level = %s,"
+            " status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END"
+            " WHERE id = %s",
+            issue_rows,
+        )
+        cursor.executemany(
+            "INSERT INTO issues_issuetagvalue (issue_id, key, value, times_seen, first_seen,"
+            " last_seen) VALUES (%s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (issue_id, key, value) DO UPDATE SET"
+            " times_seen = issues_issuetagvalue.times_seen + excluded.times_seen,"
+            " first_seen = CASE WHEN excluded.first_seen < issues_issuetagvalue.first_seen"
+            " THEN excluded.first_seen ELSE issues_issuetagvalue.first_seen END,"
+            " last_seen = CASE WHEN excluded.last_seen > issues_issuetagvalue.last_seen"
+            " THEN excluded.last_seen ELSE issues_issuetagvalue.last_seen END",
+            tag_rows,
+        )
+
+
+def store_stats(items: list[ProcessedItem]) -> None:
+    totals: dict[tuple[int, object, str], int] = defaultdict(int)
+    for item in items:
+        day = datetime.fromtimestamp(item.received_at, tz=UTC).date()
+        for key, quantity in item.stats.items():
+            totals[(item.project_id, day, key[:128])] += quantity
+    if not totals:
+        return
+    adapt = connection.ops.adapt_datefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO projects_projectstat (project_id, day, key, quantity)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (project_id, day, key)"
+            " DO UPDATE SET quantity = projects_projectstat.quantity + excluded.quantity",
+            [[p, adapt(day), key, q] for (p, day, key), q in totals.items()],
+        )
+
+
+def store_batch(items: list[ProcessedItem], versions: dict[int, str]) -> int:
+    """Store everything the items hold; the caller owns the transaction. Returns events stored."""
+    events = new_events(items)
+    if events:
+        issue_ids = assign_issues(events, versions)
+        Event.objects.bulk_create(
+            [
+                Event(
+                    project_id=project_id,
+                    issue_id=issue_id,
+                    event_id=e.event_id,
+                    timestamp=e.timestamp,
+                    received_at=e.received_at,
+                    level=e.level,
+                    release=e.release[:200],
+                    environment=e.environment[:64],
+                    payload=e.payload,
+                )
+                for (project_id, e), issue_id in zip(events, issue_ids, strict=True)
+            ]
+        )
+        deltas: dict[int, IssueDelta] = defaultdict(IssueDelta)
+        for (_, event), issue_id in zip(events, issue_ids, strict=True):
+            deltas[issue_id].add(event)
+        update_issue_counters(deltas)
+    now = datetime.now(tz=UTC)
+    attachments = [
+        Attachment(
+            project_id=item.project_id,
+            event_id=a.event_id,
+            name=a.name,
+            content_type=a.content_type,
+            attachment_type=a.attachment_type,
+            size=a.size,
+            data=a.data,
+            created_at=now,
+        )
+        for item in items
+        for a in item.attachments
+    ]
+    Attachment.objects.bulk_create(attachments)
+    reports = [
+        UserReport(
+            project_id=item.project_id,
+            event_id=r.event_id,
+            feedback_id=r.feedback_id,
+            name=r.name,
+            email=r.email,
+            comments=r.comments,
+            url=r.url,
+            created_at=now,
+        )
+        for item in items
+        for r in item.reports
+    ]
+    UserReport.objects.bulk_create(reports, ignore_conflicts=True)
+    store_stats(items)
+    return len(events)

@@ -1,0 +1,55 @@
+from django.db import models
+
+
+class Event(models.Model):
+    """A stored event: a few indexed columns beside the zstd-compressed normalized payload."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE)
+    issue = models.ForeignKey("issues.Issue", on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=32)
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField()
+    level = models.CharField(max_length=8)
+    release = models.CharField(max_length=200, blank=True, default="")
+    environment = models.CharField(max_length=64, blank=True, default="")
+    payload = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            # Second guard, after the queue, against digesting one event twice.
+            models.UniqueConstraint(fields=["project", "event_id"], name="unique_event_id")
+        ]
+        indexes = [models.Index(fields=["issue", "-id"], name="event_issue_latest")]
+
+
+class Attachment(models.Model):
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE)
+    event_id = models.CharField(max_length=32)
+    name = models.CharField(max_length=256)
+    content_type = models.CharField(max_length=128, default="application/octet-stream")
+    attachment_type = models.CharField(max_length=64, default="event.attachment")
+    size = models.PositiveIntegerField()
+    data = models.BinaryField()  # zstd
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "event_id"], name="attachment_event")]
+
+
+class UserReport(models.Model):
+    """User feedback (`user_report` or `feedback` items), linked to its event by id."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE)
+    event_id = models.CharField(max_length=32)  # the event the feedback is about, if any
+    feedback_id = models.CharField(max_length=32)
+    name = models.CharField(max_length=128, blank=True, default="")
+    email = models.CharField(max_length=128, blank=True, default="")
+    comments = models.TextField()
+    url = models.CharField(max_length=512, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "feedback_id"], name="unique_feedback_id")
+        ]
+        indexes = [models.Index(fields=["project", "event_id"], name="userreport_event")]

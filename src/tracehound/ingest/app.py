@@ -1,0 +1,339 @@
+"""The ingest hot path: a plain WSGI app in front of Django, no middleware.
+
+authenticate → read and decompress with a cap → check framing and limits → one INSERT
+into the queue → 200 {"id"}. Nothing is parsed beyond what validation needs.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+from tracehound.ingest.auth import AuthError, KeyInfo, authenticate, find_public_key
+from tracehound.ingest.auth import public_key_from_dsn
+from tracehound.ingest.envelope import (
+    Envelope,
+    EnvelopeError,
+    Item,
+    normalize_event_id,
+    parse_envelope,
+    serialize_envelope,
+    validate_json_item,
+)
+from tracehound.ingest.limits import RateLimited, check_rate_limit
+from tracehound.ingest.security import SecurityReportError, security_report_to_event
+from tracehound.lib.compression import BodyTooLarge, DecompressionError, decompress
+
+INGEST_PATH = re.compile(r"^/api/(?:(\d+)/)?(envelope|store|security|csp-report)/?$")
+TUNNEL_PATHS = frozenset(["/tunnel", "/tunnel/"])
+
+# Item types digest stores; every other type is accepted and only counted.
+STORED_ITEM_TYPES = frozenset(["event", "attachment", "user_report", "feedback", "client_report"])
+JSON_ITEM_TYPES = frozenset(
+    ["event", "transaction", "user_report", "feedback", "client_report", "check_in", "session"]
+)
+EVENT_CATEGORIES = "error;default;security"
+
+CORS_HEADERS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "x-sentry-error, x-sentry-rate-limits, retry-after"),
+]
+PREFLIGHT_HEADERS = [
+    ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+    (
+        "Access-Control-Allow-Headers",
+        "x-sentry-auth, x-requested-with, x-forwarded-for, origin, referer, accept, "
+        "content-type, authentication, authorization, content-encoding, transfer-encoding",
+    ),
+    ("Access-Control-Max-Age", "3600"),
+]
+
+StartResponse = Callable[..., Any]
+
+
+class IngestError(Exception):
+    def __init__(self, status: int, detail: str, headers: list[tuple[str, str]] | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or []
+
+
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
+}
+
+
+def respond(
+    start_response: StartResponse,
+    status: int,
+    body: bytes,
+    extra: list[tuple[str, str]] | None = None,
+) -> Iterable[bytes]:
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    headers += CORS_HEADERS
+    if extra:
+        headers += extra
+    start_response(f"{status} {REASONS.get(status, 'Error')}", headers)
+    return [body]
+
+
+def error_response(start_response: StartResponse, exc: IngestError) -> Iterable[bytes]:
+    # X-Sentry-Error must be one header line: strip anything that could break it.
+    safe = exc.detail.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
+    body = orjson.dumps({"detail": exc.detail, "causes": []})
+    return respond(start_response, exc.status, body, [("X-Sentry-Error", safe), *exc.headers])
+
+
+def read_body(environ: dict, limit: int) -> bytes:
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        try:
+            size = int(length)
+        except ValueError:
+            raise IngestError(400, "invalid Content-Length") from None
+        if size > limit:
+            raise IngestError(413, f"request body exceeds {limit} bytes")
+        body = stream.read(size)
+        if len(body) != size:
+            raise IngestError(400, "request body shorter than Content-Length")
+        return body
+    # Chunked or unsized: read until EOF, never more than the limit.
+    parts, total = [], 0
+    while True:
+        chunk = stream.read(65536)
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limit:
+            raise IngestError(413, f"request body exceeds {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def decoded_body(environ: dict) -> bytes:
+    limit = settings.TRACEHOUND_MAX_ENVELOPE_SIZE
+    raw = read_body(environ, limit)
+    try:
+        return decompress(raw, environ.get("HTTP_CONTENT_ENCODING"), limit)
+    except BodyTooLarge as exc:
+        raise IngestError(413, f"decompressed body exceeds {exc.limit} bytes") from None
+    except DecompressionError as exc:
+        raise IngestError(400, f"failed to read request body: {exc}") from None
+
+
+def check_item_sizes(envelope: Envelope) -> None:
+    max_event = settings.TRACEHOUND_MAX_EVENT_SIZE
+    max_attachment = settings.TRACEHOUND_MAX_ATTACHMENT_SIZE
+    for index, item in enumerate(envelope.items, 1):
+        limit = max_attachment if item.type == "attachment" else max_event
+        if len(item.payload) > limit:
+            raise IngestError(413, f"item {index} ({item.type}) exceeds {limit} bytes")
+
+
+def single_event_envelope(event: dict[str, Any]) -> tuple[Envelope, str]:
+    event_id = normalize_event_id(event.get("event_id")) or uuid.uuid4().hex
+    event["event_id"] = event_id
+    item = Item({"type": "event"}, orjson.dumps(event))
+    return Envelope({"event_id": event_id}, [item]), event_id
+
+
+def prepare_envelope(envelope: Envelope) -> tuple[Envelope | None, str | None, dict[str, int]]:
+    """Validate items, keep the ones digest stores, count the rest.
+
+    Returns (envelope to queue or None, event id for the response, counts of other types).
+    """
+    check_item_sizes(envelope)
+    kept: list[Item] = []
+    counts: dict[str, int] = {}
+    event_id = envelope.event_id
+    for index, item in enumerate(envelope.items, 1):
+        kind = item.type
+        if kind in JSON_ITEM_TYPES:
+            payload = validate_json_item(item, index)
+            if kind == "event" and event_id is None:
+                event_id = normalize_event_id(payload.get("event_id"))
+        elif kind == "attachment" and not isinstance(item.headers.get("filename"), str):
+            raise IngestError(400, f"item {index} (attachment): missing filename")
+        if kind in STORED_ITEM_TYPES:
+            kept.append(item)
+        else:
+            counts[kind] = counts.get(kind, 0) + 1
+    has_event = any(item.type == "event" for item in kept)
+    if has_event and event_id is None:
+        event_id = uuid.uuid4().hex
+    if not kept:
+        return None, event_id, counts
+    headers = dict(envelope.headers)
+    if event_id is not None:
+        headers["event_id"] = event_id
+    return Envelope(headers, kept), event_id, counts
+
+
+def enqueue(
+    project_id: int,
+    kind: str,
+    body: bytes,
+    environ: dict,
+    meta: dict[str, Any],
+) -> None:
+    meta_json = orjson.dumps(meta).decode()
+    client_ip = environ.get("REMOTE_ADDR", "") or ""
+    params = [project_id, kind, time.time(), client_ip, meta_json, body]
+    for attempt in (1, 2):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO queue_queueitem"
+                    " (project_id, kind, received_at, client_ip, meta, body, error, attempts)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, '', 0)",
+                    params,
+                )
+            return
+        except DatabaseError:
+            # A dropped persistent connection: reconnect once, then give up with a 503.
+            connection.close()
+            if attempt == 2:
+                raise IngestError(503, "could not queue the payload, try again") from None
+
+
+def request_meta(environ: dict, query: dict[str, str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    agent = environ.get("HTTP_USER_AGENT")
+    if agent:
+        meta["user_agent"] = agent[:256]
+    client = query.get("sentry_client")
+    if client:
+        meta["sentry_client"] = client[:128]
+    return meta
+
+
+def handle_envelope(environ: dict, project_id: int | None, query: dict[str, str]) -> bytes:
+    body = decoded_body(environ)
+    try:
+        envelope = parse_envelope(body)
+    except EnvelopeError as exc:
+        raise IngestError(400, f"invalid envelope: {exc}") from None
+    public_key = find_public_key(environ, query)
+    dsn = envelope.headers.get("dsn")
+    if dsn:
+        dsn_key, dsn_project = public_key_from_dsn(dsn)
+        if public_key is not None and public_key != dsn_key:
+            raise IngestError(401, "multiple authorization payloads detected")
+        if project_id is None:
+            if not dsn_project.isdigit():
+                raise IngestError(400, f"invalid project id {dsn_project!r} in envelope dsn")
+            project_id = int(dsn_project)
+        public_key = dsn_key
+    if project_id is None:
+        raise IngestError(401, "missing authorization information: envelope has no dsn")
+    key = authenticate(public_key, project_id)
+    try:
+        kept, event_id, counts = prepare_envelope(envelope)
+    except EnvelopeError as exc:
+        raise IngestError(400, f"invalid envelope: {exc}") from None
+    if kept is not None and event_id is not None:
+        check_rate_limit(key)
+    meta = request_meta(environ, query)
+    if counts:
+        meta["counts"] = counts
+    if kept is not None or counts:
+        queued = serialize_envelope(kept) if kept is not None else b""
+        enqueue(key.project_id, "envelope", queued, environ, meta)
+    return orjson.dumps({"id": event_id} if event_id else {})
+
+
+def handle_store(environ: dict, project_id: int, query: dict[str, str]) -> bytes:
+    content_type = environ.get("CONTENT_TYPE", "")
+    if content_type.startswith("application/x-sentry-envelope"):
+        return handle_envelope(environ, project_id, query)
+    key = authenticate(find_public_key(environ, query), project_id)
+    body = decoded_body(environ)
+    if len(body) > settings.TRACEHOUND_MAX_EVENT_SIZE:
+        raise IngestError(413, f"event exceeds {settings.TRACEHOUND_MAX_EVENT_SIZE} bytes")
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise IngestError(400, f"invalid event JSON: {exc}") from None
+    if not isinstance(event, dict):
+        raise IngestError(400, "event is not a JSON object")
+    try:
+        envelope, event_id = single_event_envelope(event)
+    except EnvelopeError as exc:
+        raise IngestError(400, f"invalid event_id: {exc}") from None
+    check_rate_limit(key)
+    enqueue(key.project_id, "envelope", serialize_envelope(envelope), environ, request_meta(environ, query))
+    return orjson.dumps({"id": event_id})
+
+
+def handle_security(environ: dict, project_id: int, query: dict[str, str]) -> bytes:
+    key = authenticate(find_public_key(environ, query), project_id)
+    body = decoded_body(environ)
+    if len(body) > settings.TRACEHOUND_MAX_EVENT_SIZE:
+        raise IngestError(413, f"report exceeds {settings.TRACEHOUND_MAX_EVENT_SIZE} bytes")
+    try:
+        event = security_report_to_event(body, environ.get("CONTENT_TYPE"))
+    except SecurityReportError as exc:
+        raise IngestError(400, f"invalid security report: {exc}") from None
+    for param, field in (("sentry_release", "release"), ("sentry_environment", "environment")):
+        if query.get(param):
+            event[field] = query[param]
+    envelope, event_id = single_event_envelope(event)
+    check_rate_limit(key)
+    meta = request_meta(environ, query)
+    enqueue(key.project_id, "envelope", serialize_envelope(envelope), environ, meta)
+    return orjson.dumps({"id": event_id})
+
+
+def ingest_app(environ: dict, start_response: StartResponse) -> Iterable[bytes] | None:
+    """Answer an ingest request, or return None when the path is not an ingest route."""
+    path = environ.get("PATH_INFO", "")
+    match = INGEST_PATH.match(path)
+    if match is None and path not in TUNNEL_PATHS:
+        return None
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method == "OPTIONS":
+        start_response("200 OK", [("Content-Length", "0"), *CORS_HEADERS, *PREFLIGHT_HEADERS])
+        return [b""]
+    try:
+        if method != "POST":
+            raise IngestError(405, f"method {method} not allowed, use POST")
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        if match is None:
+            body = handle_envelope(environ, None, query)
+        else:
+            project_id = int(match.group(1)) if match.group(1) else None
+            endpoint = match.group(2)
+            if project_id is None or project_id == 0:
+                raise IngestError(400, "missing or invalid project id in the URL")
+            if endpoint == "envelope":
+                body = handle_envelope(environ, project_id, query)
+            elif endpoint == "store":
+                body = handle_store(environ, project_id, query)
+            else:
+                body = handle_security(environ, project_id, query)
+    except AuthError as exc:
+        return error_response(start_response, IngestError(exc.status, exc.detail))
+    except RateLimited as exc:
+        return error_response(start_response, IngestError(429, exc.detail, exc.headers))
+    except IngestError as exc:
+        return error_response(start_response, exc)
+    return respond(start_response, 200, body)

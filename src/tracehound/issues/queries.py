@@ -1,0 +1,45 @@
+"""Read-side helpers shared by the API and the UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tracehound.events.models import Event
+from tracehound.issues.models import Issue
+from tracehound.lib.compression import decompress_payload
+
+# Crockford-style base32, as in short ids like BACKEND-1A.
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTVWXYZ"
+
+
+def short_id(issue: Issue) -> str:
+    n, digits = issue.short_id, ""
+    while True:
+        n, rem = divmod(n, 32)
+        digits = ALPHABET[rem] + digits
+        if n == 0:
+            break
+    return f"{issue.project.slug.upper()}-{digits}"
+
+
+def latest_event(issue: Issue) -> Event | None:
+    return Event.objects.filter(issue=issue).order_by("-id").first()
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    return orjson.loads(decompress_payload(bytes(event.payload)))
+
+
+def user_counts(issue_ids: list[int]) -> dict[int, int]:
+    from django.db.models import Count
+
+    from tracehound.issues.models import IssueTagValue
+
+    rows = (
+        IssueTagValue.objects.filter(issue_id__in=issue_ids, key="user")
+        .values("issue_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["issue_id"]: row["n"] for row in rows}

@@ -1,0 +1,35 @@
+"""State changes of organizations and projects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from tracehound.grouping import DEFAULT_GROUPING_VERSION
+from tracehound.projects.models import Organization, OrganizationMember, Project, ProjectKey
+
+
+@transaction.atomic
+def create_project(
+    org_slug: str, project_slug: str, *, platform: str = "", owner: Any = None
+) -> tuple[Project, ProjectKey]:
+    """Create the organization and project if needed; return the project and its active key."""
+    org, _ = Organization.objects.get_or_create(slug=org_slug, defaults={"name": org_slug})
+    project, _ = Project.objects.get_or_create(
+        organization=org,
+        slug=project_slug,
+        defaults={
+            "name": project_slug,
+            "platform": platform,
+            "grouping_version": DEFAULT_GROUPING_VERSION,
+        },
+    )
+    key = project.keys.filter(is_active=True).order_by("id").first()
+    if key is None:
+        key = ProjectKey.objects.create(project=project)
+    if owner is not None:
+        OrganizationMember.objects.get_or_create(
+            organization=org, user=owner, defaults={"role": OrganizationMember.Role.OWNER}
+        )
+    return project, key

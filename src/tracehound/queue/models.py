@@ -1,0 +1,33 @@
+from django.db import models
+
+
+class QueueItem(models.Model):
+    """A raw payload accepted by ingest and not yet digested.
+
+    Digest deletes the row in the same transaction that stores what it held, so an
+    accepted payload is stored exactly once whatever process dies when.
+    """
+
+    class Kind(models.TextChoices):
+        ENVELOPE = "envelope"
+        STORE = "store"
+        SECURITY = "security"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    received_at = models.FloatField()
+    client_ip = models.CharField(max_length=45, blank=True, default="")
+    # Small request facts digest needs (user agent, sentry_client, query params for security).
+    meta = models.JSONField(default=dict)
+    body = models.BinaryField()
+    # Set when digest could not process the item: it stays visible, never silently dropped.
+    failed_at = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+
+class DigestStat(models.Model):
+    """Events stored per minute, bumped once per batch; feeds `tracehound status`."""
+
+    minute = models.BigIntegerField(primary_key=True)  # unix time // 60
+    events = models.BigIntegerField(default=0)

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+
+from tracehound.ingest.auth import clear_key_cache
+
+
+@pytest.fixture(autouse=True)
+def fresh_key_cache() -> None:
+    clear_key_cache()
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+def call_wsgi(
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    headers: dict[str, str] | None = None,
+    query: str = "",
+    chunked: bool = False,
+    remote_addr: str = "203.0.113.9",
+) -> Response:
+    """Send one request through tracehound.wsgi.application, as granian would."""
+    from tracehound.wsgi import application
+
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": remote_addr,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+    }
+    if not chunked:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    for name, value in (headers or {}).items():
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[key] = value
+        else:
+            environ[f"HTTP_{key}"] = value
+    captured: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
+        captured["status"] = int(status.split()[0])
+        captured["headers"] = {k.lower(): v for k, v in response_headers}
+
+    chunks = application(environ, start_response)
+    data = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    return Response(captured["status"], captured["headers"], data)
+
+
+@pytest.fixture
+def wsgi() -> Callable[..., Response]:
+    return call_wsgi
+
+
+@dataclass
+class ProjectFixture:
+    project: Any
+    key: Any
+
+    @property
+    def id(self) -> int:
+        return int(self.project.id)
+
+    @property
+    def public_key(self) -> str:
+        return str(self.key.public_key)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"X-Sentry-Auth": f"Sentry sentry_key={self.public_key}, sentry_version=7"}
+
+
+@pytest.fixture
+def project(db: None) -> ProjectFixture:
+    from tracehound.projects.actions import create_project
+
+    proj, key = create_project("acme", "backend", platform="python")
+    return ProjectFixture(proj, key)
+
+
+@pytest.fixture
+def digest_all(db: None) -> Callable[[], int]:
+    from tracehound.queue.worker import digest_batch
+
+    def run() -> int:
+        total = 0
+        while handled := digest_batch():
+            total += handled
+        return total
+
+    return run

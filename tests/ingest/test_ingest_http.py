@@ -1,0 +1,210 @@
+"""The ingest endpoints as SDKs use them: auth forms, encodings, framings, CORS, item types."""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+import zlib
+
+import brotli
+import orjson
+import pytest
+import zstandard
+
+from tracehound.events.models import Attachment, Event, UserReport
+from tracehound.issues.models import Issue
+from tracehound.projects.models import ProjectStat
+from tracehound.queue.models import QueueItem
+
+pytestmark = pytest.mark.django_db
+
+
+def event_envelope(event_id: str | None = None, *, with_length: bool = True, extra: bytes = b"") -> bytes:
+    event_id = event_id or uuid.uuid4().hex
+    payload = orjson.dumps(
+        {
+            "event_id": event_id,
+            "timestamp": 1795341823.837,
+            "platform": "python",
+            "level": "error",
+            "exception": {"values": [{"type": "ValueError", "value": "bad thing",
+                                      "stacktrace": {"frames": [{"filename": "app.py", "function": "run",
+                                                                 "module": "app", "lineno": 3, "in_app": True}]}}]},
+        }
+    )
+    header = {"type": "event", "length": len(payload)} if with_length else {"type": "event"}
+    return (
+        orjson.dumps({"event_id": event_id, "sent_at": "2026-11-22T10:03:15.754580Z"})
+        + b"\n" + orjson.dumps(header) + b"\n" + payload + b"\n" + extra
+    )
+
+
+def test_an_envelope_with_header_auth_is_queued_and_answered_with_its_id(wsgi, project):
+    event_id = uuid.uuid4().hex
+    response = wsgi("POST", f"/api/{project.id}/envelope/", event_envelope(event_id), headers=project.auth)
+    assert response.status == 200, response.body
+    assert response.json() == {"id": event_id}
+    assert QueueItem.objects.filter(project_id=project.id).count() == 1
+
+
+@pytest.mark.parametrize("style", ["x-sentry-auth", "authorization", "query", "dsn"])
+def test_every_auth_form_is_accepted(wsgi, project, style):
+    body, headers, query = event_envelope(), {}, ""
+    if style == "x-sentry-auth":
+        headers = project.auth
+    elif style == "authorization":
+        headers = {"Authorization": f"Sentry sentry_key={project.public_key}, sentry_version=7"}
+    elif style == "query":
+        query = f"sentry_key={project.public_key}&sentry_version=7&sentry_client=sentry.javascript.node%2F11.12.0"
+    else:
+        dsn = f"http://{project.public_key}@127.0.0.1:8000/{project.id}"
+        first, rest = body.split(b"\n", 1)
+        header = orjson.loads(first) | {"dsn": dsn}
+        body = orjson.dumps(header) + b"\n" + rest
+    response = wsgi("POST", f"/api/{project.id}/envelope/", body, headers=headers, query=query)
+    assert response.status == 200, response.body
+
+
+def test_the_tunnel_endpoint_authenticates_by_the_envelope_dsn(wsgi, project):
+    dsn = f"http://{project.public_key}@127.0.0.1:8000/{project.id}"
+    body = event_envelope()
+    first, rest = body.split(b"\n", 1)
+    body = orjson.dumps(orjson.loads(first) | {"dsn": dsn}) + b"\n" + rest
+    response = wsgi("POST", "/tunnel", body, headers={"Content-Type": "text/plain;charset=UTF-8"})
+    assert response.status == 200, response.body
+    assert QueueItem.objects.get().project_id == project.id
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd", "", "UTF-8", None])
+def test_every_content_encoding_sdks_send_is_decoded(wsgi, project, encoding, digest_all):
+    body = event_envelope()
+    encoded = {
+        "gzip": gzip.compress,
+        "deflate": zlib.compress,
+        "br": brotli.compress,
+        "zstd": zstandard.ZstdCompressor().compress,
+    }.get(encoding or "", lambda b: b)(body)
+    headers = dict(project.auth)
+    if encoding is not None:
+        headers["Content-Encoding"] = encoding
+    response = wsgi("POST", f"/api/{project.id}/envelope/", encoded, headers=headers)
+    assert response.status == 200, response.body
+    digest_all()
+    assert Event.objects.count() == 1
+
+
+def test_a_chunked_body_without_content_length_or_type_is_read(wsgi, project, digest_all):
+    response = wsgi(
+        "POST", f"/api/{project.id}/envelope/", event_envelope(with_length=False),
+        headers=project.auth, chunked=True,
+    )
+    assert response.status == 200, response.body
+    digest_all()
+    assert Event.objects.count() == 1
+
+
+def test_cors_preflight_allows_the_sentry_headers(wsgi, project):
+    response = wsgi("OPTIONS", f"/api/{project.id}/envelope/", headers={"Origin": "http://app.example"})
+    assert response.status == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "x-sentry-auth" in response.headers["access-control-allow-headers"]
+    assert "content-encoding" in response.headers["access-control-allow-headers"]
+
+
+def test_responses_expose_the_rate_limit_headers_to_browsers(wsgi, project):
+    response = wsgi("POST", f"/api/{project.id}/envelope/", event_envelope(), headers=project.auth)
+    exposed = response.headers["access-control-expose-headers"]
+    assert {"x-sentry-error", "x-sentry-rate-limits", "retry-after"} <= {
+        h.strip() for h in exposed.split(",")
+    }
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_the_store_endpoint_takes_a_plain_json_event(wsgi, project, digest_all):
+    event = {"message": "hello from store", "level": "warning"}
+    response = wsgi("POST", f"/api/{project.id}/store/", orjson.dumps(event), headers=project.auth)
+    assert response.status == 200, response.body
+    event_id = response.json()["id"]
+    digest_all()
+    stored = Event.objects.get()
+    assert stored.event_id == event_id
+    assert stored.level == "warning"
+
+
+def test_a_csp_report_becomes_an_event(wsgi, project, digest_all):
+    report = {
+        "csp-report": {
+            "document-uri": "https://shop.example/checkout",
+            "referrer": "",
+            "violated-directive": "script-src-elem",
+            "effective-directive": "script-src-elem",
+            "original-policy": "default-src 'self'; report-uri /csp",
+            "disposition": "enforce",
+            "blocked-uri": "https://evil.example/x.js",
+            "status-code": 200,
+        }
+    }
+    response = wsgi(
+        "POST", f"/api/{project.id}/security/", orjson.dumps(report),
+        headers={"Content-Type": "application/csp-report"},
+        query=f"sentry_key={project.public_key}&sentry_release=web@1.2&sentry_environment=prod",
+    )
+    assert response.status == 200, response.body
+    digest_all()
+    event = Event.objects.get()
+    assert event.release == "web@1.2"
+    assert event.environment == "prod"
+    assert "evil.example" in Issue.objects.get().title
+
+
+def test_attachments_and_user_reports_are_stored_with_their_event(wsgi, project, digest_all):
+    event_id = uuid.uuid4().hex
+    attachment = b"line one\nline two\n"
+    report = orjson.dumps({"event_id": event_id, "name": "Ann", "email": "ann@example.com",
+                           "comments": "It broke when I clicked save"})
+    extra = (
+        orjson.dumps({"type": "attachment", "length": len(attachment), "filename": "note.txt",
+                      "content_type": "text/plain"}) + b"\n" + attachment + b"\n"
+        + orjson.dumps({"type": "user_report", "length": len(report)}) + b"\n" + report + b"\n"
+    )
+    response = wsgi("POST", f"/api/{project.id}/envelope/", event_envelope(event_id, extra=extra),
+                    headers=project.auth)
+    assert response.status == 200, response.body
+    digest_all()
+    stored = Attachment.objects.get()
+    assert (stored.event_id, stored.name, stored.size) == (event_id, "note.txt", len(attachment))
+    assert UserReport.objects.get().comments == "It broke when I clicked save"
+
+
+def test_client_reports_and_other_item_types_are_counted_not_stored(wsgi, project, digest_all):
+    report = orjson.dumps({"timestamp": 1795341823.8, "discarded_events": [
+        {"reason": "ratelimit_backoff", "category": "error", "quantity": 3}]})
+    session = orjson.dumps({"sid": uuid.uuid4().hex, "init": True, "started": "2026-11-22T10:00:00Z",
+                            "status": "ok", "attrs": {"release": "1.0"}})
+    body = (
+        b"{}\n" + orjson.dumps({"type": "client_report"}) + b"\n" + report + b"\n"
+        + orjson.dumps({"type": "session"}) + b"\n" + session + b"\n"
+        + orjson.dumps({"type": "profile_chunk"}) + b"\n{}\n"
+        + orjson.dumps({"type": "something_new"}) + b"\nopaque\n"
+    )
+    response = wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth)
+    assert response.status == 200, response.body
+    assert response.json() == {}
+    digest_all()
+    stats = dict(ProjectStat.objects.values_list("key", "quantity"))
+    assert stats == {
+        "discarded:ratelimit_backoff:error": 3,
+        "received:session": 1,
+        "received:profile_chunk": 1,
+        "received:something_new": 1,
+    }
+    assert Event.objects.count() == 0
+
+
+def test_the_same_event_id_sent_twice_is_stored_once(wsgi, project, digest_all):
+    event_id = uuid.uuid4().hex
+    for _ in range(2):
+        wsgi("POST", f"/api/{project.id}/envelope/", event_envelope(event_id), headers=project.auth)
+    digest_all()
+    assert Event.objects.filter(event_id=event_id).count() == 1
+    assert Issue.objects.get().times_seen == 1
