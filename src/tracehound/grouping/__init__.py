@@ -1,0 +1,79 @@
+"""Pure grouping: a normalized event dict in, grouping hashes and issue display fields out.
+
+Compatible with Sentry's `newstyle:2023-01-11` config: each variant's
+contributing values are fed, in tree order, to MD5 with no separators. The
+version is a parameter so a project keeps the grouping its issues were made with.
+No Django here: this runs in the digest worker's hot loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tracehound.grouping import titles
+from tracehound.grouping.config import CONFIGS, get_config
+from tracehound.grouping.exceptions import exception_values, select_exceptions
+from tracehound.grouping.fingerprints import FingerprintContext, fingerprint_hashes, fingerprint_of
+from tracehound.grouping.hashing import FALLBACK_HASH, hash_values
+from tracehound.grouping.strategies import ExceptionComponents, default_variants, event_platform
+
+__all__ = [
+    "DEFAULT_GROUPING_VERSION",
+    "GROUPING_VERSIONS",
+    "GroupingResult",
+    "group_event",
+]
+
+DEFAULT_GROUPING_VERSION = "newstyle:2023-01-11"
+GROUPING_VERSIONS: frozenset[str] = frozenset(CONFIGS)
+
+
+@dataclass(slots=True, frozen=True)
+class GroupingResult:
+    hashes: list[str]  # 32-hex MD5s, primary first (app, then system); never empty
+    title: str
+    culprit: str
+    type: str  # "error" (exception), "default" (message), "csp" (security report)
+    metadata: dict[str, Any]
+
+
+def group_event(event: dict[str, Any], version: str = DEFAULT_GROUPING_VERSION) -> GroupingResult:
+    """Group a normalized event; raises ValueError for an unknown version."""
+    config = get_config(version)
+    platform = event_platform(event)
+    exceptions = exception_values(event)
+    components = ExceptionComponents(platform, config)
+    selection = select_exceptions(exceptions, components.chain_key) if exceptions else None
+    variants = default_variants(event, config, components, selection)
+    frame = titles.crash_frame(event, selection, platform)
+
+    fingerprint = fingerprint_of(event)
+    if fingerprint is not None:
+        context = FingerprintContext(event, exceptions[-1] if exceptions else None, frame)
+        hashes = fingerprint_hashes(fingerprint, variants, context)
+    elif variants:
+        hashes = [hash_values(values) for _, values in variants]
+    else:
+        hashes = [FALLBACK_HASH]  # events with nothing to group on share one issue
+    if len(hashes) > 1:
+        hashes = list(dict.fromkeys(hashes))  # app and system agree when every frame is in-app
+
+    report = event.get("csp")
+    if selection is not None:
+        event_type = "error"
+        title, metadata = titles.error_title_and_metadata(selection.main, frame, exceptions)
+    elif isinstance(report, dict):
+        event_type = "csp"
+        title, metadata = titles.csp_title_and_metadata(event, report)
+    else:
+        event_type = "default"
+        title = titles.message_title(event)
+        metadata = {"title": title}
+    return GroupingResult(
+        hashes=hashes,
+        title=title,
+        culprit=titles.culprit(event, frame, platform),
+        type=event_type,
+        metadata=metadata,
+    )

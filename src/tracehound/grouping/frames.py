@@ -1,0 +1,168 @@
+"""What a stack frame contributes to the group: module or file name, function, source line.
+
+Line and column numbers never contribute, so editing code above a crash keeps its issue.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tracehound.grouping.config import JAVASCRIPT_PLATFORMS, GroupingConfig
+
+Frame = dict[str, Any]
+
+_IGNORED_FUNCTIONS = frozenset({"?", "<anonymous>", "<anonymous function>", "Anonymous function"})
+# Frames that say nothing stable about the code: eval'd strings and engine internals.
+_LOW_QUALITY_JS = frozenset({"[native code]", "native", "eval code", "<anonymous>"})
+_NON_FILE_PATHS = frozenset({"<anonymous>", "[native code]"})
+# Scripts loaded from a URL: their file name is a deployment detail (CDN, hash, host).
+_URL_PREFIXES = ("http:", "https:", "file:", "blob:", "applewebdata:")
+
+# Generated class and function names whose suffix changes from build to build.
+_JAVA_LAMBDA = re.compile(r"\$\$Lambda\$?[\d$]*(?:/(?:0x)?[0-9a-fA-F]+)?")
+_JAVA_CGLIB = re.compile(r"\$\$(EnhancerBy\w*CGLIB|FastClassBy\w*CGLIB)\$\$[0-9a-fA-F]+")
+_JAVA_JAVASSIST = re.compile(r"_\$\$_javassist\w*?_?\d+")
+_PHP_ANONYMOUS_CLASS = re.compile(r"class@anonymous[^\s:$]*(?::\d+)?\$[0-9a-fA-F]+")
+_RUBY_ERB_SUFFIX = re.compile(r"_\d{3,}_\d{3,}$")
+
+
+def is_url(path: str) -> bool:
+    return path.startswith(_URL_PREFIXES)
+
+
+def _looks_like_url_path(module: str) -> bool:
+    return "/" in module or "\\" in module
+
+
+def basename(path: str) -> str:
+    return path.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+
+
+def normalize_module(module: str, platform: str) -> str:
+    if platform == "java" and "$" in module:
+        module = _JAVA_LAMBDA.sub("$$Lambda$", module)
+        module = _JAVA_CGLIB.sub(r"$$\1$$<auto>", module)
+        module = _JAVA_JAVASSIST.sub("_$$_javassist<auto>", module)
+    return module
+
+
+def trim_function(function: str, platform: str, config: GroupingConfig) -> str | None:
+    """The function name as it groups, or None when the name carries no signal."""
+    if platform in JAVASCRIPT_PLATFORMS:
+        if config.javascript_fuzzing and "." in function:
+            function = function.rsplit(".", 1)[-1]
+        if function.endswith("/<"):
+            return None
+    elif platform == "java" and "$" in function:
+        function = _JAVA_LAMBDA.sub("$$Lambda$", function)
+    elif platform == "php" and "class@anonymous" in function:
+        function = _PHP_ANONYMOUS_CLASS.sub("class@anonymous", function)
+    elif platform == "ruby" and "_erb_" in function:
+        function = _RUBY_ERB_SUFFIX.sub("", function)
+    if not function or function in _IGNORED_FUNCTIONS:
+        return None
+    return function
+
+
+def frame_values(frame: Frame, platform: str, config: GroupingConfig) -> list[str]:
+    """The frame's contributing values in tree order: module|filename, function, context line."""
+    get = frame.get
+    is_js = platform in JAVASCRIPT_PLATFORMS
+    abs_path = get("abs_path")
+    function = get("function")
+    if is_js and (function == "eval" or (type(abs_path) is str and abs_path in _LOW_QUALITY_JS)):
+        return []  # eval'd strings and engine internals say nothing stable about the code
+    values: list[str] = []
+
+    module = get("module")
+    if module and type(module) is str and not (is_js and _looks_like_url_path(module)):
+        values.append(normalize_module(module, platform))
+    else:
+        filename = get("filename")
+        path = abs_path or filename
+        if (
+            filename
+            and type(filename) is str
+            and type(path) is str
+            and path not in _NON_FILE_PATHS
+            and not path.startswith(_URL_PREFIXES)
+        ):
+            values.append(basename(filename).lower())
+
+    context_line = None
+    if platform in config.contextline_platforms:
+        raw_line = get("context_line")
+        if raw_line and type(raw_line) is str:
+            line = " ".join(raw_line.split())
+            if line and len(line) <= config.max_context_line_length:
+                context_line = line
+
+    # A source-mapped JS name is a guess; its source line is the better signal.
+    mapped = is_js and context_line is not None and _has_sourcemap(frame)
+    if function and type(function) is str and not mapped:
+        trimmed = trim_function(function, platform, config)
+        if trimmed:
+            values.append(trimmed)
+
+    if context_line is not None:
+        values.append(context_line)
+    return values
+
+
+def _has_sourcemap(frame: Frame) -> bool:
+    data = frame.get("data")
+    return isinstance(data, dict) and bool(data.get("sourcemap"))
+
+
+def is_in_app(frame: Frame, platform: str) -> bool:
+    if frame.get("in_app") is not True:
+        return False
+    # Built-in stack-trace rule: JavaScript dependencies are never app code.
+    if platform in JAVASCRIPT_PLATFORMS:
+        for key in ("abs_path", "filename", "module"):
+            value = frame.get(key)
+            if isinstance(value, str) and "node_modules/" in value:
+                return False
+    return True
+
+
+def stacktrace_values(
+    stacktrace: Any, platform: str, config: GroupingConfig
+) -> tuple[list[str], list[str]]:
+    """(app values, system values) of a stack trace, oldest frame first.
+
+    The app list holds only in-app frames; the system list holds all of them.
+    Consecutive identical frames (recursion) count once.
+    """
+    app: list[str] = []
+    system: list[str] = []
+    if not isinstance(stacktrace, dict):
+        return app, system
+    frames = stacktrace.get("frames")
+    if not isinstance(frames, list):
+        return app, system
+    previous: tuple[Any, ...] | None = None
+    for frame in frames:
+        if type(frame) is not dict:
+            continue
+        get = frame.get
+        key = (
+            get("abs_path"),
+            get("package"),
+            get("module"),
+            get("filename"),
+            get("function"),
+            get("lineno"),
+            get("colno"),
+        )
+        if key == previous:
+            continue
+        previous = key
+        frame_platform = get("platform") or platform
+        values = frame_values(frame, frame_platform, config)
+        if values:
+            system += values
+            if get("in_app") is True and is_in_app(frame, frame_platform):
+                app += values
+    return app, system
