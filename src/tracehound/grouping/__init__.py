@@ -63,6 +63,11 @@ def group_event(event: dict[str, Any], version: str = DEFAULT_GROUPING_VERSION) 
     if selection is not None:
         event_type = "error"
         title, metadata = titles.error_title_and_metadata(selection.main, frame, exceptions)
+        if titles.is_synthetic_message(selection.main, event):
+            # captureMessage with a stack trace (JS SDKs) sends a typeless synthetic
+            # exception beside the message: the message is what the user wrote.
+            title = titles.message_title(event)
+            metadata["title"] = title
     elif isinstance(report, dict):
         event_type = "csp"
         title, metadata = titles.csp_title_and_metadata(event, report)

@@ -145,6 +145,16 @@ def error_title_and_metadata(
     return title, metadata
 
 
+def is_synthetic_message(main: Exception_, event: dict[str, Any]) -> bool:
+    mechanism = main.get("mechanism")
+    return (
+        not _text(main.get("type")).strip()
+        and isinstance(mechanism, dict)
+        and mechanism.get("synthetic") is True
+        and message_title(event) != UNLABELED
+    )
+
+
 def message_title(event: dict[str, Any]) -> str:
     logentry = logentry_of(event)
     if logentry is not None:
