@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM) for the browser tests"; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
@@ -35,7 +41,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests bench
 	TRACEHOUND_DATA_DIR=$$(mktemp -d) $(VENV)/bin/tracehound makemigrations --check --dry-run
 
-test: $(STAMP) $(NODE_STAMP) lint
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) lint
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET
 
 from tracehound.accounts.access import get_issue, get_project
 from tracehound.api.auth import api_error, token_required
-from tracehound.api.serializers import serialize_event, serialize_issue
-from tracehound.events.models import Event
+from tracehound.api.serializers import iso, serialize_event, serialize_issue
+from tracehound.events.models import Attachment, Event, UserReport
 from tracehound.issues.models import Issue
 from tracehound.issues.queries import latest_event, user_counts
 
@@ -106,3 +106,51 @@ def project_event(request: HttpRequest, org: str, project: str, event_id: str) -
 def issue_detail(request: HttpRequest, issue_id: str) -> HttpResponse:
     issue = get_issue(request.user, issue_id)
     return JsonResponse(serialize_issue(issue, user_counts([issue.id]).get(issue.id, 0)))
+
+
+@require_GET
+@token_required
+def event_attachments(request: HttpRequest, org: str, project: str, event_id: str) -> HttpResponse:
+    proj = get_project(request.user, org, project)
+    rows = Attachment.objects.filter(project=proj, event_id=event_id.replace("-", "").lower())
+    return JsonResponse(
+        [
+            {
+                "id": str(a.id),
+                "event_id": a.event_id,
+                "name": a.name,
+                "type": a.attachment_type,
+                "mimetype": a.content_type,
+                "size": a.size,
+                "dateCreated": iso(a.created_at),
+            }
+            for a in rows.order_by("id")
+        ],
+        safe=False,
+    )
+
+
+@require_GET
+@token_required
+def project_user_feedback(request: HttpRequest, org: str, project: str) -> HttpResponse:
+    proj = get_project(request.user, org, project)
+    reports = list(UserReport.objects.filter(project=proj).order_by("-id")[:100])
+    issues = dict(
+        Event.objects.filter(project=proj, event_id__in=[r.event_id for r in reports if r.event_id])
+        .values_list("event_id", "issue_id")
+    )
+    return JsonResponse(
+        [
+            {
+                "id": str(r.id),
+                "eventID": r.event_id,
+                "name": r.name,
+                "email": r.email,
+                "comments": r.comments,
+                "dateCreated": iso(r.created_at),
+                "issue": {"id": str(issues[r.event_id])} if r.event_id in issues else None,
+            }
+            for r in reports
+        ],
+        safe=False,
+    )

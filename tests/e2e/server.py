@@ -1,0 +1,196 @@
+"""Start real Tracehound processes for end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+import urllib3
+
+HTTP = urllib3.PoolManager(maxsize=16, retries=False, timeout=urllib3.Timeout(connect=2, read=30))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fresh_postgres_url(base_url: str) -> str:
+    """Create an empty database beside the one in base_url; return its URL."""
+    import psycopg
+
+    parts = urlsplit(base_url)
+    name = f"th_e2e_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def drop_postgres(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Server:
+    data_dir: Path
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    dsn: str = ""
+    project_id: int = 0
+    public_key: str = ""
+    token: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def tracehound(self, *args: str, **kw: Any) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "tracehound.cli", *args],
+            env=self.env, capture_output=True, text=True, check=True, **kw,
+        )
+
+    def spawn(self, *args: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tracehound.cli", *args], env=self.env,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def setup(self) -> None:
+        self.tracehound("migrate", "--noinput", "-v", "0")
+        self.tracehound("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com")
+        info = orjson.loads(self.tracehound("project", "create", "acme/backend", "--json", "--owner", "admin").stdout)
+        self.dsn, self.project_id, self.public_key = info["dsn"], info["project_id"], info["public_key"]
+        self.token = orjson.loads(self.tracehound("token", "create", "admin", "--json").stdout)["token"]
+
+    def wait_healthy(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if HTTP.request("GET", f"{self.url}/health/").status == 200:
+                    return
+            except urllib3.exceptions.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server on {self.url} did not become healthy")
+
+    def api(self, path: str, **params: Any) -> Any:
+        response = HTTP.request(
+            "GET", f"{self.url}{path}", fields=params or None,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        assert response.status == 200, (path, response.status, response.data[:500])
+        return response.json()
+
+    def status(self) -> dict[str, Any]:
+        return orjson.loads(self.tracehound("status", "--json").stdout)
+
+    def wait_drained(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.status()["queue_depth"] == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("queue did not drain")
+
+    def stop(self, proc: subprocess.Popen | None = None, sig: int = signal.SIGTERM) -> None:
+        for p in [proc] if proc else list(self.procs):
+            if p.poll() is None:
+                os.killpg(p.pid, sig)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+            if p in self.procs:
+                self.procs.remove(p)
+
+
+def make_server(data_dir: Path) -> tuple[Server, str | None]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEHOUND_")}
+    env.update(
+        TRACEHOUND_DATA_DIR=str(data_dir),
+        DJANGO_SUPERUSER_PASSWORD="correct-horse-battery-staple",
+        PYTHONUNBUFFERED="1",
+    )
+    pg_url = None
+    if os.environ.get("DATABASE_URL"):
+        pg_url = fresh_postgres_url(os.environ["DATABASE_URL"])
+        env["DATABASE_URL"] = pg_url
+    server = Server(data_dir=data_dir, env=env)
+    server.env["BASE_URL"] = server.url
+    return server, pg_url
+
+
+def sql(server: Server, query: str) -> list[tuple]:
+    """Read the server's database directly (for checks the API does not expose)."""
+    url = server.env.get("DATABASE_URL")
+    if url:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return conn.execute(query).fetchall()
+    import sqlite3
+
+    with sqlite3.connect(server.data_dir / "tracehound.sqlite3") as conn:
+        return conn.execute(query).fetchall()
+
+
+def event_envelope(event_id: str, group: int, *, dsn_key: str = "") -> bytes:
+    """A realistic Python exception envelope; `group` picks one of several recurring issues."""
+    frames = [
+        {
+            "filename": f"app/module_{i}.py",
+            "abs_path": f"/srv/app/module_{i}.py",
+            "module": f"app.module_{i}",
+            "function": f"handler_{group}_{i}" if i == 9 else f"step_{i}",
+            "lineno": 10 + i,
+            "in_app": i > 2,
+            "context_line": f"    result = step_{i + 1}(payload)",
+            "pre_context": ["def step(payload):", "    check(payload)"],
+            "post_context": ["    return result", ""],
+            "vars": {"payload": "{'id': 17, 'user': 'ann'}", "attempt": "3"},
+        }
+        for i in range(10)
+    ]
+    event = {
+        "event_id": event_id,
+        "timestamp": time.time(),
+        "platform": "python",
+        "level": "error",
+        "release": "bench@1.0",
+        "environment": "production",
+        "exception": {"values": [{"type": f"Error{group}", "value": f"failed for id {event_id[:6]}",
+                                  "mechanism": {"type": "generic", "handled": True},
+                                  "stacktrace": {"frames": frames}}]},
+        "user": {"id": str(int(event_id[:4], 16) % 100)},
+        "tags": {"worker": "w1"},
+        "breadcrumbs": {"values": [{"timestamp": time.time(), "category": "http",
+                                    "message": f"GET /items/{n}"} for n in range(5)]},
+    }
+    payload = orjson.dumps(event)
+    header = {"event_id": event_id}
+    if dsn_key:
+        header["dsn"] = dsn_key
+    return (orjson.dumps(header) + b"\n" + orjson.dumps({"type": "event", "length": len(payload)})
+            + b"\n" + payload + b"\n")

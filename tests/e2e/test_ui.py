@@ -1,0 +1,69 @@
+"""The first UI in a real browser: log in, find the project, open an issue, read its trace."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.e2e.server import Server
+from tests.e2e.test_sdks import CLIENTS, wait_for_event
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("chromium is not installed; `make test` installs it with apt-get")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_a_user_logs_in_and_reads_the_stack_trace_of_an_issue(server: Server, browser, tmp_path: Path):
+    out = subprocess.run(
+        [sys.executable, str(CLIENTS / "clients" / "python_app.py"), server.dsn, "shop@3.0.0"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    wait_for_event(server, orjson.loads(out.stdout.strip().splitlines()[-1])["exception"])
+
+    page = browser.new_page()
+    page.goto(f"{server.url}/")
+    assert "/login/" in page.url
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "wrong password")
+    page.click("button[type=submit]")
+    assert page.locator(".error").is_visible()
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "correct-horse-battery-staple")
+    page.click("button[type=submit]")
+
+    page.click("text=backend")
+    assert page.locator("h1").inner_text() == "backend"
+    assert server.dsn in page.locator("code.dsn").inner_text()
+    page.click("a.title:has-text('PaymentError: could not charge order 7')")
+
+    assert "PaymentError" in page.locator("h1").inner_text()
+    exception = page.locator(".exception").first
+    assert "could not charge order 7" in exception.inner_text()
+    current = exception.locator("ol.source li.current").first
+    assert "raise PaymentError" in current.inner_text()
+    assert "[Filtered]" in exception.inner_text()  # the scrubbed `password` local
+    assert page.locator("ul.tags").inner_text().count("customer") == 1
+    page.screenshot(path=str(tmp_path / "issue.png"), full_page=True)
+    if os.environ.get("TRACEHOUND_SCREENSHOT_DIR"):
+        shutil.copy(tmp_path / "issue.png", Path(os.environ["TRACEHOUND_SCREENSHOT_DIR"]) / "issue.png")

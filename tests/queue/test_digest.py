@@ -1,0 +1,98 @@
+"""Digest: grouping into issues, counters, tag values, regressions, failures kept visible."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+import pytest
+
+from tracehound.events.models import Event
+from tracehound.issues.models import Issue, IssueTagValue
+from tracehound.queue.models import QueueItem
+from tracehound.queue.worker import queue_status
+
+pytestmark = pytest.mark.django_db
+
+
+def post_event(wsgi, project, event: dict) -> str:
+    event_id = uuid.uuid4().hex
+    payload = orjson.dumps(event)
+    body = (orjson.dumps({"event_id": event_id}) + b"\n"
+            + orjson.dumps({"type": "event", "length": len(payload)}) + b"\n" + payload)
+    response = wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth)
+    assert response.status == 200, response.body
+    return event_id
+
+
+def error(type_: str, lineno: int = 10, user: str = "1") -> dict:
+    return {"platform": "python", "user": {"id": user}, "exception": {"values": [{
+        "type": type_, "value": f"line {lineno}", "stacktrace": {"frames": [
+            {"module": "app.views", "function": "index", "lineno": lineno, "in_app": True}]}}]}}
+
+
+def test_the_same_error_from_different_lines_joins_one_issue(wsgi, project, digest_all):
+    post_event(wsgi, project, error("ValueError", 10, "1"))
+    post_event(wsgi, project, error("ValueError", 99, "2"))
+    post_event(wsgi, project, error("TypeError", 10, "1"))
+    digest_all()
+    issues = {i.metadata["type"]: i for i in Issue.objects.all()}
+    assert issues["ValueError"].times_seen == 2
+    assert issues["TypeError"].times_seen == 1
+    users = IssueTagValue.objects.filter(issue=issues["ValueError"], key="user")
+    assert sorted(users.values_list("value", flat=True)) == ["id:1", "id:2"]
+
+
+def test_events_across_batches_join_the_issue_made_by_the_first(wsgi, project, digest_all):
+    post_event(wsgi, project, error("ValueError"))
+    digest_all()
+    post_event(wsgi, project, error("ValueError"))
+    digest_all()
+    assert Issue.objects.get().times_seen == 2
+    assert Event.objects.count() == 2
+
+
+def test_short_ids_count_up_per_project(wsgi, project, digest_all):
+    for n in range(3):
+        post_event(wsgi, project, error(f"E{n}"))
+    digest_all()
+    assert sorted(Issue.objects.values_list("short_id", flat=True)) == [1, 2, 3]
+
+
+def test_a_new_event_reopens_a_resolved_issue(wsgi, project, digest_all):
+    post_event(wsgi, project, error("ValueError"))
+    digest_all()
+    Issue.objects.update(status=Issue.Status.RESOLVED)
+    post_event(wsgi, project, error("ValueError"))
+    digest_all()
+    assert Issue.objects.get().status == Issue.Status.UNRESOLVED
+
+
+def test_a_payload_digest_cannot_read_is_kept_and_marked_failed(wsgi, project, digest_all):
+    QueueItem.objects.create(project_id=project.id, kind="envelope", received_at=0,
+                             body=b"{}\n{\"type\":\"event\"}\n{broken\n", meta={})
+    post_event(wsgi, project, error("ValueError"))
+    digest_all()
+    failed = QueueItem.objects.get()
+    assert failed.failed_at is not None
+    assert "JSON" in failed.error or "json" in failed.error.lower()
+    assert Event.objects.count() == 1
+    assert queue_status()["failed_items"] == 1
+
+
+def test_status_counts_digested_events(wsgi, project, digest_all):
+    post_event(wsgi, project, error("ValueError"))
+    assert queue_status()["queue_depth"] == 1
+    assert queue_status()["oldest_queued_age_seconds"] is not None
+    digest_all()
+    status = queue_status()
+    assert status["queue_depth"] == 0
+    assert status["events_digested_last_minute"] == 1
+
+
+def test_stored_payloads_are_compressed(wsgi, project, digest_all):
+    event = error("ValueError")
+    event["extra"] = {"blob": "abc " * 2000}
+    post_event(wsgi, project, event)
+    digest_all()
+    assert len(bytes(Event.objects.get().payload)) < 4000
