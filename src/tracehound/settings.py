@@ -66,7 +66,9 @@ def database_from_url(url: str, data_dir: Path) -> dict[str, object]:
         )
     name = unquote(parts.path.lstrip("/"))
     if not name:
-        raise ImproperlyConfigured("DATABASE_URL must name a database, e.g. postgres://host/tracehound")
+        raise ImproperlyConfigured(
+            "DATABASE_URL must name a database, e.g. postgres://host/tracehound"
+        )
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -99,7 +101,9 @@ DATA_DIR = Path(env_str("TRACEHOUND_DATA_DIR", "./data")).resolve()
 try:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
 except OSError as exc:
-    raise ImproperlyConfigured(f"TRACEHOUND_DATA_DIR {str(DATA_DIR)!r} is not usable: {exc}") from None
+    raise ImproperlyConfigured(
+        f"TRACEHOUND_DATA_DIR {str(DATA_DIR)!r} is not usable: {exc}"
+    ) from None
 
 BASE_URL = env_str("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 _base = urlsplit(BASE_URL)
@@ -114,12 +118,16 @@ CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
 TRACEHOUND_WEB_WORKERS = env_int("TRACEHOUND_WEB_WORKERS", 1, minimum=1)
 TRACEHOUND_WEB_THREADS = env_int("TRACEHOUND_WEB_THREADS", 4, minimum=1)
 # Ingest limits (bytes, after decompression) and the default per-project rate limit.
-TRACEHOUND_MAX_ENVELOPE_SIZE = env_int("TRACEHOUND_MAX_ENVELOPE_SIZE", 20 * 1024 * 1024, minimum=1024)
+TRACEHOUND_MAX_ENVELOPE_SIZE = env_int(
+    "TRACEHOUND_MAX_ENVELOPE_SIZE", 20 * 1024 * 1024, minimum=1024
+)
 TRACEHOUND_MAX_EVENT_SIZE = env_int("TRACEHOUND_MAX_EVENT_SIZE", 1024 * 1024, minimum=1024)
 TRACEHOUND_MAX_ATTACHMENT_SIZE = env_int(
     "TRACEHOUND_MAX_ATTACHMENT_SIZE", 10 * 1024 * 1024, minimum=1024
 )
-TRACEHOUND_RATE_LIMIT = env_int("TRACEHOUND_RATE_LIMIT", 0)  # events per minute per project; 0 = off
+TRACEHOUND_RATE_LIMIT = env_int(
+    "TRACEHOUND_RATE_LIMIT", 0
+)  # events per minute per project; 0 = off
 TRACEHOUND_DIGEST_BATCH = env_int("TRACEHOUND_DIGEST_BATCH", 200, minimum=1)
 
 INSTALLED_APPS = [

@@ -30,19 +30,44 @@ def token(owner) -> str:
 
 def send_error(wsgi, project, type_: str, value: str = "boom") -> str:
     event_id = uuid.uuid4().hex
-    payload = orjson.dumps({
-        "platform": "python",
-        "exception": {"values": [{"type": type_, "value": value, "stacktrace": {"frames": [
-            {"module": "shop.cart", "function": "total", "filename": "shop/cart.py", "lineno": 12,
-             "in_app": True, "context_line": "    return sum(prices)",
-             "pre_context": ["def total(prices):"], "post_context": [""]}]}}]},
-        "user": {"id": "u1"},
-        "tags": {"region": "eu"},
-        "release": "shop@1.0",
-        "environment": "production",
-    })
-    body = (orjson.dumps({"event_id": event_id}) + b"\n"
-            + orjson.dumps({"type": "event", "length": len(payload)}) + b"\n" + payload)
+    payload = orjson.dumps(
+        {
+            "platform": "python",
+            "exception": {
+                "values": [
+                    {
+                        "type": type_,
+                        "value": value,
+                        "stacktrace": {
+                            "frames": [
+                                {
+                                    "module": "shop.cart",
+                                    "function": "total",
+                                    "filename": "shop/cart.py",
+                                    "lineno": 12,
+                                    "in_app": True,
+                                    "context_line": "    return sum(prices)",
+                                    "pre_context": ["def total(prices):"],
+                                    "post_context": [""],
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
+            "user": {"id": "u1"},
+            "tags": {"region": "eu"},
+            "release": "shop@1.0",
+            "environment": "production",
+        }
+    )
+    body = (
+        orjson.dumps({"event_id": event_id})
+        + b"\n"
+        + orjson.dumps({"type": "event", "length": len(payload)})
+        + b"\n"
+        + payload
+    )
     assert wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth).status == 200
     return event_id
 
@@ -101,7 +126,11 @@ def test_issues_come_in_sentry_shape(client, wsgi, project, token, digest_all):
     event = get(client, f"/api/0/projects/acme/backend/events/{event_id}/", token).json()
     assert event["groupID"] == issue["id"]
     frame = event["entries"][0]["data"]["values"][0]["stacktrace"]["frames"][0]
-    assert frame["context"] == [[11, "def total(prices):"], [12, "    return sum(prices)"], [13, ""]]
+    assert frame["context"] == [
+        [11, "def total(prices):"],
+        [12, "    return sum(prices)"],
+        [13, ""],
+    ]
     assert {"key": "region", "value": "eu"} in event["tags"]
 
 

@@ -65,12 +65,17 @@ class Server:
     def tracehound(self, *args: str, **kw: Any) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "tracehound.cli", *args],
-            env=self.env, capture_output=True, text=True, check=True, **kw,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            **kw,
         )
 
     def spawn(self, *args: str) -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tracehound.cli", *args], env=self.env,
+            [sys.executable, "-m", "tracehound.cli", *args],
+            env=self.env,
             start_new_session=True,
         )
         self.procs.append(proc)
@@ -78,10 +83,22 @@ class Server:
 
     def setup(self) -> None:
         self.tracehound("migrate", "--noinput", "-v", "0")
-        self.tracehound("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com")
-        info = orjson.loads(self.tracehound("project", "create", "acme/backend", "--json", "--owner", "admin").stdout)
-        self.dsn, self.project_id, self.public_key = info["dsn"], info["project_id"], info["public_key"]
-        self.token = orjson.loads(self.tracehound("token", "create", "admin", "--json").stdout)["token"]
+        self.tracehound(
+            "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com"
+        )
+        info = orjson.loads(
+            self.tracehound(
+                "project", "create", "acme/backend", "--json", "--owner", "admin"
+            ).stdout
+        )
+        self.dsn, self.project_id, self.public_key = (
+            info["dsn"],
+            info["project_id"],
+            info["public_key"],
+        )
+        self.token = orjson.loads(self.tracehound("token", "create", "admin", "--json").stdout)[
+            "token"
+        ]
 
     def wait_healthy(self, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
@@ -96,7 +113,9 @@ class Server:
 
     def api(self, path: str, **params: Any) -> Any:
         response = HTTP.request(
-            "GET", f"{self.url}{path}", fields=params or None,
+            "GET",
+            f"{self.url}{path}",
+            fields=params or None,
             headers={"Authorization": f"Bearer {self.token}"},
         )
         assert response.status == 200, (path, response.status, response.data[:500])
@@ -180,17 +199,34 @@ def event_envelope(event_id: str, group: int, *, dsn_key: str = "") -> bytes:
         "level": "error",
         "release": "bench@1.0",
         "environment": "production",
-        "exception": {"values": [{"type": f"Error{group}", "value": f"failed for id {event_id[:6]}",
-                                  "mechanism": {"type": "generic", "handled": True},
-                                  "stacktrace": {"frames": frames}}]},
+        "exception": {
+            "values": [
+                {
+                    "type": f"Error{group}",
+                    "value": f"failed for id {event_id[:6]}",
+                    "mechanism": {"type": "generic", "handled": True},
+                    "stacktrace": {"frames": frames},
+                }
+            ]
+        },
         "user": {"id": str(int(event_id[:4], 16) % 100)},
         "tags": {"worker": "w1"},
-        "breadcrumbs": {"values": [{"timestamp": time.time(), "category": "http",
-                                    "message": f"GET /items/{n}"} for n in range(5)]},
+        "breadcrumbs": {
+            "values": [
+                {"timestamp": time.time(), "category": "http", "message": f"GET /items/{n}"}
+                for n in range(5)
+            ]
+        },
     }
     payload = orjson.dumps(event)
     header = {"event_id": event_id}
     if dsn_key:
         header["dsn"] = dsn_key
-    return (orjson.dumps(header) + b"\n" + orjson.dumps({"type": "event", "length": len(payload)})
-            + b"\n" + payload + b"\n")
+    return (
+        orjson.dumps(header)
+        + b"\n"
+        + orjson.dumps({"type": "event", "length": len(payload)})
+        + b"\n"
+        + payload
+        + b"\n"
+    )

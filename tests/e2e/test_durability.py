@@ -17,7 +17,8 @@ from tests.e2e.server import HTTP, Server, event_envelope, sql
 def send(server: Server, event_id: str, group: int) -> bool:
     try:
         response = HTTP.request(
-            "POST", f"{server.url}/api/{server.project_id}/envelope/",
+            "POST",
+            f"{server.url}/api/{server.project_id}/envelope/",
             body=event_envelope(event_id, group),
             headers={"X-Sentry-Auth": f"Sentry sentry_key={server.public_key}, sentry_version=7"},
         )

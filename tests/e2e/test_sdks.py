@@ -23,8 +23,9 @@ def wait_for_event(server: Server, event_id: str, timeout: float = 30) -> dict[s
     while time.monotonic() < deadline:
         from tests.e2e.server import HTTP
 
-        response = HTTP.request("GET", server.url + path,
-                                headers={"Authorization": f"Bearer {server.token}"})
+        response = HTTP.request(
+            "GET", server.url + path, headers={"Authorization": f"Bearer {server.token}"}
+        )
         if response.status == 200:
             return response.json()
         time.sleep(0.1)
@@ -44,7 +45,10 @@ def tags(event: dict[str, Any]) -> dict[str, str]:
 def python_run(server: Server) -> dict[str, str]:
     out = subprocess.run(
         [sys.executable, str(CLIENTS / "clients" / "python_app.py"), server.dsn, "shop@2.4.1"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return orjson.loads(out.stdout.strip().splitlines()[-1])
 
@@ -53,7 +57,11 @@ def python_run(server: Server) -> dict[str, str]:
 def node_run(server: Server) -> dict[str, str]:
     out = subprocess.run(
         ["node", str(NODE_DIR / "app.js"), server.dsn, "settings@1.0.0"],
-        capture_output=True, text=True, check=True, timeout=60, cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=NODE_DIR,
     )
     return orjson.loads(out.stdout.strip().splitlines()[-1])
 
@@ -68,7 +76,9 @@ def test_a_python_exception_with_its_cause_arrives_with_frames_and_context(serve
     assert frames[-1]["module"] == "__main__"
     lines = [line for _, line in frames[-1]["context"]]
     assert any("raise PaymentError" in line for line in lines)
-    assert dict(frames[-1]["context"])[frames[-1]["lineNo"]].strip().startswith("raise PaymentError")
+    assert (
+        dict(frames[-1]["context"])[frames[-1]["lineNo"]].strip().startswith("raise PaymentError")
+    )
     assert event["title"] == "PaymentError: could not charge order 7"
     assert event["metadata"]["type"] == "PaymentError"
 
@@ -140,7 +150,10 @@ def test_the_same_python_error_sent_again_joins_its_issue(server, python_run):
     first = wait_for_event(server, python_run["exception"])
     out = subprocess.run(
         [sys.executable, str(CLIENTS / "clients" / "python_app.py"), server.dsn, "shop@2.4.2"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     second = wait_for_event(server, orjson.loads(out.stdout.strip().splitlines()[-1])["exception"])
     assert second["groupID"] == first["groupID"]
@@ -180,8 +193,11 @@ def test_node_attachment_message_and_feedback_are_stored(server, node_run):
     assert message["title"] == "Queue backlog above 1000 items"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        mine = [f for f in server.api("/api/0/projects/acme/backend/user-feedback/")
-                if f["comments"] == "The settings page crashed"]
+        mine = [
+            f
+            for f in server.api("/api/0/projects/acme/backend/user-feedback/")
+            if f["comments"] == "The settings page crashed"
+        ]
         if mine:
             break
         time.sleep(0.1)

@@ -27,17 +27,28 @@ def browser() -> Iterator[object]:
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()
 
 
-def test_a_user_logs_in_and_reads_the_stack_trace_of_an_issue(server: Server, browser, tmp_path: Path):
+def test_a_user_logs_in_and_reads_the_stack_trace_of_an_issue(
+    server: Server, browser, tmp_path: Path
+):
     out = subprocess.run(
         [sys.executable, str(CLIENTS / "clients" / "python_app.py"), server.dsn, "shop@3.0.0"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     wait_for_event(server, orjson.loads(out.stdout.strip().splitlines()[-1])["exception"])
 
@@ -66,4 +77,6 @@ def test_a_user_logs_in_and_reads_the_stack_trace_of_an_issue(server: Server, br
     assert page.locator("ul.tags").inner_text().count("customer") == 1
     page.screenshot(path=str(tmp_path / "issue.png"), full_page=True)
     if os.environ.get("TRACEHOUND_SCREENSHOT_DIR"):
-        shutil.copy(tmp_path / "issue.png", Path(os.environ["TRACEHOUND_SCREENSHOT_DIR"]) / "issue.png")
+        shutil.copy(
+            tmp_path / "issue.png", Path(os.environ["TRACEHOUND_SCREENSHOT_DIR"]) / "issue.png"
+        )

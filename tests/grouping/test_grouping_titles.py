@@ -147,9 +147,16 @@ def test_a_js_capture_message_with_a_synthetic_exception_is_titled_by_its_messag
     event = {
         "platform": "node",
         "logentry": {"formatted": "Queue backlog above 1000 items"},
-        "exception": {"values": [{"value": "Queue backlog above 1000 items",
-                                  "mechanism": {"type": "generic", "synthetic": True},
-                                  "stacktrace": {"frames": [{"function": "main", "module": "app",
-                                                             "in_app": True}]}}]},
+        "exception": {
+            "values": [
+                {
+                    "value": "Queue backlog above 1000 items",
+                    "mechanism": {"type": "generic", "synthetic": True},
+                    "stacktrace": {
+                        "frames": [{"function": "main", "module": "app", "in_app": True}]
+                    },
+                }
+            ]
+        },
     }
     assert group_event(event).title == "Queue backlog above 1000 items"

@@ -18,8 +18,12 @@ pytestmark = pytest.mark.django_db
 
 
 def snapshot() -> tuple[int, ...]:
-    return (QueueItem.objects.count(), Event.objects.count(), Issue.objects.count(),
-            ProjectStat.objects.count())
+    return (
+        QueueItem.objects.count(),
+        Event.objects.count(),
+        Issue.objects.count(),
+        ProjectStat.objects.count(),
+    )
 
 
 def envelope(payload: bytes = b'{"message":"hi"}', header: dict | None = None) -> bytes:
@@ -45,7 +49,10 @@ CASES = {
     "bad envelope header": (b"not json\n{}\n", 400, "envelope header"),
     "length past the end": (b'{}\n{"type":"event","length":500}\n{"a":1}\n', 400, "length"),
     "garbage after a length-prefixed payload": (
-        b'{}\n{"type":"event","length":2}\n{}XYZ\n', 400, "item 1"),
+        b'{}\n{"type":"event","length":2}\n{}XYZ\n',
+        400,
+        "item 1",
+    ),
     "item without type": (b'{}\n{"length":2}\n{}\n', 400, "type"),
     "event payload is not JSON": (b'{}\n{"type":"event"}\n{not json\n', 400, "invalid JSON"),
     "event payload is a list": (b'{}\n{"type":"event"}\n[1,2]\n', 400, "JSON object"),
@@ -63,14 +70,22 @@ def test_malformed_envelopes_are_rejected_with_a_reason(wsgi, project, unchanged
 
 
 def test_a_body_that_does_not_decompress_is_rejected(wsgi, project, unchanged):
-    response = wsgi("POST", f"/api/{project.id}/envelope/", b"definitely not gzip",
-                    headers={**project.auth, "Content-Encoding": "gzip"})
+    response = wsgi(
+        "POST",
+        f"/api/{project.id}/envelope/",
+        b"definitely not gzip",
+        headers={**project.auth, "Content-Encoding": "gzip"},
+    )
     assert_rejected(response, 400, "failed to read request body")
 
 
 def test_an_unknown_content_encoding_is_rejected(wsgi, project, unchanged):
-    response = wsgi("POST", f"/api/{project.id}/envelope/", envelope(),
-                    headers={**project.auth, "Content-Encoding": "lzma"})
+    response = wsgi(
+        "POST",
+        f"/api/{project.id}/envelope/",
+        envelope(),
+        headers={**project.auth, "Content-Encoding": "lzma"},
+    )
     assert_rejected(response, 400, "lzma")
 
 
@@ -78,15 +93,23 @@ def test_an_unknown_content_encoding_is_rejected(wsgi, project, unchanged):
 def test_a_gzip_bomb_is_stopped_at_the_cap(wsgi, project, unchanged):
     bomb = gzip.compress(b"{}\n" + b" " * (200 * 1024 * 1024), compresslevel=9)
     assert len(bomb) < 512 * 1024
-    response = wsgi("POST", f"/api/{project.id}/envelope/", bomb,
-                    headers={**project.auth, "Content-Encoding": "gzip"})
+    response = wsgi(
+        "POST",
+        f"/api/{project.id}/envelope/",
+        bomb,
+        headers={**project.auth, "Content-Encoding": "gzip"},
+    )
     assert_rejected(response, 413, "exceeds")
 
 
 @override_settings(TRACEHOUND_MAX_ENVELOPE_SIZE=4096)
 def test_an_oversized_envelope_is_rejected(wsgi, project, unchanged):
-    response = wsgi("POST", f"/api/{project.id}/envelope/", envelope(b'"' + b"x" * 5000 + b'"'),
-                    headers=project.auth)
+    response = wsgi(
+        "POST",
+        f"/api/{project.id}/envelope/",
+        envelope(b'"' + b"x" * 5000 + b'"'),
+        headers=project.auth,
+    )
     assert_rejected(response, 413, "exceeds")
 
 
@@ -101,7 +124,9 @@ def test_an_oversized_event_item_is_rejected(wsgi, project, unchanged):
 def test_an_oversized_attachment_is_rejected(wsgi, project, unchanged):
     data = b"a" * 3000
     header = {"type": "attachment", "length": len(data), "filename": "big.bin"}
-    response = wsgi("POST", f"/api/{project.id}/envelope/", envelope(data, header), headers=project.auth)
+    response = wsgi(
+        "POST", f"/api/{project.id}/envelope/", envelope(data, header), headers=project.auth
+    )
     assert_rejected(response, 413, "(attachment) exceeds 2048 bytes")
 
 
@@ -111,8 +136,12 @@ def test_an_unknown_project_is_rejected(wsgi, project, unchanged):
 
 
 def test_an_unknown_key_is_rejected(wsgi, project, unchanged):
-    response = wsgi("POST", f"/api/{project.id}/envelope/", envelope(),
-                    headers={"X-Sentry-Auth": "Sentry sentry_key=0123456789abcdef0123456789abcdef"})
+    response = wsgi(
+        "POST",
+        f"/api/{project.id}/envelope/",
+        envelope(),
+        headers={"X-Sentry-Auth": "Sentry sentry_key=0123456789abcdef0123456789abcdef"},
+    )
     assert_rejected(response, 401, "unknown public key")
 
 
@@ -128,13 +157,21 @@ def test_a_request_without_credentials_is_rejected(wsgi, project, unchanged):
 
 
 def test_contradicting_credentials_are_rejected(wsgi, project, unchanged):
-    response = wsgi("POST", f"/api/{project.id}/envelope/", envelope(), headers=project.auth,
-                    query="sentry_key=ffffffffffffffffffffffffffffffff")
+    response = wsgi(
+        "POST",
+        f"/api/{project.id}/envelope/",
+        envelope(),
+        headers=project.auth,
+        query="sentry_key=ffffffffffffffffffffffffffffffff",
+    )
     assert_rejected(response, 401, "multiple authorization payloads")
 
 
 def test_a_dsn_header_contradicting_the_auth_header_is_rejected(wsgi, project, unchanged):
-    body = orjson.dumps({"dsn": "http://ffffffffffffffffffffffffffffffff@h/1"}) + b'\n{"type":"event"}\n{}\n'
+    body = (
+        orjson.dumps({"dsn": "http://ffffffffffffffffffffffffffffffff@h/1"})
+        + b'\n{"type":"event"}\n{}\n'
+    )
     response = wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth)
     assert_rejected(response, 401, "multiple authorization payloads")
 
@@ -158,13 +195,19 @@ def test_a_store_body_that_is_not_json_is_rejected(wsgi, project, unchanged):
 
 
 def test_a_security_report_that_is_not_a_report_is_rejected(wsgi, project, unchanged):
-    response = wsgi("POST", f"/api/{project.id}/security/", b'{"hello": 1}',
-                    headers={"Content-Type": "application/csp-report"},
-                    query=f"sentry_key={project.public_key}")
+    response = wsgi(
+        "POST",
+        f"/api/{project.id}/security/",
+        b'{"hello": 1}',
+        headers={"Content-Type": "application/csp-report"},
+        query=f"sentry_key={project.public_key}",
+    )
     assert_rejected(response, 400, "invalid security report")
 
 
-def test_the_rate_limit_answers_429_with_retry_headers_and_stores_nothing_more(wsgi, project, digest_all):
+def test_the_rate_limit_answers_429_with_retry_headers_and_stores_nothing_more(
+    wsgi, project, digest_all
+):
     project.project.rate_limit = 2
     project.project.save(update_fields=["rate_limit"])
     statuses = [
@@ -174,7 +217,9 @@ def test_the_rate_limit_answers_429_with_retry_headers_and_stores_nothing_more(w
     assert [r.status for r in statuses] == [200, 200, 429]
     limited = statuses[2]
     assert int(limited.headers["retry-after"]) >= 1
-    assert limited.headers["x-sentry-rate-limits"].endswith(":error;default;security:project:project_quota")
+    assert limited.headers["x-sentry-rate-limits"].endswith(
+        ":error;default;security:project:project_quota"
+    )
     assert "rate limit" in limited.json()["detail"]
     digest_all()
     assert Event.objects.count() == 2

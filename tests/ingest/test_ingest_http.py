@@ -19,7 +19,9 @@ from tracehound.queue.models import QueueItem
 pytestmark = pytest.mark.django_db
 
 
-def event_envelope(event_id: str | None = None, *, with_length: bool = True, extra: bytes = b"") -> bytes:
+def event_envelope(
+    event_id: str | None = None, *, with_length: bool = True, extra: bytes = b""
+) -> bytes:
     event_id = event_id or uuid.uuid4().hex
     payload = orjson.dumps(
         {
@@ -27,21 +29,44 @@ def event_envelope(event_id: str | None = None, *, with_length: bool = True, ext
             "timestamp": 1795341823.837,
             "platform": "python",
             "level": "error",
-            "exception": {"values": [{"type": "ValueError", "value": "bad thing",
-                                      "stacktrace": {"frames": [{"filename": "app.py", "function": "run",
-                                                                 "module": "app", "lineno": 3, "in_app": True}]}}]},
+            "exception": {
+                "values": [
+                    {
+                        "type": "ValueError",
+                        "value": "bad thing",
+                        "stacktrace": {
+                            "frames": [
+                                {
+                                    "filename": "app.py",
+                                    "function": "run",
+                                    "module": "app",
+                                    "lineno": 3,
+                                    "in_app": True,
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
         }
     )
     header = {"type": "event", "length": len(payload)} if with_length else {"type": "event"}
     return (
         orjson.dumps({"event_id": event_id, "sent_at": "2026-11-22T10:03:15.754580Z"})
-        + b"\n" + orjson.dumps(header) + b"\n" + payload + b"\n" + extra
+        + b"\n"
+        + orjson.dumps(header)
+        + b"\n"
+        + payload
+        + b"\n"
+        + extra
     )
 
 
 def test_an_envelope_with_header_auth_is_queued_and_answered_with_its_id(wsgi, project):
     event_id = uuid.uuid4().hex
-    response = wsgi("POST", f"/api/{project.id}/envelope/", event_envelope(event_id), headers=project.auth)
+    response = wsgi(
+        "POST", f"/api/{project.id}/envelope/", event_envelope(event_id), headers=project.auth
+    )
     assert response.status == 200, response.body
     assert response.json() == {"id": event_id}
     assert QueueItem.objects.filter(project_id=project.id).count() == 1
@@ -95,8 +120,11 @@ def test_every_content_encoding_sdks_send_is_decoded(wsgi, project, encoding, di
 
 def test_a_chunked_body_without_content_length_or_type_is_read(wsgi, project, digest_all):
     response = wsgi(
-        "POST", f"/api/{project.id}/envelope/", event_envelope(with_length=False),
-        headers=project.auth, chunked=True,
+        "POST",
+        f"/api/{project.id}/envelope/",
+        event_envelope(with_length=False),
+        headers=project.auth,
+        chunked=True,
     )
     assert response.status == 200, response.body
     digest_all()
@@ -104,7 +132,9 @@ def test_a_chunked_body_without_content_length_or_type_is_read(wsgi, project, di
 
 
 def test_cors_preflight_allows_the_sentry_headers(wsgi, project):
-    response = wsgi("OPTIONS", f"/api/{project.id}/envelope/", headers={"Origin": "http://app.example"})
+    response = wsgi(
+        "OPTIONS", f"/api/{project.id}/envelope/", headers={"Origin": "http://app.example"}
+    )
     assert response.status == 200
     assert response.headers["access-control-allow-origin"] == "*"
     assert "x-sentry-auth" in response.headers["access-control-allow-headers"]
@@ -145,7 +175,9 @@ def test_a_csp_report_becomes_an_event(wsgi, project, digest_all):
         }
     }
     response = wsgi(
-        "POST", f"/api/{project.id}/security/", orjson.dumps(report),
+        "POST",
+        f"/api/{project.id}/security/",
+        orjson.dumps(report),
         headers={"Content-Type": "application/csp-report"},
         query=f"sentry_key={project.public_key}&sentry_release=web@1.2&sentry_environment=prod",
     )
@@ -160,15 +192,37 @@ def test_a_csp_report_becomes_an_event(wsgi, project, digest_all):
 def test_attachments_and_user_reports_are_stored_with_their_event(wsgi, project, digest_all):
     event_id = uuid.uuid4().hex
     attachment = b"line one\nline two\n"
-    report = orjson.dumps({"event_id": event_id, "name": "Ann", "email": "ann@example.com",
-                           "comments": "It broke when I clicked save"})
-    extra = (
-        orjson.dumps({"type": "attachment", "length": len(attachment), "filename": "note.txt",
-                      "content_type": "text/plain"}) + b"\n" + attachment + b"\n"
-        + orjson.dumps({"type": "user_report", "length": len(report)}) + b"\n" + report + b"\n"
+    report = orjson.dumps(
+        {
+            "event_id": event_id,
+            "name": "Ann",
+            "email": "ann@example.com",
+            "comments": "It broke when I clicked save",
+        }
     )
-    response = wsgi("POST", f"/api/{project.id}/envelope/", event_envelope(event_id, extra=extra),
-                    headers=project.auth)
+    extra = (
+        orjson.dumps(
+            {
+                "type": "attachment",
+                "length": len(attachment),
+                "filename": "note.txt",
+                "content_type": "text/plain",
+            }
+        )
+        + b"\n"
+        + attachment
+        + b"\n"
+        + orjson.dumps({"type": "user_report", "length": len(report)})
+        + b"\n"
+        + report
+        + b"\n"
+    )
+    response = wsgi(
+        "POST",
+        f"/api/{project.id}/envelope/",
+        event_envelope(event_id, extra=extra),
+        headers=project.auth,
+    )
     assert response.status == 200, response.body
     digest_all()
     stored = Attachment.objects.get()
@@ -177,15 +231,37 @@ def test_attachments_and_user_reports_are_stored_with_their_event(wsgi, project,
 
 
 def test_client_reports_and_other_item_types_are_counted_not_stored(wsgi, project, digest_all):
-    report = orjson.dumps({"timestamp": 1795341823.8, "discarded_events": [
-        {"reason": "ratelimit_backoff", "category": "error", "quantity": 3}]})
-    session = orjson.dumps({"sid": uuid.uuid4().hex, "init": True, "started": "2026-11-22T10:00:00Z",
-                            "status": "ok", "attrs": {"release": "1.0"}})
+    report = orjson.dumps(
+        {
+            "timestamp": 1795341823.8,
+            "discarded_events": [
+                {"reason": "ratelimit_backoff", "category": "error", "quantity": 3}
+            ],
+        }
+    )
+    session = orjson.dumps(
+        {
+            "sid": uuid.uuid4().hex,
+            "init": True,
+            "started": "2026-11-22T10:00:00Z",
+            "status": "ok",
+            "attrs": {"release": "1.0"},
+        }
+    )
     body = (
-        b"{}\n" + orjson.dumps({"type": "client_report"}) + b"\n" + report + b"\n"
-        + orjson.dumps({"type": "session"}) + b"\n" + session + b"\n"
-        + orjson.dumps({"type": "profile_chunk"}) + b"\n{}\n"
-        + orjson.dumps({"type": "something_new"}) + b"\nopaque\n"
+        b"{}\n"
+        + orjson.dumps({"type": "client_report"})
+        + b"\n"
+        + report
+        + b"\n"
+        + orjson.dumps({"type": "session"})
+        + b"\n"
+        + session
+        + b"\n"
+        + orjson.dumps({"type": "profile_chunk"})
+        + b"\n{}\n"
+        + orjson.dumps({"type": "something_new"})
+        + b"\nopaque\n"
     )
     response = wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth)
     assert response.status == 200, response.body

@@ -18,17 +18,41 @@ pytestmark = pytest.mark.django_db
 def post_event(wsgi, project, event: dict) -> str:
     event_id = uuid.uuid4().hex
     payload = orjson.dumps(event)
-    body = (orjson.dumps({"event_id": event_id}) + b"\n"
-            + orjson.dumps({"type": "event", "length": len(payload)}) + b"\n" + payload)
+    body = (
+        orjson.dumps({"event_id": event_id})
+        + b"\n"
+        + orjson.dumps({"type": "event", "length": len(payload)})
+        + b"\n"
+        + payload
+    )
     response = wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth)
     assert response.status == 200, response.body
     return event_id
 
 
 def error(type_: str, lineno: int = 10, user: str = "1") -> dict:
-    return {"platform": "python", "user": {"id": user}, "exception": {"values": [{
-        "type": type_, "value": f"line {lineno}", "stacktrace": {"frames": [
-            {"module": "app.views", "function": "index", "lineno": lineno, "in_app": True}]}}]}}
+    return {
+        "platform": "python",
+        "user": {"id": user},
+        "exception": {
+            "values": [
+                {
+                    "type": type_,
+                    "value": f"line {lineno}",
+                    "stacktrace": {
+                        "frames": [
+                            {
+                                "module": "app.views",
+                                "function": "index",
+                                "lineno": lineno,
+                                "in_app": True,
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+    }
 
 
 def test_the_same_error_from_different_lines_joins_one_issue(wsgi, project, digest_all):
@@ -69,8 +93,13 @@ def test_a_new_event_reopens_a_resolved_issue(wsgi, project, digest_all):
 
 
 def test_a_payload_digest_cannot_read_is_kept_and_marked_failed(wsgi, project, digest_all):
-    QueueItem.objects.create(project_id=project.id, kind="envelope", received_at=0,
-                             body=b"{}\n{\"type\":\"event\"}\n{broken\n", meta={})
+    QueueItem.objects.create(
+        project_id=project.id,
+        kind="envelope",
+        received_at=0,
+        body=b'{}\n{"type":"event"}\n{broken\n',
+        meta={},
+    )
     post_event(wsgi, project, error("ValueError"))
     digest_all()
     failed = QueueItem.objects.get()

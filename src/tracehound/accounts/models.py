@@ -14,7 +14,9 @@ def hash_token(token: str) -> str:
 
 
 class ApiToken(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tokens"
+    )
     name = models.CharField(max_length=100, blank=True, default="")
     token_hash = models.CharField(max_length=64, unique=True)
     token_prefix = models.CharField(max_length=8)

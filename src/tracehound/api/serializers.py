@@ -99,8 +99,12 @@ def serialize_stacktrace(stacktrace: Any) -> dict[str, Any] | None:
     if not isinstance(stacktrace, dict):
         return None
     frames = [serialize_frame(f) for f in stacktrace.get("frames") or [] if isinstance(f, dict)]
-    return {"frames": frames, "framesOmitted": None, "registers": stacktrace.get("registers"),
-            "hasSystemFrames": any(not f["inApp"] for f in frames)}
+    return {
+        "frames": frames,
+        "framesOmitted": None,
+        "registers": stacktrace.get("registers"),
+        "hasSystemFrames": any(not f["inApp"] for f in frames),
+    }
 
 
 def event_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -143,11 +147,23 @@ def event_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
         )
     crumbs = (data.get("breadcrumbs") or {}).get("values") or []
     if crumbs:
-        entries.append({"type": "breadcrumbs", "data": {"values": [
-            {**c, "timestamp": iso(c["timestamp"]) if isinstance(c.get("timestamp"), (int, float))
-             else c.get("timestamp")}
-            for c in crumbs if isinstance(c, dict)
-        ]}})
+        entries.append(
+            {
+                "type": "breadcrumbs",
+                "data": {
+                    "values": [
+                        {
+                            **c,
+                            "timestamp": iso(c["timestamp"])
+                            if isinstance(c.get("timestamp"), (int, float))
+                            else c.get("timestamp"),
+                        }
+                        for c in crumbs
+                        if isinstance(c, dict)
+                    ]
+                },
+            }
+        )
     if isinstance(data.get("request"), dict):
         entries.append({"type": "request", "data": data["request"]})
     if isinstance(data.get("csp"), dict):

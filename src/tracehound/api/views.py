@@ -60,7 +60,9 @@ def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse
     issues = Issue.objects.filter(project=proj).select_related("project__organization")
     if query:
         if query not in STATUS_QUERIES:
-            return api_error(400, f"unsupported query {query!r}; use is:unresolved|resolved|ignored")
+            return api_error(
+                400, f"unsupported query {query!r}; use is:unresolved|resolved|ignored"
+            )
         issues = issues.filter(status=STATUS_QUERIES[query])
     cursor_raw = request.GET.get("cursor")
     cursor = parse_cursor(cursor_raw) if cursor_raw else None
@@ -136,8 +138,9 @@ def project_user_feedback(request: HttpRequest, org: str, project: str) -> HttpR
     proj = get_project(request.user, org, project)
     reports = list(UserReport.objects.filter(project=proj).order_by("-id")[:100])
     issues = dict(
-        Event.objects.filter(project=proj, event_id__in=[r.event_id for r in reports if r.event_id])
-        .values_list("event_id", "issue_id")
+        Event.objects.filter(
+            project=proj, event_id__in=[r.event_id for r in reports if r.event_id]
+        ).values_list("event_id", "issue_id")
     )
     return JsonResponse(
         [

@@ -17,8 +17,12 @@ import orjson
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from tracehound.ingest.auth import AuthError, KeyInfo, authenticate, find_public_key
-from tracehound.ingest.auth import public_key_from_dsn
+from tracehound.ingest.auth import (
+    AuthError,
+    authenticate,
+    find_public_key,
+    public_key_from_dsn,
+)
 from tracehound.ingest.envelope import (
     Envelope,
     EnvelopeError,
@@ -280,7 +284,13 @@ def handle_store(environ: dict, project_id: int, query: dict[str, str]) -> bytes
     except EnvelopeError as exc:
         raise IngestError(400, f"invalid event_id: {exc}") from None
     check_rate_limit(key)
-    enqueue(key.project_id, "envelope", serialize_envelope(envelope), environ, request_meta(environ, query))
+    enqueue(
+        key.project_id,
+        "envelope",
+        serialize_envelope(envelope),
+        environ,
+        request_meta(environ, query),
+    )
     return orjson.dumps({"id": event_id})
 
 

@@ -34,7 +34,9 @@ class OrganizationMember(models.Model):
 
 
 class Project(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="projects"
+    )
     slug = models.SlugField(max_length=50)
     name = models.CharField(max_length=100)
     platform = models.CharField(max_length=64, blank=True, default="")

@@ -53,7 +53,12 @@ def process_rows(
                 meta = orjson.loads(meta)
             processed.append(
                 process_queue_item(
-                    queue_id, project_id, received_at, client_ip, meta, bytes(body),
+                    queue_id,
+                    project_id,
+                    received_at,
+                    client_ip,
+                    meta,
+                    bytes(body),
                     versions[project_id],
                 )
             )
@@ -148,8 +153,9 @@ def digest_with_isolation(rows: list[tuple], *, claimed: bool) -> None:
 
 
 def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
-    log.info("digest worker started (%s, batch %d)", connection.vendor,
-             settings.TRACEHOUND_DIGEST_BATCH)
+    log.info(
+        "digest worker started (%s, batch %d)", connection.vendor, settings.TRACEHOUND_DIGEST_BATCH
+    )
     while not stop.is_set():
         try:
             handled = digest_batch()

@@ -17,8 +17,10 @@ STATUSES = ("unresolved", "resolved", "ignored")
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    projects = visible_projects(request.user).annotate(issue_count=Count("issues")).order_by(
-        "organization__slug", "slug"
+    projects = (
+        visible_projects(request.user)
+        .annotate(issue_count=Count("issues"))
+        .order_by("organization__slug", "slug")
     )
     return render(request, "tracehound/home.html", {"projects": projects})
 
@@ -33,16 +35,25 @@ def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse
     page = Paginator(issues, 50).get_page(request.GET.get("page"))
     counts = user_counts([i.id for i in page])
     rows = [
-        {"issue": i, "short_id": f"{proj.slug.upper()}-{short_id(i).rsplit('-', 1)[1]}",
-         "users": counts.get(i.id, 0)}
+        {
+            "issue": i,
+            "short_id": f"{proj.slug.upper()}-{short_id(i).rsplit('-', 1)[1]}",
+            "users": counts.get(i.id, 0),
+        }
         for i in page
     ]
     key = proj.keys.filter(is_active=True).first()
     return render(
         request,
         "tracehound/project_issues.html",
-        {"project": proj, "page": page, "rows": rows, "status": status, "statuses": STATUSES,
-         "dsn": key.dsn() if key else None},
+        {
+            "project": proj,
+            "page": page,
+            "rows": rows,
+            "status": status,
+            "statuses": STATUSES,
+            "dsn": key.dsn() if key else None,
+        },
     )
 
 
@@ -63,8 +74,12 @@ def issue_detail(request: HttpRequest, org: str, issue_id: int) -> HttpResponse:
                     exceptions.append({**value, "frames": frames})
     entries = {e["type"]: e["data"] for e in data["entries"]} if data else {}
     tag_values = issue.tag_values.order_by("key", "-times_seen")[:200]
-    attachments = Attachment.objects.filter(project=issue.project, event_id=event.event_id) if event else []
-    reports = UserReport.objects.filter(project=issue.project, event_id__in=issue.events.values("event_id"))[:20]
+    attachments = (
+        Attachment.objects.filter(project=issue.project, event_id=event.event_id) if event else []
+    )
+    reports = UserReport.objects.filter(
+        project=issue.project, event_id__in=issue.events.values("event_id")
+    )[:20]
     return render(
         request,
         "tracehound/issue.html",

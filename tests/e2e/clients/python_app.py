@@ -29,8 +29,14 @@ def charge(order_id: int, amount: float) -> None:
 def main() -> None:
     dsn, release = sys.argv[1], sys.argv[2]
     ids: dict[str, str | None] = {}
-    sentry_sdk.init(dsn=dsn, release=release, environment="staging", send_default_pii=False,
-                    include_local_variables=True, traces_sample_rate=1.0)
+    sentry_sdk.init(
+        dsn=dsn,
+        release=release,
+        environment="staging",
+        send_default_pii=False,
+        include_local_variables=True,
+        traces_sample_rate=1.0,
+    )
     sentry_sdk.set_user({"id": "42", "email": "ann@example.com"})
     sentry_sdk.set_tag("customer", "acme-corp")
     sentry_sdk.add_breadcrumb(category="checkout", message="user clicked pay", level="info")
@@ -39,15 +45,22 @@ def main() -> None:
         charge(7, 19.99)
     except PaymentError:
         with sentry_sdk.new_scope() as scope:
-            scope.add_attachment(bytes=b"order=7\namount=19.99\n", filename="order.txt",
-                                 content_type="text/plain")
+            scope.add_attachment(
+                bytes=b"order=7\namount=19.99\n", filename="order.txt", content_type="text/plain"
+            )
             ids["exception"] = sentry_sdk.capture_exception()
 
-    ids["message"] = sentry_sdk.capture_message("Cache miss rate 93% for key user:1234", level="warning")
+    ids["message"] = sentry_sdk.capture_message(
+        "Cache miss rate 93% for key user:1234", level="warning"
+    )
 
     # sentry-sdk 2.x has no feedback helper: send a user_report through its own transport.
-    report = {"event_id": ids["exception"], "name": "Ann", "email": "ann@example.com",
-              "comments": "Payment failed twice"}
+    report = {
+        "event_id": ids["exception"],
+        "name": "Ann",
+        "email": "ann@example.com",
+        "comments": "Payment failed twice",
+    }
     envelope = Envelope(headers={"event_id": ids["exception"]})
     envelope.add_item(Item(payload=PayloadRef(json=report), type="user_report"))
     sentry_sdk.get_client().transport.capture_envelope(envelope)

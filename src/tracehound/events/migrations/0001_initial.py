@@ -5,67 +5,112 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('issues', '0001_initial'),
-        ('projects', '0001_initial'),
+        ("issues", "0001_initial"),
+        ("projects", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=32)),
-                ('name', models.CharField(max_length=256)),
-                ('content_type', models.CharField(default='application/octet-stream', max_length=128)),
-                ('attachment_type', models.CharField(default='event.attachment', max_length=64)),
-                ('size', models.PositiveIntegerField()),
-                ('data', models.BinaryField()),
-                ('created_at', models.DateTimeField()),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=32)),
+                ("name", models.CharField(max_length=256)),
+                (
+                    "content_type",
+                    models.CharField(default="application/octet-stream", max_length=128),
+                ),
+                ("attachment_type", models.CharField(default="event.attachment", max_length=64)),
+                ("size", models.PositiveIntegerField()),
+                ("data", models.BinaryField()),
+                ("created_at", models.DateTimeField()),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['project', 'event_id'], name='attachment_event')],
+                "indexes": [models.Index(fields=["project", "event_id"], name="attachment_event")],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=32)),
-                ('timestamp', models.DateTimeField()),
-                ('received_at', models.DateTimeField()),
-                ('level', models.CharField(max_length=8)),
-                ('release', models.CharField(blank=True, default='', max_length=200)),
-                ('environment', models.CharField(blank=True, default='', max_length=64)),
-                ('payload', models.BinaryField()),
-                ('issue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='issues.issue')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=32)),
+                ("timestamp", models.DateTimeField()),
+                ("received_at", models.DateTimeField()),
+                ("level", models.CharField(max_length=8)),
+                ("release", models.CharField(blank=True, default="", max_length=200)),
+                ("environment", models.CharField(blank=True, default="", max_length=64)),
+                ("payload", models.BinaryField()),
+                (
+                    "issue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="issues.issue",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['issue', '-id'], name='event_issue_latest')],
-                'constraints': [models.UniqueConstraint(fields=('project', 'event_id'), name='unique_event_id')],
+                "indexes": [models.Index(fields=["issue", "-id"], name="event_issue_latest")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "event_id"), name="unique_event_id")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='UserReport',
+            name="UserReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=32)),
-                ('feedback_id', models.CharField(max_length=32)),
-                ('name', models.CharField(blank=True, default='', max_length=128)),
-                ('email', models.CharField(blank=True, default='', max_length=128)),
-                ('comments', models.TextField()),
-                ('url', models.CharField(blank=True, default='', max_length=512)),
-                ('created_at', models.DateTimeField()),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=32)),
+                ("feedback_id", models.CharField(max_length=32)),
+                ("name", models.CharField(blank=True, default="", max_length=128)),
+                ("email", models.CharField(blank=True, default="", max_length=128)),
+                ("comments", models.TextField()),
+                ("url", models.CharField(blank=True, default="", max_length=512)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['project', 'event_id'], name='userreport_event')],
-                'constraints': [models.UniqueConstraint(fields=('project', 'feedback_id'), name='unique_feedback_id')],
+                "indexes": [models.Index(fields=["project", "event_id"], name="userreport_event")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "feedback_id"), name="unique_feedback_id"
+                    )
+                ],
             },
         ),
     ]

@@ -5,70 +5,127 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0001_initial'),
+        ("projects", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Issue',
+            name="Issue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('short_id', models.PositiveIntegerField()),
-                ('type', models.CharField(default='error', max_length=16)),
-                ('title', models.CharField(max_length=512)),
-                ('culprit', models.CharField(blank=True, default='', max_length=200)),
-                ('metadata', models.JSONField(default=dict)),
-                ('level', models.CharField(default='error', max_length=8)),
-                ('status', models.CharField(choices=[('unresolved', 'Unresolved'), ('resolved', 'Resolved'), ('ignored', 'Ignored')], default='unresolved', max_length=16)),
-                ('platform', models.CharField(blank=True, default='', max_length=64)),
-                ('grouping_version', models.CharField(max_length=32)),
-                ('first_seen', models.DateTimeField()),
-                ('last_seen', models.DateTimeField()),
-                ('times_seen', models.BigIntegerField(default=0)),
-                ('first_release', models.CharField(blank=True, default='', max_length=200)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='issues', to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("short_id", models.PositiveIntegerField()),
+                ("type", models.CharField(default="error", max_length=16)),
+                ("title", models.CharField(max_length=512)),
+                ("culprit", models.CharField(blank=True, default="", max_length=200)),
+                ("metadata", models.JSONField(default=dict)),
+                ("level", models.CharField(default="error", max_length=8)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("unresolved", "Unresolved"),
+                            ("resolved", "Resolved"),
+                            ("ignored", "Ignored"),
+                        ],
+                        default="unresolved",
+                        max_length=16,
+                    ),
+                ),
+                ("platform", models.CharField(blank=True, default="", max_length=64)),
+                ("grouping_version", models.CharField(max_length=32)),
+                ("first_seen", models.DateTimeField()),
+                ("last_seen", models.DateTimeField()),
+                ("times_seen", models.BigIntegerField(default=0)),
+                ("first_release", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="issues",
+                        to="projects.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='GroupHash',
+            name="GroupHash",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hash', models.CharField(max_length=32)),
-                ('grouping_version', models.CharField(max_length=32)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='projects.project')),
-                ('issue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hashes', to='issues.issue')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hash", models.CharField(max_length=32)),
+                ("grouping_version", models.CharField(max_length=32)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="projects.project"
+                    ),
+                ),
+                (
+                    "issue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="hashes",
+                        to="issues.issue",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='IssueTagValue',
+            name="IssueTagValue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('value', models.CharField(max_length=200)),
-                ('times_seen', models.BigIntegerField(default=0)),
-                ('first_seen', models.DateTimeField()),
-                ('last_seen', models.DateTimeField()),
-                ('issue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tag_values', to='issues.issue')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200)),
+                ("value", models.CharField(max_length=200)),
+                ("times_seen", models.BigIntegerField(default=0)),
+                ("first_seen", models.DateTimeField()),
+                ("last_seen", models.DateTimeField()),
+                (
+                    "issue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tag_values",
+                        to="issues.issue",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='issue',
-            index=models.Index(fields=['project', 'status', '-last_seen'], name='issue_list'),
+            model_name="issue",
+            index=models.Index(fields=["project", "status", "-last_seen"], name="issue_list"),
         ),
         migrations.AddConstraint(
-            model_name='issue',
-            constraint=models.UniqueConstraint(fields=('project', 'short_id'), name='unique_issue_short_id'),
+            model_name="issue",
+            constraint=models.UniqueConstraint(
+                fields=("project", "short_id"), name="unique_issue_short_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='grouphash',
-            constraint=models.UniqueConstraint(fields=('project', 'hash'), name='unique_group_hash'),
+            model_name="grouphash",
+            constraint=models.UniqueConstraint(
+                fields=("project", "hash"), name="unique_group_hash"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='issuetagvalue',
-            constraint=models.UniqueConstraint(fields=('issue', 'key', 'value'), name='unique_issue_tag_value'),
+            model_name="issuetagvalue",
+            constraint=models.UniqueConstraint(
+                fields=("issue", "key", "value"), name="unique_issue_tag_value"
+            ),
         ),
     ]

@@ -5,34 +5,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0001_initial'),
+        ("projects", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DigestStat',
+            name="DigestStat",
             fields=[
-                ('minute', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('events', models.BigIntegerField(default=0)),
+                ("minute", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("events", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='QueueItem',
+            name="QueueItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('envelope', 'Envelope'), ('store', 'Store'), ('security', 'Security')], max_length=16)),
-                ('received_at', models.FloatField()),
-                ('client_ip', models.CharField(blank=True, default='', max_length=45)),
-                ('meta', models.JSONField(default=dict)),
-                ('body', models.BinaryField()),
-                ('failed_at', models.FloatField(blank=True, null=True)),
-                ('error', models.TextField(blank=True, default='')),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("envelope", "Envelope"),
+                            ("store", "Store"),
+                            ("security", "Security"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("received_at", models.FloatField()),
+                ("client_ip", models.CharField(blank=True, default="", max_length=45)),
+                ("meta", models.JSONField(default=dict)),
+                ("body", models.BinaryField()),
+                ("failed_at", models.FloatField(blank=True, null=True)),
+                ("error", models.TextField(blank=True, default="")),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="projects.project"
+                    ),
+                ),
             ],
         ),
     ]

@@ -33,7 +33,9 @@ class Command(BaseCommand):
                 owner = get_user_model().objects.get(username=options["owner"])
             except get_user_model().DoesNotExist:
                 raise CommandError(f"no user named {options['owner']!r}") from None
-        project, key = create_project(org_slug, project_slug, platform=options["platform"], owner=owner)
+        project, key = create_project(
+            org_slug, project_slug, platform=options["platform"], owner=owner
+        )
         dsn = key.dsn()
         if options["json"]:
             self.stdout.write(
