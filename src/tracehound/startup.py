@@ -1,0 +1,62 @@
+"""Fast start-up checks that run before Django is loaded."""
+
+from __future__ import annotations
+
+import importlib.util
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+MIGRATING_APPS = {
+    "auth": "django.contrib.auth",
+    "contenttypes": "django.contrib.contenttypes",
+    "sessions": "django.contrib.sessions",
+    "projects": "tracehound.projects",
+    "accounts": "tracehound.accounts",
+    "queue": "tracehound.queue",
+    "issues": "tracehound.issues",
+    "events": "tracehound.events",
+}
+
+
+def migration_files() -> set[tuple[str, str]]:
+    found = set()
+    for label, module in MIGRATING_APPS.items():
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        folder = Path(next(iter(spec.submodule_search_locations))) / "migrations"
+        found |= {(label, p.stem) for p in folder.glob("[0-9]*.py")}
+    return found
+
+
+def applied_migrations(database: dict[str, Any]) -> set[tuple[str, str]]:
+    query = "SELECT app, name FROM django_migrations"
+    if database["ENGINE"].endswith("sqlite3"):
+        if not Path(database["NAME"]).exists():
+            return set()
+        with sqlite3.connect(database["NAME"], timeout=20) as conn:
+            return set(conn.execute(query).fetchall())
+    import psycopg
+
+    with psycopg.connect(
+        dbname=database["NAME"],
+        user=database["USER"] or None,
+        password=database["PASSWORD"] or None,
+        host=database["HOST"] or None,
+        port=database["PORT"] or None,
+        **database.get("OPTIONS", {}),
+    ) as conn:
+        return set(conn.execute(query).fetchall())
+
+
+def migrations_pending(database: dict[str, Any]) -> bool:
+    """True unless every migration file is recorded as applied (any doubt says True).
+
+    Loading Django to ask its migration executor costs ~0.4 s; this costs ~20 ms, and
+    when it says True the caller runs Django's real `migrate`.
+    """
+    try:
+        return not migration_files() <= applied_migrations(database)
+    except Exception:
+        return True
