@@ -7,6 +7,7 @@ import uuid
 
 import orjson
 import pytest
+import time_machine
 from django.test import override_settings
 
 from tracehound.events.models import Event
@@ -205,6 +206,7 @@ def test_a_security_report_that_is_not_a_report_is_rejected(wsgi, project, uncha
     assert_rejected(response, 400, "invalid security report")
 
 
+@time_machine.travel("2026-11-23 12:00:20Z", tick=False)  # mid-minute: one window
 def test_the_rate_limit_answers_429_with_retry_headers_and_stores_nothing_more(
     wsgi, project, digest_all
 ):
@@ -223,3 +225,17 @@ def test_the_rate_limit_answers_429_with_retry_headers_and_stores_nothing_more(
     assert "rate limit" in limited.json()["detail"]
     digest_all()
     assert Event.objects.count() == 2
+
+
+@time_machine.travel("2026-11-23 12:00:20Z", tick=False)  # mid-minute: one window
+def test_an_attachment_sent_after_its_event_does_not_count_against_the_rate_limit(wsgi, project):
+    project.project.rate_limit = 1
+    project.project.save(update_fields=["rate_limit"])
+    event_id = uuid.uuid4().hex
+    assert (
+        wsgi("POST", f"/api/{project.id}/envelope/", envelope(), headers=project.auth).status == 200
+    )
+    data = b"log line\n"
+    header = {"type": "attachment", "length": len(data), "filename": "app.log"}
+    body = orjson.dumps({"event_id": event_id}) + b"\n" + orjson.dumps(header) + b"\n" + data
+    assert wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth).status == 200

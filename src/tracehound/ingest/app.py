@@ -254,7 +254,7 @@ def handle_envelope(environ: dict, project_id: int | None, query: dict[str, str]
         kept, event_id, counts = prepare_envelope(envelope)
     except EnvelopeError as exc:
         raise IngestError(400, f"invalid envelope: {exc}") from None
-    if kept is not None and event_id is not None:
+    if kept is not None and any(item.type == "event" for item in kept.items):
         check_rate_limit(key)
     meta = request_meta(environ, query)
     if counts:
