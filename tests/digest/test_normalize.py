@@ -352,21 +352,9 @@ def test_it_normalizes_threads_and_a_top_level_stacktrace():
     assert event["stacktrace"]["frames"] == [{"lineno": 8}]
 
 
-def test_it_derives_the_culprit_from_the_crashing_in_app_frame():
-    frames = [
-        {"module": "app.views", "function": "index", "in_app": True},
-        {"module": "django.db", "function": "execute", "in_app": False},
-    ]
-    event = normalize({"exception": {"values": [{"type": "E", "stacktrace": {"frames": frames}}]}})
-    assert event["culprit"] == "app.views in index"
-
-
-def test_it_prefers_the_transaction_as_culprit():
-    assert normalize({"transaction": "/api/items"})["culprit"] == "/api/items"
+def test_it_keeps_a_culprit_the_sdk_sent_and_leaves_deriving_one_to_grouping():
     assert normalize({"culprit": "mine", "transaction": "/x"})["culprit"] == "mine"
-
-
-# --- databags ----------------------------------------------------------------------------
+    assert "culprit" not in normalize({"transaction": "/api/items"})
 
 
 def test_it_trims_deep_databags_and_records_it():

@@ -102,7 +102,6 @@ def normalize_event(
     _normalize_extra(event, meta)
     _normalize_request(event, meta, client_ip)
     _normalize_user(event, meta, client_ip)
-    _derive_culprit(event)
 
     if meta:
         event["_meta"] = meta
@@ -498,22 +497,3 @@ def _normalize_user(event: dict[str, Any], meta: Meta, client_ip: str | None) ->
         user.pop("ip_address", None)
     if user and isinstance(user.get("email"), str):
         user["email"] = trim_string(user["email"], 75, meta, ["user", "email"])
-
-
-def _derive_culprit(event: dict[str, Any]) -> None:
-    """Sentry's culprit: the transaction, else the crashing (in-app) frame's location."""
-    if "culprit" in event:
-        return
-    transaction = event.get("transaction")
-    if transaction:
-        event["culprit"] = transaction
-        return
-    for exc in reversed(event.get("exception", {}).get("values", [])):
-        frames = (exc.get("stacktrace") or {}).get("frames") or []
-        if not frames:
-            continue
-        frame = next((f for f in reversed(frames) if f.get("in_app") is True), frames[-1])
-        where = frame.get("module") or frame.get("filename") or "?"
-        culprit = f"{where} in {frame.get('function') or '?'}"
-        event["culprit"] = culprit[: STRING_CAPS["culprit"]]
-        return
