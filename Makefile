@@ -39,6 +39,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	TRACEHOUND_DATA_DIR=$$(mktemp -d) $(VENV)/bin/mypy src/tracehound
 	TRACEHOUND_DATA_DIR=$$(mktemp -d) $(VENV)/bin/tracehound makemigrations --check --dry-run
 
 test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) lint

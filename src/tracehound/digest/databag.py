@@ -408,9 +408,9 @@ def find_sensitive_spans(
     for prefix in _USER_DIRS:
         position = blob.find(prefix)
         while position != -1:
-            match = _USER_NAME.match(blob, position + len(prefix))
-            if match:
-                add((match.start(), match.end(), "@userpath:filter", FILTERED))
+            name = _USER_NAME.match(blob, position + len(prefix))
+            if name:
+                add((name.start(), name.end(), "@userpath:filter", FILTERED))
             position = blob.find(prefix, position + 1)
     digits = blob.translate(_DIGITS_TO_ZERO)
     if "000" in digits:

@@ -131,7 +131,7 @@ def _normalize_timestamps(
     timestamp = parse_timestamp(event.get("timestamp"))
     start = parse_timestamp(event.get("start_timestamp"))
     crumbs: list[dict[str, Any]] = event.get("breadcrumbs", {}).get("values", [])
-    spans = event.get("spans") if isinstance(event.get("spans"), list) else []
+    spans: list[Any] = event["spans"] if isinstance(event.get("spans"), list) else []
 
     for span in spans:
         if isinstance(span, dict):

@@ -121,9 +121,12 @@ def report_from_feedback(data: dict[str, Any], envelope_event_id: str | None) ->
     if not isinstance(feedback, dict) or not feedback.get("message"):
         raise DigestError("feedback item has no contexts.feedback.message")
     feedback_id = normalize_event_id(data.get("event_id")) or envelope_event_id or ""
-    associated = feedback.get("associated_event_id")
+    try:
+        associated = normalize_event_id(feedback.get("associated_event_id")) or ""
+    except ValueError:
+        associated = ""  # a malformed link should not lose the feedback itself
     return ProcessedReport(
-        event_id=normalize_event_id(associated) if isinstance(associated, str) else "",
+        event_id=associated,
         feedback_id=feedback_id,
         name=str(feedback.get("name") or "")[:128],
         email=str(feedback.get("contact_email") or "")[:128],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import Any
+from datetime import UTC, date, datetime
 
 from django.db import connection
 
@@ -19,7 +20,7 @@ class IssueDelta:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     level: str = "error"
-    tags: dict[tuple[str, str], list] = field(default_factory=dict)
+    tags: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
 
     def add(self, event: ProcessedEvent) -> None:
         self.count += 1
@@ -39,7 +40,7 @@ class IssueDelta:
                 entry[2] = max(entry[2], ts)
 
 
-def chunks(values: list, size: int = 500) -> list[list]:
+def chunks(values: list[str], size: int = 500) -> list[list[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
@@ -84,7 +85,7 @@ def reserve_short_ids(project_id: int, count: int) -> int:
             " RETURNING issue_counter",
             [count, project_id],
         )
-        last = cursor.fetchone()[0]
+        last = int(cursor.fetchone()[0])
     return last - count + 1
 
 
@@ -184,7 +185,7 @@ def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
 
 
 def store_stats(items: list[ProcessedItem]) -> None:
-    totals: dict[tuple[int, object, str], int] = defaultdict(int)
+    totals: dict[tuple[int, date, str], int] = defaultdict(int)
     for item in items:
         day = datetime.fromtimestamp(item.received_at, tz=UTC).date()
         for key, quantity in item.stats.items():

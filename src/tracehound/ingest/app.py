@@ -106,7 +106,7 @@ def error_response(start_response: StartResponse, exc: IngestError) -> Iterable[
     return respond(start_response, exc.status, body, [("X-Sentry-Error", safe), *exc.headers])
 
 
-def read_body(environ: dict, limit: int) -> bytes:
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
     stream = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH")
     if length:
@@ -116,7 +116,7 @@ def read_body(environ: dict, limit: int) -> bytes:
             raise IngestError(400, "invalid Content-Length") from None
         if size > limit:
             raise IngestError(413, f"request body exceeds {limit} bytes")
-        body = stream.read(size)
+        body: bytes = stream.read(size)
         if len(body) != size:
             raise IngestError(400, "request body shorter than Content-Length")
         return body
@@ -133,7 +133,7 @@ def read_body(environ: dict, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def decoded_body(environ: dict) -> bytes:
+def decoded_body(environ: dict[str, Any]) -> bytes:
     limit = settings.TRACEHOUND_MAX_ENVELOPE_SIZE
     raw = read_body(environ, limit)
     try:
@@ -196,7 +196,7 @@ def enqueue(
     project_id: int,
     kind: str,
     body: bytes,
-    environ: dict,
+    environ: dict[str, Any],
     meta: dict[str, Any],
 ) -> None:
     meta_json = orjson.dumps(meta).decode()
@@ -219,7 +219,7 @@ def enqueue(
                 raise IngestError(503, "could not queue the payload, try again") from None
 
 
-def request_meta(environ: dict, query: dict[str, str]) -> dict[str, Any]:
+def request_meta(environ: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     agent = environ.get("HTTP_USER_AGENT")
     if agent:
@@ -230,7 +230,9 @@ def request_meta(environ: dict, query: dict[str, str]) -> dict[str, Any]:
     return meta
 
 
-def handle_envelope(environ: dict, project_id: int | None, query: dict[str, str]) -> bytes:
+def handle_envelope(
+    environ: dict[str, Any], project_id: int | None, query: dict[str, str]
+) -> bytes:
     body = decoded_body(environ)
     try:
         envelope = parse_envelope(body)
@@ -265,7 +267,7 @@ def handle_envelope(environ: dict, project_id: int | None, query: dict[str, str]
     return orjson.dumps({"id": event_id} if event_id else {})
 
 
-def handle_store(environ: dict, project_id: int, query: dict[str, str]) -> bytes:
+def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> bytes:
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.startswith("application/x-sentry-envelope"):
         return handle_envelope(environ, project_id, query)
@@ -294,7 +296,7 @@ def handle_store(environ: dict, project_id: int, query: dict[str, str]) -> bytes
     return orjson.dumps({"id": event_id})
 
 
-def handle_security(environ: dict, project_id: int, query: dict[str, str]) -> bytes:
+def handle_security(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> bytes:
     key = authenticate(find_public_key(environ, query), project_id)
     body = decoded_body(environ)
     if len(body) > settings.TRACEHOUND_MAX_EVENT_SIZE:
@@ -313,7 +315,7 @@ def handle_security(environ: dict, project_id: int, query: dict[str, str]) -> by
     return orjson.dumps({"id": event_id})
 
 
-def ingest_app(environ: dict, start_response: StartResponse) -> Iterable[bytes] | None:
+def ingest_app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes] | None:
     """Answer an ingest request, or return None when the path is not an ingest route."""
     path = environ.get("PATH_INFO", "")
     match = INGEST_PATH.match(path)

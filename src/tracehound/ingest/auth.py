@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import connection
@@ -38,7 +39,7 @@ def public_key_from_dsn(dsn: str) -> tuple[str, str]:
     return parts.username, project_id
 
 
-def find_public_key(environ: dict, query: dict[str, str]) -> str | None:
+def find_public_key(environ: dict[str, Any], query: dict[str, str]) -> str | None:
     """The public key the request names, or None. Disagreeing sources are rejected."""
     keys: set[str] = set()
     for header in ("HTTP_X_SENTRY_AUTH", "HTTP_AUTHORIZATION"):

@@ -29,7 +29,8 @@ def latest_event(issue: Issue) -> Event | None:
 
 
 def event_payload(event: Event) -> dict[str, Any]:
-    return orjson.loads(decompress_payload(bytes(event.payload)))
+    data: dict[str, Any] = orjson.loads(decompress_payload(bytes(event.payload)))
+    return data
 
 
 def user_counts(issue_ids: list[int]) -> dict[int, int]:

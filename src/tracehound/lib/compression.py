@@ -124,7 +124,7 @@ def _decode_brotli(body: bytes, max_size: int) -> bytes:
         raise BodyTooLarge(max_size)
     if not d.is_finished():
         raise DecompressionError("invalid br data: truncated stream")
-    return out
+    return bytes(out)
 
 
 def _decode_zstd(body: bytes, max_size: int) -> bytes:

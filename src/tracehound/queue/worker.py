@@ -30,10 +30,10 @@ SELECT = (
 )
 
 
-def fetch_rows(limit: int, *, lock: bool) -> list[tuple]:
+def fetch_rows(limit: int, *, lock: bool) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(SELECT + (" FOR UPDATE SKIP LOCKED" if lock else ""), [limit])
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 def grouping_versions(project_ids: set[int]) -> dict[int, str]:
@@ -44,7 +44,7 @@ def grouping_versions(project_ids: set[int]) -> dict[int, str]:
 
 
 def process_rows(
-    rows: list[tuple], versions: dict[int, str]
+    rows: list[tuple[Any, ...]], versions: dict[int, str]
 ) -> tuple[list[ProcessedItem], list[tuple[int, str]]]:
     processed, failed = [], []
     for queue_id, project_id, received_at, client_ip, meta, body in rows:
@@ -91,7 +91,7 @@ def delete_rows(ids: list[int]) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def digest_rows(rows: list[tuple], *, claimed: bool) -> int:
+def digest_rows(rows: list[tuple[Any, ...]], *, claimed: bool) -> int:
     """Process and store rows; `claimed` rows are already locked by this transaction."""
     versions = grouping_versions({row[1] for row in rows})
     processed, failed = process_rows(rows, versions)
@@ -133,7 +133,7 @@ def digest_batch(limit: int | None = None) -> int:
     return len(rows)
 
 
-def digest_with_isolation(rows: list[tuple], *, claimed: bool) -> None:
+def digest_with_isolation(rows: list[tuple[Any, ...]], *, claimed: bool) -> None:
     """Store the batch; if storing fails, retry item by item so one bad item can't block all."""
     try:
         with transaction.atomic():
