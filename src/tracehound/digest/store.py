@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 from datetime import UTC, date, datetime
+from typing import Any
 
 from django.db import connection
 
