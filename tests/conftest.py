@@ -12,8 +12,11 @@ from tracehound.ingest.auth import clear_key_cache
 
 
 @pytest.fixture(autouse=True)
-def fresh_key_cache() -> None:
+def fresh_caches() -> None:
+    from tracehound.events.codec import forget_dictionaries
+
     clear_key_cache()
+    forget_dictionaries()  # the table is rolled back between tests
 
 
 @dataclass

@@ -125,3 +125,30 @@ def test_stored_payloads_are_compressed(wsgi, project, digest_all):
     post_event(wsgi, project, event)
     digest_all()
     assert len(bytes(Event.objects.get().payload)) < 4000
+
+
+def test_a_payload_dictionary_is_trained_once_enough_events_are_stored(
+    wsgi, project, digest_all, client, monkeypatch
+):
+    from tracehound.events import codec
+    from tracehound.lib.compression import payload_dictionary_id
+
+    monkeypatch.setattr(codec, "TRAINING_SAMPLES", 40)
+    for n in range(40):
+        post_event(wsgi, project, error(f"E{n % 4}", user=str(n)))
+    digest_all()
+    assert codec.PayloadDictionary.objects.count() == 0  # the worker loop trains, not digest
+    assert codec.train_dictionary_if_due() is True
+    assert codec.PayloadDictionary.objects.count() == 1
+    assert codec.train_dictionary_if_due() is False  # only once
+
+    post_event(wsgi, project, error("E1", user="late"))
+    codec.forget_dictionaries()
+    digest_all()
+    newest, oldest = Event.objects.order_by("-id")[0], Event.objects.order_by("id")[0]
+    assert payload_dictionary_id(bytes(newest.payload)) == 1
+    assert payload_dictionary_id(bytes(oldest.payload)) == 0
+    from tracehound.issues.queries import event_payload
+
+    assert event_payload(newest)["user"]["id"] == "late"
+    assert event_payload(oldest)["user"]["id"] == "0"

@@ -77,6 +77,7 @@ def process_event(
     sent_at: str | None,
     client_ip: str | None,
     grouping_version: str,
+    dictionary: bytes | None = None,
 ) -> ProcessedEvent:
     event = normalize_event(
         payload, event_id=event_id, received_at=received_at, sent_at=sent_at, client_ip=client_ip
@@ -100,7 +101,7 @@ def process_event(
         platform=event.get("platform") or "",
         tags=tags,
         grouping=grouping,
-        payload=compress_payload(orjson.dumps(event)),
+        payload=compress_payload(orjson.dumps(event), dictionary),
     )
 
 
@@ -161,6 +162,7 @@ def process_queue_item(
     meta: dict[str, Any],
     body: bytes,
     grouping_version: str,
+    dictionary: bytes | None = None,
 ) -> ProcessedItem:
     result = ProcessedItem(queue_id=queue_id, project_id=project_id, received_at=received_at)
     for kind, count in (meta.get("counts") or {}).items():
@@ -171,7 +173,9 @@ def process_queue_item(
     event_id = envelope.event_id
     sent_at = envelope.headers.get("sent_at")
     for item in envelope.items:
-        handle_item(result, item, envelope, event_id, sent_at, client_ip, grouping_version)
+        handle_item(
+            result, item, envelope, event_id, sent_at, client_ip, grouping_version, dictionary
+        )
     return result
 
 
@@ -183,6 +187,7 @@ def handle_item(
     sent_at: Any,
     client_ip: str,
     grouping_version: str,
+    dictionary: bytes | None,
 ) -> None:
     kind = item.type
     if kind == "attachment":
@@ -210,6 +215,7 @@ def handle_item(
             sent_at=sent_at if isinstance(sent_at, str) else None,
             client_ip=client_ip or None,
             grouping_version=grouping_version,
+            dictionary=dictionary,
         )
     elif kind == "user_report":
         result.reports.append(report_from_user_report(data))

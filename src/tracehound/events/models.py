@@ -53,3 +53,12 @@ class UserReport(models.Model):
             models.UniqueConstraint(fields=["project", "feedback_id"], name="unique_feedback_id")
         ]
         indexes = [models.Index(fields=["project", "event_id"], name="userreport_event")]
+
+
+class PayloadDictionary(models.Model):
+    """A zstd dictionary trained from stored event payloads; its id is the zstd dict id."""
+
+    id = models.PositiveIntegerField(primary_key=True)
+    data = models.BinaryField()
+    samples = models.PositiveIntegerField()
+    created_at = models.DateTimeField()

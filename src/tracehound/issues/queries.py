@@ -6,9 +6,9 @@ from typing import Any
 
 import orjson
 
+from tracehound.events.codec import decode_payload
 from tracehound.events.models import Event
 from tracehound.issues.models import Issue
-from tracehound.lib.compression import decompress_payload
 
 # Crockford-style base32, as in short ids like BACKEND-1A.
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTVWXYZ"
@@ -29,7 +29,7 @@ def latest_event(issue: Issue) -> Event | None:
 
 
 def event_payload(event: Event) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(decompress_payload(bytes(event.payload)))
+    data: dict[str, Any] = orjson.loads(decode_payload(bytes(event.payload)))
     return data
 
 

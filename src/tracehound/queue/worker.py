@@ -21,6 +21,7 @@ from django.db import DatabaseError, connection, transaction
 
 from tracehound.digest.process import ProcessedItem, process_queue_item
 from tracehound.digest.store import store_batch
+from tracehound.events.codec import current_dictionary, train_dictionary_if_due
 
 log = logging.getLogger("tracehound.worker")
 
@@ -47,6 +48,7 @@ def process_rows(
     rows: list[tuple[Any, ...]], versions: dict[int, str]
 ) -> tuple[list[ProcessedItem], list[tuple[int, str]]]:
     processed, failed = [], []
+    dictionary = current_dictionary()
     for queue_id, project_id, received_at, client_ip, meta, body in rows:
         try:
             if isinstance(meta, (str, bytes)):
@@ -60,6 +62,7 @@ def process_rows(
                     meta,
                     bytes(body),
                     versions[project_id],
+                    dictionary,
                 )
             )
         except Exception as exc:  # any bad payload is kept and shown, never dropped
@@ -167,6 +170,8 @@ def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
             continue
         if handled == 0:
             stop.wait(idle_sleep)
+        else:
+            train_dictionary_if_due()
     log.info("digest worker stopped")
 
 
