@@ -129,6 +129,10 @@ TRACEHOUND_RATE_LIMIT = env_int(
     "TRACEHOUND_RATE_LIMIT", 0
 )  # events per minute per project; 0 = off
 TRACEHOUND_DIGEST_BATCH = env_int("TRACEHOUND_DIGEST_BATCH", 200, minimum=1)
+# Processes a worker uses to digest a backlog (started on demand, stopped when idle).
+TRACEHOUND_DIGEST_PROCESSES = env_int(
+    "TRACEHOUND_DIGEST_PROCESSES", min(os.cpu_count() or 1, 4), minimum=1
+)
 
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -150,8 +151,47 @@ def assign_issues(events: list[tuple[int, ProcessedEvent]], versions: dict[int, 
     return issue_ids
 
 
-def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
+def datetime_adapter() -> Callable[[datetime | None], Any]:
+    """Django's datetime adaptation, once per distinct value: a batch repeats them a lot."""
     adapt = connection.ops.adapt_datetimefield_value
+    cache: dict[datetime | None, Any] = {}
+
+    def adapted(value: datetime | None) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            result = cache[value] = adapt(value)
+            return result
+
+    return adapted
+
+
+def insert_events(rows: list[tuple[int, ProcessedEvent, int]]) -> None:
+    # Plain executemany: bulk_create's per-field preparation cost ~60 us per event.
+    adapt = datetime_adapter()
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO events_event (project_id, issue_id, event_id, timestamp, received_at,"
+            " level, release, environment, payload) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                [
+                    project_id,
+                    issue_id,
+                    e.event_id,
+                    adapt(e.timestamp),
+                    adapt(e.received_at),
+                    e.level,
+                    e.release[:200],
+                    e.environment[:64],
+                    e.payload,
+                ]
+                for project_id, e, issue_id in rows
+            ],
+        )
+
+
+def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
+    adapt = datetime_adapter()
     issue_rows = []
     tag_rows = []
     for issue_id, d in deltas.items():
@@ -207,19 +247,9 @@ def store_batch(items: list[ProcessedItem], versions: dict[int, str]) -> int:
     events = new_events(items)
     if events:
         issue_ids = assign_issues(events, versions)
-        Event.objects.bulk_create(
+        insert_events(
             [
-                Event(
-                    project_id=project_id,
-                    issue_id=issue_id,
-                    event_id=e.event_id,
-                    timestamp=e.timestamp,
-                    received_at=e.received_at,
-                    level=e.level,
-                    release=e.release[:200],
-                    environment=e.environment[:64],
-                    payload=e.payload,
-                )
+                (project_id, e, issue_id)
                 for (project_id, e), issue_id in zip(events, issue_ids, strict=True)
             ]
         )

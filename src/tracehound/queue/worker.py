@@ -12,16 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import traceback
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from tracehound.digest.process import ProcessedItem, process_queue_item
 from tracehound.digest.store import store_batch
 from tracehound.events.codec import current_dictionary, train_dictionary_if_due
+from tracehound.queue.pool import DigestPool
+
+IN_PROCESS = DigestPool(processes=1)
 
 log = logging.getLogger("tracehound.worker")
 
@@ -42,33 +42,6 @@ def grouping_versions(project_ids: set[int]) -> dict[int, str]:
 
     rows = Project.objects.filter(id__in=project_ids).values_list("id", "grouping_version")
     return dict(rows)
-
-
-def process_rows(
-    rows: list[tuple[Any, ...]], versions: dict[int, str]
-) -> tuple[list[ProcessedItem], list[tuple[int, str]]]:
-    processed, failed = [], []
-    dictionary = current_dictionary()
-    for queue_id, project_id, received_at, client_ip, meta, body in rows:
-        try:
-            if isinstance(meta, (str, bytes)):
-                meta = orjson.loads(meta)
-            processed.append(
-                process_queue_item(
-                    queue_id,
-                    project_id,
-                    received_at,
-                    client_ip,
-                    meta,
-                    bytes(body),
-                    versions[project_id],
-                    dictionary,
-                )
-            )
-        except Exception as exc:  # any bad payload is kept and shown, never dropped
-            log.warning("digest of queue item %s failed: %s", queue_id, exc)
-            failed.append((queue_id, "".join(traceback.format_exception_only(exc)).strip()))
-    return processed, failed
 
 
 def mark_failed(failed: list[tuple[int, str]]) -> None:
@@ -94,10 +67,10 @@ def delete_rows(ids: list[int]) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def digest_rows(rows: list[tuple[Any, ...]], *, claimed: bool) -> int:
+def digest_rows(rows: list[tuple[Any, ...]], *, claimed: bool, pool: DigestPool) -> int:
     """Process and store rows; `claimed` rows are already locked by this transaction."""
     versions = grouping_versions({row[1] for row in rows})
-    processed, failed = process_rows(rows, versions)
+    processed, failed = pool.process(rows, versions, current_dictionary())
     with transaction.atomic():
         if claimed:
             delete_rows([p.queue_id for p in processed])
@@ -120,7 +93,7 @@ def count_digested(events: int) -> None:
         )
 
 
-def digest_batch(limit: int | None = None) -> int:
+def digest_batch(limit: int | None = None, pool: DigestPool = IN_PROCESS) -> int:
     """Digest up to `limit` queued items. Returns how many queue rows were handled."""
     limit = limit or settings.TRACEHOUND_DIGEST_BATCH
     postgres = connection.vendor == "postgresql"
@@ -128,19 +101,19 @@ def digest_batch(limit: int | None = None) -> int:
         with transaction.atomic():
             rows = fetch_rows(limit, lock=True)
             if rows:
-                digest_with_isolation(rows, claimed=True)
+                digest_with_isolation(rows, claimed=True, pool=pool)
     else:
         rows = fetch_rows(limit, lock=False)
         if rows:
-            digest_with_isolation(rows, claimed=False)
+            digest_with_isolation(rows, claimed=False, pool=pool)
     return len(rows)
 
 
-def digest_with_isolation(rows: list[tuple[Any, ...]], *, claimed: bool) -> None:
+def digest_with_isolation(rows: list[tuple[Any, ...]], *, claimed: bool, pool: DigestPool) -> None:
     """Store the batch; if storing fails, retry item by item so one bad item can't block all."""
     try:
         with transaction.atomic():
-            digest_rows(rows, claimed=claimed)
+            digest_rows(rows, claimed=claimed, pool=pool)
         return
     except DatabaseError:
         if len(rows) == 1:
@@ -149,19 +122,32 @@ def digest_with_isolation(rows: list[tuple[Any, ...]], *, claimed: bool) -> None
     for row in rows:
         try:
             with transaction.atomic():
-                digest_rows([row], claimed=claimed)
+                digest_rows([row], claimed=claimed, pool=IN_PROCESS)
         except DatabaseError as exc:
             with transaction.atomic():
                 mark_failed([(row[0], f"storing failed: {exc}")])
 
 
 def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
+    processes = settings.TRACEHOUND_DIGEST_PROCESSES
     log.info(
-        "digest worker started (%s, batch %d)", connection.vendor, settings.TRACEHOUND_DIGEST_BATCH
+        "digest worker started (%s, batch %d, %d processes)",
+        connection.vendor,
+        settings.TRACEHOUND_DIGEST_BATCH,
+        processes,
     )
+    pool = DigestPool(processes)
+    try:
+        digest_until_stopped(stop, pool, idle_sleep)
+    finally:
+        pool.close()
+    log.info("digest worker stopped")
+
+
+def digest_until_stopped(stop: threading.Event, pool: DigestPool, idle_sleep: float) -> None:
     while not stop.is_set():
         try:
-            handled = digest_batch()
+            handled = digest_batch(pool=pool)
         except DatabaseError as exc:
             # Database restarting or tables not migrated yet: wait and try again.
             log.warning("digest paused: %s", exc)
@@ -169,10 +155,10 @@ def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
             stop.wait(2.0)
             continue
         if handled == 0:
+            pool.close_if_idle()
             stop.wait(idle_sleep)
         else:
             train_dictionary_if_due()
-    log.info("digest worker stopped")
 
 
 def queue_status() -> dict[str, Any]:
