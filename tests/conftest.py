@@ -98,8 +98,23 @@ class ProjectFixture:
         return {"X-Sentry-Auth": f"Sentry sentry_key={self.public_key}, sentry_version=7"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def close_ingest_connection(django_db_setup: None, django_db_blocker: Any) -> Any:
+    # Ingest has its own connection, outside Django's: close it before the test
+    # database is dropped.
+    yield
+    from tracehound.ingest import db
+
+    db.close()
+
+
 @pytest.fixture
-def project(db: None) -> ProjectFixture:
+def project(transactional_db: None) -> ProjectFixture:
+    """A project, in a database that ingest's own connection can write to.
+
+    Ingest commits on its own connection, outside the transaction that wraps a
+    `db` test, so tests that ingest use `transactional_db`.
+    """
     from tracehound.projects.actions import create_project
 
     proj, key = create_project("acme", "backend", platform="python")
@@ -107,7 +122,7 @@ def project(db: None) -> ProjectFixture:
 
 
 @pytest.fixture
-def digest_all(db: None) -> Callable[[], int]:
+def digest_all(transactional_db: None) -> Callable[[], int]:
     from tracehound.queue.worker import digest_batch
 
     def run() -> int:

@@ -1,18 +1,44 @@
-"""WSGI entry point: ingest routes go straight to the fast path, the rest to Django."""
+"""WSGI entry point.
+
+Ingest routes and /health/ are answered without Django; Django (UI, API) is loaded on
+the first request that needs it. A web process that only ingests stays small (~20 MB
+instead of ~50 MB) and answers /health/ as soon as it starts.
+"""
 
 import os
+import threading
+from collections.abc import Iterable
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracehound.settings")
 
-from django.core.wsgi import get_wsgi_application  # noqa: E402
+from tracehound.ingest.app import StartResponse, ingest_app  # noqa: E402
 
-from tracehound.ingest.app import ingest_app  # noqa: E402
+HEALTHY = b'{"status": "ok"}'
+_django_app: Any = None
+_django_lock = threading.Lock()
 
-django_app = get_wsgi_application()
+
+def django_app() -> Any:
+    global _django_app
+    if _django_app is None:
+        with _django_lock:
+            if _django_app is None:
+                from django.core.wsgi import get_wsgi_application
+
+                _django_app = get_wsgi_application()
+    return _django_app
 
 
-def application(environ, start_response):  # type: ignore[no-untyped-def]
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    if environ.get("PATH_INFO") == "/health/":
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(HEALTHY)))],
+        )
+        return [HEALTHY]
     response = ingest_app(environ, start_response)
     if response is None:
-        return django_app(environ, start_response)
+        result: Iterable[bytes] = django_app()(environ, start_response)
+        return result
     return response

@@ -13,7 +13,7 @@ from django.utils import timezone
 from tracehound.accounts.models import ApiToken
 from tracehound.projects.actions import create_project
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -176,5 +176,5 @@ def test_a_bad_limit_is_refused(client, project, token, limit):
     assert "limit" in response.json()["detail"]
 
 
-def test_health_answers_without_auth(client):
-    assert client.get("/health/").json() == {"status": "ok"}
+def test_health_answers_without_auth(wsgi):
+    assert wsgi("GET", "/health/").json() == {"status": "ok"}

@@ -15,7 +15,7 @@ from tracehound.issues.models import Issue
 from tracehound.projects.models import ProjectKey, ProjectStat
 from tracehound.queue.models import QueueItem
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def snapshot() -> tuple[int, ...]:
@@ -40,7 +40,7 @@ def assert_rejected(response, status: int, words: str) -> None:
 
 
 @pytest.fixture
-def unchanged(db):
+def unchanged(transactional_db):
     before = snapshot()
     yield
     assert snapshot() == before

@@ -16,7 +16,7 @@ from tracehound.issues.models import Issue
 from tracehound.projects.models import ProjectStat
 from tracehound.queue.models import QueueItem
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def event_envelope(

@@ -12,7 +12,7 @@ from tracehound.issues.models import Issue, IssueTagValue
 from tracehound.queue.models import QueueItem
 from tracehound.queue.worker import queue_status
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def post_event(wsgi, project, event: dict) -> str:

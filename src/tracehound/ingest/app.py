@@ -6,7 +6,9 @@ into the queue → 200 {"id"}. Nothing is parsed beyond what validation needs.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -15,8 +17,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 from django.conf import settings
-from django.db import DatabaseError, connection
 
+from tracehound.ingest import db
 from tracehound.ingest.auth import (
     AuthError,
     authenticate,
@@ -192,6 +194,11 @@ def prepare_envelope(envelope: Envelope) -> tuple[Envelope | None, str | None, d
     return Envelope(headers, kept), event_id, counts
 
 
+# SQLite has one writer. Threads that find its lock taken sleep in its busy handler
+# (1 ms, then longer); queueing them on a mutex instead hands the lock over at once.
+_sqlite_write = threading.Lock()
+
+
 def enqueue(
     project_id: int,
     kind: str,
@@ -202,21 +209,17 @@ def enqueue(
     meta_json = orjson.dumps(meta).decode()
     client_ip = environ.get("REMOTE_ADDR", "") or ""
     params = [project_id, kind, time.time(), client_ip, meta_json, body]
-    for attempt in (1, 2):
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "INSERT INTO queue_queueitem"
-                    " (project_id, kind, received_at, client_ip, meta, body, error, attempts)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, '', 0)",
-                    params,
-                )
-            return
-        except DatabaseError:
-            # A dropped persistent connection: reconnect once, then give up with a 503.
-            connection.close()
-            if attempt == 2:
-                raise IngestError(503, "could not queue the payload, try again") from None
+    lock = _sqlite_write if db.is_sqlite() else contextlib.nullcontext()
+    try:
+        with lock:
+            db.execute(
+                "INSERT INTO queue_queueitem"
+                " (project_id, kind, received_at, client_ip, meta, body, error, attempts)"
+                " VALUES (%s, %s, %s, %s, %s, %s, '', 0)",
+                params,
+            )
+    except db.IngestDatabaseError:
+        raise IngestError(503, "could not queue the payload, try again") from None
 
 
 def request_meta(environ: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
@@ -348,4 +351,6 @@ def ingest_app(environ: dict[str, Any], start_response: StartResponse) -> Iterab
         return error_response(start_response, IngestError(429, exc.detail, exc.headers))
     except IngestError as exc:
         return error_response(start_response, exc)
+    except db.IngestDatabaseError:
+        return error_response(start_response, IngestError(503, "database unavailable, try again"))
     return respond(start_response, 200, body)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import connection
+from tracehound.ingest import db
 
 
 class AuthError(Exception):
@@ -79,13 +79,12 @@ def lookup_key(public_key: str) -> KeyInfo | None:
     hit = _cache.get(public_key)
     if hit is not None and hit[0] > now:
         return hit[1]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT k.project_id, k.is_active, p.rate_limit FROM projects_projectkey k"
-            " JOIN projects_project p ON p.id = k.project_id WHERE k.public_key = %s",
-            [public_key],
-        )
-        row = cursor.fetchone()
+    rows = db.execute(
+        "SELECT k.project_id, k.is_active, p.rate_limit FROM projects_projectkey k"
+        " JOIN projects_project p ON p.id = k.project_id WHERE k.public_key = %s",
+        [public_key],
+    )
+    row = rows[0] if rows else None
     info = KeyInfo(public_key, row[0], bool(row[1]), row[2]) if row else None
     with _cache_lock:
         if len(_cache) > 10_000:
@@ -95,9 +94,7 @@ def lookup_key(public_key: str) -> KeyInfo | None:
 
 
 def project_exists(project_id: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM projects_project WHERE id = %s", [project_id])
-        return cursor.fetchone() is not None
+    return bool(db.execute("SELECT 1 FROM projects_project WHERE id = %s", [project_id]))
 
 
 def authenticate(public_key: str | None, project_id: int) -> KeyInfo:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.db import connection, transaction
 
+from tracehound.ingest import db
 from tracehound.ingest.auth import KeyInfo
 
 EVENT_CATEGORIES = "error;default;security"
@@ -36,14 +36,13 @@ def check_rate_limit(key: KeyInfo) -> None:
         return
     now = time.time()
     minute = int(now // 60)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO projects_ratewindow (project_id, minute, count) VALUES (%s, %s, 1)"
-            " ON CONFLICT (project_id, minute) DO UPDATE SET count = projects_ratewindow.count + 1"
-            " RETURNING count",
-            [key.project_id, minute],
-        )
-        count = cursor.fetchone()[0]
+    # One autocommitted statement: the increment and the read are atomic together.
+    [(count,)] = db.execute(
+        "INSERT INTO projects_ratewindow (project_id, minute, count) VALUES (%s, %s, 1)"
+        " ON CONFLICT (project_id, minute) DO UPDATE SET count = projects_ratewindow.count + 1"
+        " RETURNING count",
+        [key.project_id, minute],
+    )
     if count > limit:
         retry_after = max(1, 60 - int(now % 60))
         raise RateLimited(f"project rate limit of {limit} events per minute exceeded", retry_after)
