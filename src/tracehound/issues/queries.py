@@ -7,21 +7,40 @@ from typing import Any
 import orjson
 
 from tracehound.events.codec import decode_payload
-from tracehound.events.models import Event
+from tracehound.events.models import Event, UserReport
 from tracehound.issues.models import Issue
 
 # Crockford-style base32, as in short ids like BACKEND-1A.
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTVWXYZ"
 
 
-def short_id(issue: Issue) -> str:
-    n, digits = issue.short_id, ""
+def format_short_id(project_slug: str, number: int) -> str:
+    n, digits = number, ""
     while True:
         n, rem = divmod(n, 32)
         digits = ALPHABET[rem] + digits
         if n == 0:
             break
-    return f"{issue.project.slug.upper()}-{digits}"
+    return f"{project_slug.upper()}-{digits}"
+
+
+def short_id(issue: Issue) -> str:
+    return format_short_id(issue.project.slug, issue.short_id)
+
+
+def issue_feedback(issue: Issue, limit: int = 20) -> list[UserReport]:
+    """Feedback about this issue's events; scales with feedback, not with events."""
+    recent = list(
+        UserReport.objects.filter(project_id=issue.project_id)
+        .exclude(event_id="")
+        .order_by("-id")[:500]
+    )
+    mine = set(
+        Event.objects.filter(
+            project_id=issue.project_id, issue=issue, event_id__in=[r.event_id for r in recent]
+        ).values_list("event_id", flat=True)
+    )
+    return [r for r in recent if r.event_id in mine][:limit]
 
 
 def latest_event(issue: Issue) -> Event | None:

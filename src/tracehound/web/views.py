@@ -8,9 +8,16 @@ from django.shortcuts import render
 
 from tracehound.accounts.access import get_issue, get_project, visible_projects
 from tracehound.api.serializers import serialize_event
-from tracehound.events.models import Attachment, UserReport
+from tracehound.events.models import Attachment
 from tracehound.issues.models import Issue
-from tracehound.issues.queries import event_payload, latest_event, short_id, user_counts
+from tracehound.issues.queries import (
+    event_payload,
+    format_short_id,
+    issue_feedback,
+    latest_event,
+    short_id,
+    user_counts,
+)
 
 STATUSES = ("unresolved", "resolved", "ignored")
 
@@ -37,7 +44,7 @@ def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse
     rows = [
         {
             "issue": i,
-            "short_id": f"{proj.slug.upper()}-{short_id(i).rsplit('-', 1)[1]}",
+            "short_id": format_short_id(proj.slug, i.short_id),
             "users": counts.get(i.id, 0),
         }
         for i in page
@@ -77,9 +84,7 @@ def issue_detail(request: HttpRequest, org: str, issue_id: int) -> HttpResponse:
     attachments = (
         Attachment.objects.filter(project=issue.project, event_id=event.event_id) if event else []
     )
-    reports = UserReport.objects.filter(
-        project=issue.project, event_id__in=issue.events.values("event_id")
-    )[:20]
+    reports = issue_feedback(issue)
     return render(
         request,
         "tracehound/issue.html",

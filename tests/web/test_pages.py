@@ -1,0 +1,105 @@
+"""The first UI's pages: who sees what, and what an issue page shows."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+import pytest
+from django.contrib.auth import get_user_model
+
+from tracehound.issues.models import Issue
+from tracehound.projects.actions import create_project
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def issue(wsgi, project, digest_all) -> Issue:
+    event_id = uuid.uuid4().hex
+    event = orjson.dumps(
+        {
+            "platform": "python",
+            "exception": {
+                "values": [
+                    {
+                        "type": "KeyError",
+                        "value": "'sku'",
+                        "stacktrace": {
+                            "frames": [
+                                {
+                                    "module": "shop.cart",
+                                    "function": "add",
+                                    "lineno": 8,
+                                    "in_app": True,
+                                    "context_line": "    price = prices[item['sku']]",
+                                    "pre_context": ["def add(item):"],
+                                    "post_context": ["    return price"],
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
+        }
+    )
+    report = orjson.dumps(
+        {
+            "event_id": event_id,
+            "name": "Ann",
+            "email": "a@example.com",
+            "comments": "Adding to cart fails",
+        }
+    )
+    body = (
+        orjson.dumps({"event_id": event_id})
+        + b"\n"
+        + orjson.dumps({"type": "event", "length": len(event)})
+        + b"\n"
+        + event
+        + b"\n"
+        + orjson.dumps({"type": "user_report", "length": len(report)})
+        + b"\n"
+        + report
+    )
+    assert wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth).status == 200
+    digest_all()
+    return Issue.objects.get()
+
+
+@pytest.fixture
+def member(project):
+    user = get_user_model().objects.create_user("member", password="x" * 12)
+    create_project("acme", "backend", owner=user)
+    return user
+
+
+def test_pages_need_a_login(client, issue):
+    response = client.get("/acme/backend/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_a_member_sees_the_project_and_its_issues(client, member, issue):
+    client.force_login(member)
+    assert b"backend" in client.get("/").content
+    page = client.get("/acme/backend/").content.decode()
+    assert "BACKEND-1" in page
+    assert "KeyError: &#x27;sku&#x27;" in page
+
+
+def test_the_issue_page_shows_the_trace_with_source_and_the_feedback(client, member, issue):
+    client.force_login(member)
+    page = client.get(f"/organizations/acme/issues/{issue.id}/").content.decode()
+    assert 'class="current"><code>    price = prices[item[&#x27;sku&#x27;]]</code>' in page
+    assert "shop.cart" in page
+    assert "Adding to cart fails" in page
+
+
+def test_an_outsider_gets_404_for_another_organizations_pages(client, issue):
+    outsider = get_user_model().objects.create_user("outsider", password="x" * 12)
+    create_project("other", "web", owner=outsider)
+    client.force_login(outsider)
+    assert client.get("/acme/backend/").status_code == 404
+    assert client.get(f"/organizations/acme/issues/{issue.id}/").status_code == 404
+    assert b"backend" not in client.get("/").content
