@@ -47,7 +47,12 @@ def migrate_if_needed() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", interactive=False, verbosity=1)
+    from tracehound.startup import migration_lock
+
+    # Several web processes may start at once; one migrates, the others then find
+    # nothing pending (Django's migrate is not safe to run concurrently).
+    with migration_lock(connection):
+        call_command("migrate", interactive=False, verbosity=1)
     connection.close()
 
 

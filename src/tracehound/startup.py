@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+MIGRATION_LOCK_KEY = 0x7472_6163  # any constant; PostgreSQL advisory locks are per database
 
 MIGRATING_APPS = {
     "auth": "django.contrib.auth",
@@ -60,3 +65,24 @@ def migrations_pending(database: dict[str, Any]) -> bool:
         return not migration_files() <= applied_migrations(database)
     except Exception:
         return True
+
+
+@contextlib.contextmanager
+def migration_lock(connection: Any) -> Iterator[None]:
+    """Hold a lock shared by every process that may migrate this database."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+        return
+    lock_path = Path(connection.settings_dict["NAME"]).with_suffix(".migrate-lock")
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -93,3 +93,22 @@ def test_serve_stops_cleanly_on_a_signal(fresh_server: Server, sig):
 
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", fresh_server.port)) != 0
+
+
+def test_several_web_processes_starting_on_a_new_database_migrate_it_once(tmp_path_factory):
+    from tests.e2e.server import drop_postgres, make_server
+
+    server, pg_url = make_server(tmp_path_factory.mktemp("fresh"))
+    try:
+        ports = [server.port, server.port + 1, server.port + 2]
+        procs = [server.spawn("web", "--port", str(port)) for port in ports]
+        for port in ports:
+            server.port = port
+            server.wait_healthy(timeout=60)
+        assert all(p.poll() is None for p in procs), "a web process died while migrating"
+        status = run(server, "status", "--json")
+        assert status.returncode == 0, status.stderr
+    finally:
+        server.stop()
+        if pg_url:
+            drop_postgres(pg_url)
