@@ -1,0 +1,1 @@
+"""Tracehound benchmark: load generator, payload generator and runner (see docs/benchmarks.md)."""

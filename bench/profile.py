@@ -1,0 +1,145 @@
+"""Profile a Tracehound process under the benchmark's load with py-spy, print the hotspots.
+
+    .venv/bin/pip install py-spy     # a tool for you, not a project dependency
+    .venv/bin/python bench/profile.py ingest|digest|serve [--db sqlite|postgres] [--seconds 15]
+
+ingest: `tracehound web` alone at --concurrency; digest: `tracehound worker` draining a
+backlog (recorded from the first digested batch on); serve: web + worker under load.
+Writes py-spy's collapsed stacks to bench/results/profiles/ and prints the functions with
+the most samples, by self time and inclusive time, per process role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import phases, run  # noqa: E402
+from bench.loadgen import run_load  # noqa: E402
+from bench.storage import DbProbe  # noqa: E402
+
+
+def py_spy() -> str:
+    found = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if not found:
+        sys.exit("py-spy not found: .venv/bin/pip install py-spy")
+    return found
+
+
+def record(pid: int, seconds: float, out: Path, rate: int, gil: bool) -> subprocess.Popen:
+    command = [py_spy(), "record", "--pid", str(pid), "--subprocesses", "--duration",
+               str(int(seconds)), "--rate", str(rate), "--format", "raw", "--output", str(out)]  # fmt: skip
+    if gil:
+        command.append("--gil")
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def short(frame: str) -> str:
+    """'func (/long/path/to/pkg/module.py:123)' -> 'func (pkg/module.py)'."""
+    name, _, where = frame.partition(" (")
+    parts = Path(where.rstrip(")").rsplit(":", 1)[0]).parts
+    keep = parts[parts.index("tracehound") :] if "tracehound" in parts else parts[-3:]
+    return f"{name} ({'/'.join(keep)})"
+
+
+def analyze(path: Path, top: int) -> str:
+    """Self and inclusive sample shares per function, per process, from collapsed stacks.
+
+    Shares are of the samples that had Python frames; samples of threads parked in native
+    code (granian's Rust threads, idle blocking threads) are counted apart.
+    """
+    by_process: dict[str, tuple[Counter, Counter, list[int]]] = {}
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = stack.split(";")
+        procs = [f for f in frames if f.startswith("process ")]
+        process = procs[-1] if procs else "process"
+        frames = [short(f) for f in frames if not f.startswith(("process ", "thread "))]
+        count = int(count_text)
+        self_c, incl_c, totals = by_process.setdefault(process, (Counter(), Counter(), [0, 0]))
+        if not frames:
+            totals[1] += count
+            continue
+        totals[0] += count
+        self_c[frames[-1]] += count
+        for frame in set(frames):
+            incl_c[frame] += count
+    lines = []
+    for process, (self_c, incl_c, totals) in sorted(
+        by_process.items(), key=lambda kv: -kv[1][2][0]
+    ):
+        lines.append(f"\n== {process[:150]}")
+        lines.append(f"   {totals[0]} samples with Python frames, {totals[1]} without")
+        for title, counter in (("self", self_c), ("inclusive", incl_c)):
+            lines.append(f"-- top {title}")
+            for frame, count in counter.most_common(top):
+                lines.append(f"{100 * count / max(1, totals[0]):6.1f}%  {frame}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("role", choices=["ingest", "digest", "serve", "show"],
+                        help="what to profile, or `show` to re-read --file")  # fmt: skip
+    parser.add_argument("--file", type=Path, help="collapsed stacks to analyze (with show)")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--gzip", action="store_true")
+    parser.add_argument("--gil", action="store_true", help="only sample the GIL holder (CPU)")
+    args = parser.parse_args()
+    if args.role == "show":
+        print(analyze(args.file, args.top))
+        return
+    bench_args = run.parse_args(["--db", args.db] + (["--gzip"] if args.gzip else []))
+    out_dir = ROOT / "bench" / "results" / "profiles"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{datetime.now():%Y%m%d-%H%M%S}-{args.role}-{args.db}.txt"
+    with run.instance(args.db, bench_args) as server:
+        pool = run.make_pool(server, bench_args)
+        if args.role == "digest":
+            probe = DbProbe(server)
+            phases.prime(server, pool, probe, phases.Plan())  # one-off work, not profiled
+            # Enough backlog for the whole recording at a few thousand events/s.
+            phases.fill_queue(server, pool, phases.Plan(fill=int(args.seconds * 2000)))
+            depth0 = probe.depth()
+            worker = server.spawn("worker")
+            while probe.depth() == depth0:
+                time.sleep(0.02)
+            spy = record(worker.pid, args.seconds, out, args.rate, args.gil)
+            spy.wait()
+            probe.close()
+        else:
+            proc = phases.start(server, "web" if args.role == "ingest" else "serve")
+            run_load("127.0.0.1", server.port, pool, concurrency=args.concurrency, duration=1)
+            spy = record(proc.pid, args.seconds, out, args.rate, args.gil)
+            load = threading.Thread(
+                target=run_load,
+                args=("127.0.0.1", server.port, pool),
+                kwargs={"concurrency": args.concurrency, "duration": args.seconds + 1},
+            )
+            load.start()
+            spy.wait()
+            load.join()
+        if spy.returncode:
+            sys.exit(f"py-spy failed: {spy.stderr.read().decode()[-2000:]}")
+    print(f"collapsed stacks: {out.relative_to(ROOT)}")
+    print(analyze(out, args.top))
+
+
+if __name__ == "__main__":
+    main()
