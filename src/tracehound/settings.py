@@ -129,6 +129,8 @@ TRACEHOUND_RATE_LIMIT = env_int(
     "TRACEHOUND_RATE_LIMIT", 0
 )  # events per minute per project; 0 = off
 TRACEHOUND_DIGEST_BATCH = env_int("TRACEHOUND_DIGEST_BATCH", 200, minimum=1)
+# How long a claimed queue row stays with its worker before another may take it.
+TRACEHOUND_CLAIM_SECONDS = env_int("TRACEHOUND_CLAIM_SECONDS", 60, minimum=1)
 # Processes a worker uses to digest a backlog (started on demand, stopped when idle).
 TRACEHOUND_DIGEST_PROCESSES = env_int(
     "TRACEHOUND_DIGEST_PROCESSES", min(os.cpu_count() or 1, 4), minimum=1

@@ -37,6 +37,8 @@ def stored_ids(server: Server) -> list[str]:
 
 def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(fresh_server: Server):
     server = fresh_server
+    # A killed worker's claimed rows are retaken when its claim expires.
+    server.env["TRACEHOUND_CLAIM_SECONDS"] = "3"
     server.spawn("web", "--port", str(server.port))
     server.wait_healthy()
     ids = [uuid.uuid4().hex for _ in range(6000)]

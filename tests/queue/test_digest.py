@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import orjson
@@ -152,3 +153,31 @@ def test_a_payload_dictionary_is_trained_once_enough_events_are_stored(
 
     assert event_payload(newest)["user"]["id"] == "late"
     assert event_payload(oldest)["user"]["id"] == "0"
+
+
+def test_a_claimed_item_is_not_claimed_again_until_its_claim_expires(wsgi, project):
+    import time_machine
+
+    from tracehound.queue.worker import claim_rows
+
+    post_event(wsgi, project, error("ValueError"))
+    assert len(claim_rows(10)) == 1
+    assert claim_rows(10) == []
+    with time_machine.travel(time.time() + 61):  # the worker holding it died
+        assert len(claim_rows(10)) == 1
+
+
+def test_two_workers_finishing_the_same_item_store_it_once(wsgi, project):
+    import time_machine
+
+    from tracehound.queue.worker import IN_PROCESS, claim_rows, finish_batch, start_batch
+
+    post_event(wsgi, project, error("ValueError"))
+    first = start_batch(claim_rows(10), IN_PROCESS)
+    with time_machine.travel(time.time() + 61):  # the first worker was too slow
+        second = start_batch(claim_rows(10), IN_PROCESS)
+    finish_batch(second)
+    finish_batch(first)
+    assert Event.objects.count() == 1
+    assert Issue.objects.get().times_seen == 1
+    assert QueueItem.objects.count() == 0

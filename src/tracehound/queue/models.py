@@ -20,6 +20,8 @@ class QueueItem(models.Model):
     # Small request facts digest needs (user agent, sentry_client, query params for security).
     meta = models.JSONField(default=dict)
     body = models.BinaryField()
+    # Lease of the worker digesting it; expired leases are taken again (worker crashed).
+    claimed_until = models.FloatField(null=True, blank=True)
     # Set when digest could not process the item: it stays visible, never silently dropped.
     failed_at = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True, default="")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -58,6 +60,13 @@ def process_rows(
     return processed, failed
 
 
+def ignore_stop_signals() -> None:
+    # The worker decides when children stop; a Ctrl-C or SIGTERM to the process group
+    # must not kill them under a batch the worker is still waiting for.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 class DigestPool:
     def __init__(self, processes: int) -> None:
         self.processes = processes
@@ -67,12 +76,23 @@ class DigestPool:
     def process(
         self, rows: list[Row], versions: dict[int, str], dictionary: bytes | None
     ) -> tuple[list[ProcessedItem], list[Failure]]:
+        return self.submit(rows, versions, dictionary)()
+
+    def submit(
+        self, rows: list[Row], versions: dict[int, str], dictionary: bytes | None
+    ) -> Callable[[], tuple[list[ProcessedItem], list[Failure]]]:
+        """Start processing; the returned function waits for the results, in queue order.
+
+        Small batches (or a pool of one) are processed when the result is asked for.
+        """
         if self.processes < 2 or len(rows) < MIN_PARALLEL_ROWS:
-            return process_rows(rows, versions, dictionary)
+            return lambda: process_rows(rows, versions, dictionary)
         if self.executor is None:
             # spawn: children start clean, without the parent's database connections.
             context = multiprocessing.get_context("spawn")
-            self.executor = ProcessPoolExecutor(self.processes, mp_context=context)
+            self.executor = ProcessPoolExecutor(
+                self.processes, mp_context=context, initializer=ignore_stop_signals
+            )
         self.last_used = time.monotonic()
         # Rows arrive as bytes-like memoryviews from some drivers; children need bytes.
         rows = [(*row[:5], bytes(row[5])) for row in rows]
@@ -82,17 +102,25 @@ class DigestPool:
             futures = [
                 self.executor.submit(process_rows, chunk, versions, dictionary) for chunk in chunks
             ]
+        except BrokenProcessPool:
+            self.close()
+            return lambda: process_rows(rows, versions, dictionary)
+
+        def wait() -> tuple[list[ProcessedItem], list[Failure]]:
             processed: list[ProcessedItem] = []
             failed: list[Failure] = []
-            for future in futures:  # in submission order: keeps queue order
-                done, bad = future.result()
-                processed += done
-                failed += bad
+            try:
+                for future in futures:  # in submission order: keeps queue order
+                    done, bad = future.result()
+                    processed += done
+                    failed += bad
+            except BrokenProcessPool:
+                log.warning("a digest child process died; processing this batch in-process")
+                self.close()
+                return process_rows(rows, versions, dictionary)
             return processed, failed
-        except BrokenProcessPool:
-            log.warning("a digest child process died; processing this batch in-process")
-            self.close()
-            return process_rows(rows, versions, dictionary)
+
+        return wait
 
     def close_if_idle(self) -> None:
         if self.executor is not None and time.monotonic() - self.last_used > IDLE_SECONDS:

@@ -1,10 +1,12 @@
-"""The digest loop: claim a batch of queue rows, digest, store, delete — one transaction.
+"""The digest loop: claim a batch of queue rows, digest it, store it and delete the rows.
 
-PostgreSQL: rows are claimed with FOR UPDATE SKIP LOCKED inside the storing transaction,
-so any number of workers share the queue. SQLite has one writer: rows are read and
-processed outside the write lock (keeping it short for ingest), and the storing
-transaction first deletes them with RETURNING; rows another worker already took are
-skipped. Either way a row disappears exactly when what it held is stored.
+Claiming sets a lease (`claimed_until`) in a short transaction (PostgreSQL: with FOR
+UPDATE SKIP LOCKED, so workers never claim the same rows). Processing happens outside
+any transaction, in child processes for large batches, while the worker stores the
+previous batch. The storing transaction deletes the rows with RETURNING and stores
+only what it deleted, so a row is stored exactly once even if its lease ran out and
+another worker took it too. A worker that dies leaves its rows to be retaken when the
+lease expires (TRACEHOUND_CLAIM_SECONDS).
 """
 
 from __future__ import annotations
@@ -12,29 +14,36 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
+from tracehound.digest.process import ProcessedItem
 from tracehound.digest.store import store_batch
 from tracehound.events.codec import current_dictionary, train_dictionary_if_due
-from tracehound.queue.pool import DigestPool
+from tracehound.queue.pool import DigestPool, Failure, Row
 
 IN_PROCESS = DigestPool(processes=1)
 
 log = logging.getLogger("tracehound.worker")
 
-SELECT = (
-    "SELECT id, project_id, received_at, client_ip, meta, body FROM queue_queueitem"
-    " WHERE failed_at IS NULL ORDER BY id LIMIT %s"
-)
 
-
-def fetch_rows(limit: int, *, lock: bool) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(SELECT + (" FOR UPDATE SKIP LOCKED" if lock else ""), [limit])
-        return list(cursor.fetchall())
+def claim_rows(limit: int) -> list[Row]:
+    now = time.time()
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE queue_queueitem SET claimed_until = %s WHERE id IN ("
+            "SELECT id FROM queue_queueitem WHERE failed_at IS NULL"
+            " AND (claimed_until IS NULL OR claimed_until < %s)"
+            f" ORDER BY id LIMIT %s{lock})"
+            " RETURNING id, project_id, received_at, client_ip, meta, body",
+            [now + settings.TRACEHOUND_CLAIM_SECONDS, now, limit],
+        )
+        return sorted(cursor.fetchall(), key=lambda row: row[0])
 
 
 def grouping_versions(project_ids: set[int]) -> dict[int, str]:
@@ -44,7 +53,7 @@ def grouping_versions(project_ids: set[int]) -> dict[int, str]:
     return dict(rows)
 
 
-def mark_failed(failed: list[tuple[int, str]]) -> None:
+def mark_failed(failed: list[Failure]) -> None:
     if not failed:
         return
     now = time.time()
@@ -67,23 +76,6 @@ def delete_rows(ids: list[int]) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def digest_rows(rows: list[tuple[Any, ...]], *, claimed: bool, pool: DigestPool) -> int:
-    """Process and store rows; `claimed` rows are already locked by this transaction."""
-    versions = grouping_versions({row[1] for row in rows})
-    processed, failed = pool.process(rows, versions, current_dictionary())
-    with transaction.atomic():
-        if claimed:
-            delete_rows([p.queue_id for p in processed])
-        else:
-            mine = delete_rows([p.queue_id for p in processed])
-            processed = [p for p in processed if p.queue_id in mine]
-        stored = store_batch(processed, versions)
-        mark_failed(failed)
-        if stored:
-            count_digested(stored)
-    return stored
-
-
 def count_digested(events: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -93,39 +85,58 @@ def count_digested(events: int) -> None:
         )
 
 
-def digest_batch(limit: int | None = None, pool: DigestPool = IN_PROCESS) -> int:
-    """Digest up to `limit` queued items. Returns how many queue rows were handled."""
-    limit = limit or settings.TRACEHOUND_DIGEST_BATCH
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        with transaction.atomic():
-            rows = fetch_rows(limit, lock=True)
-            if rows:
-                digest_with_isolation(rows, claimed=True, pool=pool)
-    else:
-        rows = fetch_rows(limit, lock=False)
-        if rows:
-            digest_with_isolation(rows, claimed=False, pool=pool)
-    return len(rows)
+@dataclass
+class Batch:
+    rows: list[Row]
+    versions: dict[int, str]
+    results: Callable[[], tuple[list[ProcessedItem], list[Failure]]]
 
 
-def digest_with_isolation(rows: list[tuple[Any, ...]], *, claimed: bool, pool: DigestPool) -> None:
-    """Store the batch; if storing fails, retry item by item so one bad item can't block all."""
+def start_batch(rows: list[Row], pool: DigestPool) -> Batch:
+    versions = grouping_versions({row[1] for row in rows})
+    return Batch(rows, versions, pool.submit(rows, versions, current_dictionary()))
+
+
+def store_processed(
+    processed: list[ProcessedItem], failed: list[Failure], versions: dict[int, str]
+) -> int:
+    with transaction.atomic():
+        mine = delete_rows([p.queue_id for p in processed])
+        stored = store_batch([p for p in processed if p.queue_id in mine], versions)
+        mark_failed(failed)
+        if stored:
+            count_digested(stored)
+    return stored
+
+
+def finish_batch(batch: Batch) -> None:
+    """Store a processed batch; if that fails, item by item, so one bad item can't block all."""
+    processed, failed = batch.results()
     try:
-        with transaction.atomic():
-            digest_rows(rows, claimed=claimed, pool=pool)
+        store_processed(processed, failed, batch.versions)
         return
     except DatabaseError:
-        if len(rows) == 1:
+        if len(batch.rows) == 1:
             raise
-        log.exception("batch of %d failed to store; retrying one by one", len(rows))
-    for row in rows:
+        log.exception("batch of %d failed to store; retrying one by one", len(batch.rows))
+    by_id = {p.queue_id: p for p in processed}
+    for queue_id, error in failed:
+        with transaction.atomic():
+            mark_failed([(queue_id, error)])
+    for queue_id, item in by_id.items():
         try:
-            with transaction.atomic():
-                digest_rows([row], claimed=claimed, pool=IN_PROCESS)
+            store_processed([item], [], batch.versions)
         except DatabaseError as exc:
             with transaction.atomic():
-                mark_failed([(row[0], f"storing failed: {exc}")])
+                mark_failed([(queue_id, f"storing failed: {exc}")])
+
+
+def digest_batch(limit: int | None = None, pool: DigestPool = IN_PROCESS) -> int:
+    """Claim, digest and store up to `limit` items. Returns how many queue rows it handled."""
+    rows = claim_rows(limit or settings.TRACEHOUND_DIGEST_BATCH)
+    if rows:
+        finish_batch(start_batch(rows, pool))
+    return len(rows)
 
 
 def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
@@ -145,20 +156,31 @@ def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
 
 
 def digest_until_stopped(stop: threading.Event, pool: DigestPool, idle_sleep: float) -> None:
+    """Claim and start batch N+1, then store batch N while the children process N+1."""
+    limit = settings.TRACEHOUND_DIGEST_BATCH
+    inflight: Batch | None = None
     while not stop.is_set():
         try:
-            handled = digest_batch(pool=pool)
+            rows = claim_rows(limit)
+            upcoming = start_batch(rows, pool) if rows else None
+            if inflight is not None:
+                finish_batch(inflight)
+            inflight = upcoming
         except DatabaseError as exc:
-            # Database restarting or tables not migrated yet: wait and try again.
+            # Database restarting or tables not migrated yet: wait and try again. Rows of
+            # a batch in flight are retaken when their lease runs out.
             log.warning("digest paused: %s", exc)
+            inflight = None
             connection.close()
             stop.wait(2.0)
             continue
-        if handled == 0:
+        if inflight is None:
             pool.close_if_idle()
             stop.wait(idle_sleep)
         else:
             train_dictionary_if_due()
+    if inflight is not None:
+        finish_batch(inflight)
 
 
 def queue_status() -> dict[str, Any]:
