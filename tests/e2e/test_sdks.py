@@ -32,6 +32,19 @@ def wait_for_event(server: Server, event_id: str, timeout: float = 30) -> dict[s
     raise AssertionError(f"event {event_id} was never stored")
 
 
+def run_python_client(server: Server, release: str) -> dict[str, str]:
+    """Run the sentry-sdk example app against the server; the event ids it sent."""
+    out = subprocess.run(
+        [sys.executable, str(CLIENTS / "clients" / "python_app.py"), server.dsn, release],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    ids: dict[str, str] = orjson.loads(out.stdout.strip().splitlines()[-1])
+    return ids
+
+
 def exception_values(event: dict[str, Any]) -> list[dict[str, Any]]:
     entry = next(e for e in event["entries"] if e["type"] == "exception")
     return entry["data"]["values"]
@@ -43,14 +56,7 @@ def tags(event: dict[str, Any]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def python_run(server: Server) -> dict[str, str]:
-    out = subprocess.run(
-        [sys.executable, str(CLIENTS / "clients" / "python_app.py"), server.dsn, "shop@2.4.1"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return orjson.loads(out.stdout.strip().splitlines()[-1])
+    return run_python_client(server, "shop@2.4.1")
 
 
 @pytest.fixture(scope="module")
@@ -148,14 +154,7 @@ def test_the_issue_list_shows_python_issues_in_sentry_shape(server, python_run):
 
 def test_the_same_python_error_sent_again_joins_its_issue(server, python_run):
     first = wait_for_event(server, python_run["exception"])
-    out = subprocess.run(
-        [sys.executable, str(CLIENTS / "clients" / "python_app.py"), server.dsn, "shop@2.4.2"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    second = wait_for_event(server, orjson.loads(out.stdout.strip().splitlines()[-1])["exception"])
+    second = wait_for_event(server, run_python_client(server, "shop@2.4.2")["exception"])
     assert second["groupID"] == first["groupID"]
     latest = server.api(f"/api/0/issues/{first['groupID']}/events/latest/")
     assert latest["id"] == second["id"]

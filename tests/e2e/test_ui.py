@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 
 from tests.e2e.server import Server
-from tests.e2e.test_sdks import CLIENTS, wait_for_event
+from tests.e2e.test_sdks import run_python_client, wait_for_event
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -43,14 +40,7 @@ def browser() -> Iterator[object]:
 def test_a_user_logs_in_and_reads_the_stack_trace_of_an_issue(
     server: Server, browser, tmp_path: Path
 ):
-    out = subprocess.run(
-        [sys.executable, str(CLIENTS / "clients" / "python_app.py"), server.dsn, "shop@3.0.0"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    wait_for_event(server, orjson.loads(out.stdout.strip().splitlines()[-1])["exception"])
+    wait_for_event(server, run_python_client(server, "shop@3.0.0")["exception"])
 
     page = browser.new_page()
     page.goto(f"{server.url}/")
