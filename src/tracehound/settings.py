@@ -5,6 +5,7 @@ Bad values fail at start with a message naming the variable (ImproperlyConfigure
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -128,6 +129,18 @@ TRACEHOUND_MAX_ATTACHMENT_SIZE = env_int(
 TRACEHOUND_RATE_LIMIT = env_int(
     "TRACEHOUND_RATE_LIMIT", 0
 )  # events per minute per project; 0 = off
+
+
+def env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    raw = os.environ.get(name, "")
+    try:
+        return tuple(ipaddress.ip_network(p.strip()) for p in raw.split(",") if p.strip())
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be IP addresses or networks: {exc}") from None
+
+
+# Reverse proxies whose X-Forwarded-For is believed, for the client IP ({{auto}}).
+TRACEHOUND_TRUSTED_PROXIES = env_networks("TRACEHOUND_TRUSTED_PROXIES")
 TRACEHOUND_DIGEST_BATCH = env_int("TRACEHOUND_DIGEST_BATCH", 200, minimum=1)
 # How long a claimed queue row stays with its worker before another may take it.
 TRACEHOUND_CLAIM_SECONDS = env_int("TRACEHOUND_CLAIM_SECONDS", 60, minimum=1)

@@ -32,6 +32,7 @@ def run(
         ("DATABASE_URL", "mysql://db/x", "DATABASE_URL must start with postgres://"),
         ("BASE_URL", "not a url", "BASE_URL must be an http(s) URL"),
         ("TRACEHOUND_DEBUG", "maybe", "TRACEHOUND_DEBUG must be true or false"),
+        ("TRACEHOUND_TRUSTED_PROXIES", "10.0.0.0/33", "TRACEHOUND_TRUSTED_PROXIES must be IP"),
     ],
 )
 def test_a_bad_setting_stops_start_up_naming_the_variable(fresh_server: Server, name, value, words):

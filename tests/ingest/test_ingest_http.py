@@ -284,3 +284,36 @@ def test_the_same_event_id_sent_twice_is_stored_once(wsgi, project, digest_all):
     digest_all()
     assert Event.objects.filter(event_id=event_id).count() == 1
     assert Issue.objects.get().times_seen == 1
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded", "expected"),
+    [
+        ("", "198.51.100.7", "10.0.0.2"),  # no trusted proxy: the peer
+        ("10.0.0.0/8", "198.51.100.7", "198.51.100.7"),
+        ("10.0.0.0/8", "6.6.6.6, 198.51.100.7, 10.0.0.9", "198.51.100.7"),  # spoofed hop ignored
+    ],
+)
+def test_auto_ip_comes_from_trusted_proxies_only(
+    wsgi, project, digest_all, trusted, forwarded, expected
+):
+    import ipaddress
+
+    from django.test import override_settings
+
+    from tracehound.issues.queries import event_payload
+
+    networks = tuple(ipaddress.ip_network(n) for n in trusted.split(",") if n)
+    payload = orjson.dumps({"message": "hi", "user": {"ip_address": "{{auto}}"}})
+    body = b"{}\n" + orjson.dumps({"type": "event", "length": len(payload)}) + b"\n" + payload
+    with override_settings(TRACEHOUND_TRUSTED_PROXIES=networks):
+        response = wsgi(
+            "POST",
+            f"/api/{project.id}/envelope/",
+            body,
+            remote_addr="10.0.0.2",
+            headers={**project.auth, "X-Forwarded-For": forwarded},
+        )
+    assert response.status == 200, response.body
+    digest_all()
+    assert event_payload(Event.objects.get())["user"]["ip_address"] == expected

@@ -7,6 +7,7 @@ into the queue → 200 {"id"}. Nothing is parsed beyond what validation needs.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 import threading
 import time
@@ -207,7 +208,7 @@ def enqueue(
     meta: dict[str, Any],
 ) -> None:
     meta_json = orjson.dumps(meta).decode()
-    client_ip = environ.get("REMOTE_ADDR", "") or ""
+    client_ip = client_address(environ)
     params = [project_id, kind, time.time(), client_ip, meta_json, body]
     lock = _sqlite_write if db.is_sqlite() else contextlib.nullcontext()
     try:
@@ -220,6 +221,28 @@ def enqueue(
             )
     except db.IngestDatabaseError:
         raise IngestError(503, "could not queue the payload, try again") from None
+
+
+def client_address(environ: dict[str, Any]) -> str:
+    """The client's IP: the peer, or behind trusted proxies the nearest untrusted hop."""
+    peer: str = environ.get("REMOTE_ADDR", "") or ""
+    proxies = settings.TRACEHOUND_TRUSTED_PROXIES
+    if not proxies or not is_trusted(peer, proxies):
+        return peer
+    forwarded: str = environ.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):  # each proxy appends the address it received from
+        if not is_trusted(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
+
+
+def is_trusted(address: str, proxies: tuple[Any, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
 
 
 def request_meta(environ: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
