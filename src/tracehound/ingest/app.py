@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 import orjson
@@ -47,7 +47,6 @@ STORED_ITEM_TYPES = frozenset(["event", "attachment", "user_report", "feedback",
 JSON_ITEM_TYPES = frozenset(
     ["event", "transaction", "user_report", "feedback", "client_report", "check_in", "session"]
 )
-EVENT_CATEGORIES = "error;default;security"
 
 CORS_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
@@ -163,11 +162,15 @@ def single_event_envelope(event: dict[str, Any]) -> tuple[Envelope, str]:
     return Envelope({"event_id": event_id}, [item]), event_id
 
 
-def prepare_envelope(envelope: Envelope) -> tuple[Envelope | None, str | None, dict[str, int]]:
-    """Validate items, keep the ones digest stores, count the rest.
+class Prepared(NamedTuple):
+    envelope: Envelope | None  # what to queue: the items digest stores
+    event_id: str | None  # for the response
+    counts: dict[str, int]  # items of other types, counted only
+    has_event: bool  # counts against the rate limit
 
-    Returns (envelope to queue or None, event id for the response, counts of other types).
-    """
+
+def prepare_envelope(envelope: Envelope) -> Prepared:
+    """Validate items, keep the ones digest stores, count the rest."""
     check_item_sizes(envelope)
     kept: list[Item] = []
     counts: dict[str, int] = {}
@@ -188,11 +191,11 @@ def prepare_envelope(envelope: Envelope) -> tuple[Envelope | None, str | None, d
     if has_event and event_id is None:
         event_id = uuid.uuid4().hex
     if not kept:
-        return None, event_id, counts
+        return Prepared(None, event_id, counts, has_event)
     headers = dict(envelope.headers)
     if event_id is not None:
         headers["event_id"] = event_id
-    return Envelope(headers, kept), event_id, counts
+    return Prepared(Envelope(headers, kept), event_id, counts, has_event)
 
 
 # SQLite has one writer. Threads that find its lock taken sleep in its busy handler
@@ -279,10 +282,10 @@ def handle_envelope(
         raise IngestError(401, "missing authorization information: envelope has no dsn")
     key = authenticate(public_key, project_id)
     try:
-        kept, event_id, counts = prepare_envelope(envelope)
+        kept, event_id, counts, has_event = prepare_envelope(envelope)
     except EnvelopeError as exc:
         raise IngestError(400, f"invalid envelope: {exc}") from None
-    if kept is not None and any(item.type == "event" for item in kept.items):
+    if has_event:
         check_rate_limit(key)
     meta = request_meta(environ, query)
     if counts:
