@@ -317,3 +317,21 @@ def test_auto_ip_comes_from_trusted_proxies_only(
     assert response.status == 200, response.body
     digest_all()
     assert event_payload(Event.objects.get())["user"]["ip_address"] == expected
+
+
+def test_concurrent_requests_are_each_queued_once_before_they_are_answered(wsgi, project):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [uuid.uuid4().hex for _ in range(60)]
+
+    def send(event_id: str) -> int:
+        status = wsgi(
+            "POST", f"/api/{project.id}/envelope/", event_envelope(event_id), headers=project.auth
+        ).status
+        # Answered means committed: the row is visible to another connection now.
+        assert QueueItem.objects.filter(project_id=project.id).exists()
+        return status
+
+    with ThreadPoolExecutor(12) as pool:
+        assert set(pool.map(send, ids)) == {200}
+    assert QueueItem.objects.count() == 60

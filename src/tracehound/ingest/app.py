@@ -6,10 +6,8 @@ into the queue → 200 {"id"}. Nothing is parsed beyond what validation needs.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -198,9 +196,11 @@ def prepare_envelope(envelope: Envelope) -> Prepared:
     return Prepared(Envelope(headers, kept), event_id, counts, has_event)
 
 
-# SQLite has one writer. Threads that find its lock taken sleep in its busy handler
-# (1 ms, then longer); queueing them on a mutex instead hands the lock over at once.
-_sqlite_write = threading.Lock()
+QUEUE_INSERT = db.GroupCommit(
+    "INSERT INTO queue_queueitem"
+    " (project_id, kind, received_at, client_ip, meta, body, error, attempts)"
+    " VALUES (%s, %s, %s, %s, %s, %s, '', 0)"
+)
 
 
 def enqueue(
@@ -213,15 +213,8 @@ def enqueue(
     meta_json = orjson.dumps(meta).decode()
     client_ip = client_address(environ)
     params = [project_id, kind, time.time(), client_ip, meta_json, body]
-    lock = _sqlite_write if db.is_sqlite() else contextlib.nullcontext()
     try:
-        with lock:
-            db.execute(
-                "INSERT INTO queue_queueitem"
-                " (project_id, kind, received_at, client_ip, meta, body, error, attempts)"
-                " VALUES (%s, %s, %s, %s, %s, %s, '', 0)",
-                params,
-            )
+        QUEUE_INSERT.insert(params)
     except db.IngestDatabaseError:
         raise IngestError(503, "could not queue the payload, try again") from None
 
