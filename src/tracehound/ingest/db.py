@@ -52,10 +52,6 @@ def _connect() -> Any:
     )
 
 
-def is_sqlite() -> bool:
-    return bool(_database()["ENGINE"].endswith("sqlite3"))
-
-
 @lru_cache(maxsize=64)
 def _sqlite_sql(sql: str) -> str:
     return sql.replace("%s", "?")
