@@ -352,3 +352,56 @@ def normalize_pairs(raw: Any) -> Any:
                     pairs.append([key, value])
         return pairs
     return None
+
+
+def bounded_int(value: Any, low: int, high: int) -> int | None:
+    """`coerce_int`, or None outside [low, high] (2**64 must not reach a column or orjson)."""
+    number = coerce_int(value)
+    return number if number is not None and low <= number <= high else None
+
+
+def clean_text(value: Any, max_chars: int) -> str:
+    """Text for a column: strings and numbers as text, anything else "", no NUL, capped."""
+    text = coerce_str(value) or ""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text[:max_chars]
+
+
+def has_nul(data: Any) -> bool:
+    """Whether any string or key in `data` holds a NUL; one fast serialization."""
+    try:
+        return b"\\u0000" in orjson.dumps(data)
+    except (TypeError, orjson.JSONEncodeError):
+        return True  # cannot tell cheaply: let strip_nul walk it
+
+
+def strip_nul(data: Any) -> Any:
+    """Remove NUL from every string and key in `data` (in place where possible).
+
+    PostgreSQL text and jsonb cannot hold NUL, and any string may reach a column
+    (tags, release, title, ...), so NUL goes before anything else reads the event.
+    Iterative: client JSON can be nested deeper than Python's recursion limit.
+    """
+    if isinstance(data, str):
+        return data.replace("\x00", "")
+    stack: list[Any] = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key in [k for k in node if isinstance(k, str) and "\x00" in k]:
+                node[key.replace("\x00", "")] = node.pop(key)
+            for key, child in node.items():
+                if isinstance(child, str):
+                    if "\x00" in child:
+                        node[key] = child.replace("\x00", "")
+                elif isinstance(child, (dict, list)):
+                    stack.append(child)
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                if isinstance(child, str):
+                    if "\x00" in child:
+                        node[index] = child.replace("\x00", "")
+                elif isinstance(child, (dict, list)):
+                    stack.append(child)
+    return data
