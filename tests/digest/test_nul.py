@@ -10,8 +10,8 @@ import uuid
 from typing import Any
 
 import pytest
-
 from tests.envelopes import envelope, exception_event, item
+
 from tracehound.events.models import Attachment, Event, UserReport
 from tracehound.issues.models import Issue, IssueTagValue
 from tracehound.queue.models import QueueItem
