@@ -88,7 +88,6 @@ def normalize_event(
     """Normalize `event` in place and return it. See the module docstring."""
     if has_nul(event):
         strip_nul(event)
-        sent_at = strip_nul(sent_at) if isinstance(sent_at, str) else None
     meta = _client_meta(event.get("_meta"))
 
     event["event_id"] = _event_id(event_id) or _event_id(event.get("event_id")) or uuid.uuid4().hex
