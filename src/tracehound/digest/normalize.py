@@ -64,7 +64,11 @@ STRING_FIELDS = (
 )
 # Whitespace around these would silently split releases/environments.
 STRIPPED_FIELDS = frozenset({"release", "dist", "environment"})
-CRUMB_KEYS = ("type", "category", "level", "message", "timestamp", "data", "event_id")
+_CRUMB_STRINGS = {
+    "type": MAX_CHARS["breadcrumb.type"],
+    "category": MAX_CHARS["breadcrumb.category"],
+    "message": MAX_CHARS["breadcrumb.message"],
+}
 
 # fmt: off
 VALID_PLATFORMS = frozenset({
@@ -219,42 +223,44 @@ def _normalize_breadcrumbs(event: dict[str, Any], meta: Meta) -> None:
 
 
 def _normalize_breadcrumb(crumb: dict[str, Any], meta: Meta, path: Path) -> None:
-    # Only the protocol's fields are kept: all of them are shown.
-    for key in [key for key in crumb if key not in CRUMB_KEYS]:
+    # One pass with a fast path for well-formed values: up to 100 per event.
+    removed: list[str] = []
+    for key, value in crumb.items():
+        cap = _CRUMB_STRINGS.get(key)
+        if cap is not None:
+            if type(value) is not str or len(value) > cap:
+                text = coerce_str(value)
+                if text is None:
+                    removed.append(key)
+                else:
+                    crumb[key] = trim_string(text, cap, meta, [*path, key])
+        elif key == "timestamp":
+            timestamp = parse_timestamp(value)
+            if timestamp is None:
+                removed.append(key)
+            else:
+                crumb[key] = timestamp
+        elif key == "data":
+            crumb[key] = trim_databag(value, meta, [*path, key], max_bytes=4096)
+        elif key == "level":
+            level = value if type(value) is str and value in LEVELS else _level(value)
+            if level is None:
+                removed.append(key)
+            else:
+                crumb[key] = level
+        elif key == "event_id":
+            crumb_event_id = _event_id(value)
+            if crumb_event_id is None:
+                removed.append(key)
+            else:
+                crumb[key] = crumb_event_id
+        else:
+            removed.append(key)  # only the protocol's fields are kept: all of them are shown
+    for key in removed:
         del crumb[key]
     # JavaScript SDKs leave `type` out; Sentry's default is "default".
-    kind = coerce_str(crumb.get("type")) or "default"
-    crumb["type"] = trim_string(kind, MAX_CHARS["breadcrumb.type"], meta, [*path, "type"])
-    for key, cap in (
-        ("category", MAX_CHARS["breadcrumb.category"]),
-        ("message", MAX_CHARS["breadcrumb.message"]),
-    ):
-        if key in crumb:
-            text = coerce_str(crumb[key])
-            if text is None:
-                del crumb[key]
-            else:
-                crumb[key] = trim_string(text, cap, meta, [*path, key])
-    if "level" in crumb:
-        level = _level(crumb["level"])
-        if level is None:
-            del crumb["level"]
-        else:
-            crumb["level"] = level
-    if "event_id" in crumb:
-        crumb_event_id = _event_id(crumb["event_id"])
-        if crumb_event_id is None:
-            del crumb["event_id"]
-        else:
-            crumb["event_id"] = crumb_event_id
-    if "timestamp" in crumb:
-        timestamp = parse_timestamp(crumb["timestamp"])
-        if timestamp is None:
-            del crumb["timestamp"]
-        else:
-            crumb["timestamp"] = timestamp
-    if "data" in crumb:
-        crumb["data"] = trim_databag(crumb["data"], meta, [*path, "data"], max_bytes=4096)
+    if not crumb.get("type"):
+        crumb["type"] = "default"
 
 
 # --- scalar fields ------------------------------------------------------------
@@ -428,12 +434,14 @@ def _normalize_extra(event: dict[str, Any], meta: Meta) -> None:
 
 def _normalize_bags(event: dict[str, Any], meta: Meta) -> None:
     """Interfaces shown as they are (API, issue page): objects of bounded size."""
-    for key, max_bytes in (("sdk", 8192), ("modules", 16 * 1024), ("csp", 8192)):
+    for key in ("sdk", "csp"):
         if key in event:
             if isinstance(event[key], dict):
-                trim_databag(event[key], meta, [key], max_bytes=max_bytes)
+                trim_databag(event[key], meta, [key], max_bytes=8192)
             else:
                 del event[key]
+    if "modules" in event and not isinstance(event["modules"], dict):
+        del event["modules"]
 
 
 def _normalize_request(event: dict[str, Any], meta: Meta, client_ip: str | None) -> None:

@@ -35,7 +35,13 @@ _FRAME_STRINGS = {
     "symbol_addr": MAX_CHARS["frame.enum"],
     "image_addr": MAX_CHARS["frame.enum"],
     "trust": MAX_CHARS["frame.enum"],
+    "context_line": MAX_CHARS["frame.context_line"],
 }
+_CONTEXT_CAP = MAX_CHARS["frame.context_line"]
+_MAX_CONTEXT_LINES = MAX_COUNT["context_lines"]
+_CONTEXT_LINES = frozenset({"pre_context", "post_context"})
+_LINE_NUMBERS = frozenset({"lineno", "colno"})
+_FRAME_BAGS = {"vars": 8192, "data": 4096}
 _EXCEPTION_STRINGS = {
     "type": MAX_CHARS["exception.type"],
     "value": MAX_CHARS["exception.value"],
@@ -141,52 +147,55 @@ def _normalize_stacktrace(stacktrace: dict[str, Any], meta: Meta, path: Path) ->
 
 
 def _normalize_frame(frame: dict[str, Any], meta: Meta, path: Path) -> None:
-    for key, cap in _FRAME_STRINGS.items():
-        if key in frame:
-            text = coerce_str(frame[key])
-            if text is None:
-                del frame[key]
+    # One pass over the frame's own keys, with a fast path for well-formed values:
+    # this runs for every frame of every event. Replacing a value while iterating
+    # is safe; removals wait for the end of the loop.
+    removed: list[str] = []
+    for key, value in frame.items():
+        cap = _FRAME_STRINGS.get(key)
+        if cap is not None:
+            if type(value) is not str or len(value) > cap:
+                text = coerce_str(value)
+                if text is None:
+                    removed.append(key)
+                else:
+                    frame[key] = trim_string(text, cap, meta, [*path, key])
+        elif key in _LINE_NUMBERS:
+            if type(value) is not int or not 0 <= value <= MAX_LINENO:
+                number = bounded_int(value, 0, MAX_LINENO)
+                if number is None:
+                    removed.append(key)
+                else:
+                    frame[key] = number
+        elif key == "in_app":
+            if type(value) is not bool:
+                removed.append(key)
+        elif key in _CONTEXT_LINES:
+            if type(value) is not list:
+                removed.append(key)
+            elif len(value) > _MAX_CONTEXT_LINES:
+                frame[key] = _context_lines(key, value, meta, [*path, key])
             else:
-                frame[key] = trim_string(text, cap, meta, [*path, key])
-    for key in ("lineno", "colno"):
-        if key in frame:
-            number = bounded_int(frame[key], 0, MAX_LINENO)
-            if number is None:
-                del frame[key]
-            else:
-                frame[key] = number
-    if "in_app" in frame and not isinstance(frame["in_app"], bool):
-        del frame["in_app"]
-    _normalize_context(frame, meta, path)
-    for key, max_bytes in (("vars", 8192), ("data", 4096)):
-        if key in frame:
+                for line in value:
+                    if type(line) is not str or len(line) > _CONTEXT_CAP:
+                        frame[key] = _context_lines(key, value, meta, [*path, key])
+                        break
+        elif key in _FRAME_BAGS:
             path.append(key)
-            frame[key] = trim_databag(frame[key], meta, path, max_bytes=max_bytes)
+            frame[key] = trim_databag(value, meta, path, max_bytes=_FRAME_BAGS[key])
             path.pop()
+    for key in removed:
+        del frame[key]
 
 
-def _normalize_context(frame: dict[str, Any], meta: Meta, path: Path) -> None:
-    cap = MAX_CHARS["frame.context_line"]
-    if "context_line" in frame:
-        line = coerce_str(frame["context_line"])
-        if line is None:
-            del frame["context_line"]
-        else:
-            frame["context_line"] = trim_string(line, cap, meta, [*path, "context_line"])
-    limit = MAX_COUNT["context_lines"]
-    for key in ("pre_context", "post_context"):
-        if key not in frame:
-            continue
-        raw = frame[key]
-        if not isinstance(raw, list):
-            del frame[key]
-            continue
-        if len(raw) > limit:
-            set_length(meta, [*path, key], len(raw))
-            # The lines nearest to the current one matter.
-            raw = raw[-limit:] if key == "pre_context" else raw[:limit]
-        # A missing line stays as "" so the line numbers of the others stay right.
-        frame[key] = [
-            trim_string(coerce_str(line) or "", cap, meta, [*path, key, index])
-            for index, line in enumerate(raw)
-        ]
+def _context_lines(key: str, lines: list[Any], meta: Meta, path: Path) -> list[str]:
+    if len(lines) > _MAX_CONTEXT_LINES:
+        set_length(meta, path, len(lines))
+        # The lines nearest to the current one matter.
+        limit = _MAX_CONTEXT_LINES
+        lines = lines[-limit:] if key == "pre_context" else lines[:limit]
+    # A missing line stays as "" so the line numbers of the others stay right.
+    return [
+        trim_string(coerce_str(line) or "", _CONTEXT_CAP, meta, [*path, index])
+        for index, line in enumerate(lines)
+    ]
