@@ -85,6 +85,7 @@ def wrong_types() -> dict[str, Any]:
                 "crumb",
                 {"category": "ui.click", "message": "no type"},
                 {"type": ["t"], "category": {"c": 1}, "level": 9, "message": {"m": 1}},
+                {"level": ["warning"], "message": "a list as level"},
                 {"timestamp": "yesterday", "data": "d"},
             ]
         },
