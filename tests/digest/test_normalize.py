@@ -150,7 +150,13 @@ def test_it_works_with_the_wall_clock_as_receive_time():
 def test_it_wraps_a_breadcrumb_list_in_values_and_drops_non_objects():
     event = normalize({"breadcrumbs": [{"message": "a", "timestamp": "2026-11-22T09:00:00Z"}, 5]})
     assert event["breadcrumbs"] == {
-        "values": [{"message": "a", "timestamp": datetime(2026, 11, 22, 9, tzinfo=UTC).timestamp()}]
+        "values": [
+            {
+                "type": "default",
+                "message": "a",
+                "timestamp": datetime(2026, 11, 22, 9, tzinfo=UTC).timestamp(),
+            }
+        ]
     }
 
 

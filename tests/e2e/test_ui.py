@@ -70,3 +70,42 @@ def test_a_user_logs_in_and_reads_the_stack_trace_of_an_issue(
         shutil.copy(
             tmp_path / "issue.png", Path(os.environ["TRACEHOUND_SCREENSHOT_DIR"]) / "issue.png"
         )
+
+
+def test_one_long_word_in_an_event_does_not_widen_the_pages(server: Server, browser):
+    from tests.e2e.server import HTTP
+    from tests.envelopes import envelope, exception_event
+
+    word = "W" * 20_000
+    event = exception_event(
+        "Overlong" + word,
+        word,
+        tags={"long": word},
+        breadcrumbs=[{"message": word}],
+        transaction=word,
+    )
+    event["exception"]["values"][0]["stacktrace"]["frames"][0].update(
+        {"context_line": word, "vars": {"v": word}, "function": word}
+    )
+    auth = f"Sentry sentry_key={server.public_key}, sentry_version=7"
+    response = HTTP.request(
+        "POST",
+        f"{server.url}/api/{server.project_id}/envelope/",
+        body=envelope(event),
+        headers={"X-Sentry-Auth": auth},
+    )
+    assert response.status == 200
+    wait_for_event(server, event["event_id"])
+
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page.goto(f"{server.url}/login/")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "correct-horse-battery-staple")
+    page.click("button[type=submit]")
+    page.goto(f"{server.url}/acme/backend/")
+    page.click("a.title:has-text('OverlongWWW')")
+    assert "Overlong" in page.locator("h1").inner_text()
+    for url in (page.url, f"{server.url}/acme/backend/"):
+        page.goto(url)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1024, f"{url} is {width} px wide"

@@ -1,4 +1,9 @@
-"""Sentry-shaped JSON for issues and events."""
+"""Sentry-shaped JSON for issues and events.
+
+Payloads are normalized at digest, but events stored before a normalization
+rule existed are shown too: every reader here checks types instead of trusting
+the payload, so one odd event cannot break an issue's page or endpoint.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,54 @@ from tracehound.issues.queries import event_payload, short_id
 
 
 def iso(value: datetime | float | None) -> str | None:
-    if value is None:
+    """RFC 3339 in UTC with milliseconds; None for what is not a showable date."""
+    if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
-        value = datetime.fromtimestamp(value, tz=UTC)
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        if isinstance(value, (int, float)):
+            value = datetime.fromtimestamp(value, tz=UTC)
+        elif not isinstance(value, datetime):
+            return None
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, bool)):
+        return str(value)
+    return None
+
+
+def _values(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The dict items of `data[key]["values"]`, whatever shape a stored payload has."""
+    container = data.get(key)
+    values = container.get("values") if isinstance(container, dict) else container
+    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
+
+def _lines(value: Any) -> list[str]:
+    return [_text(line) or "" for line in value] if isinstance(value, list) else []
+
+
+def _tag_pairs(tags: Any) -> list[dict[str, str]]:
+    if isinstance(tags, dict):
+        tags = list(tags.items())
+    if not isinstance(tags, list):
+        return []
+    pairs = []
+    for pair in tags:
+        if isinstance(pair, (list, tuple)) and len(pair) == 2:
+            key, value = _text(pair[0]), _text(pair[1])
+            if key is not None and value is not None:
+                pairs.append({"key": key, "value": value})
+    return pairs
 
 
 def serialize_project_ref(issue: Issue) -> dict[str, Any]:
@@ -65,51 +113,78 @@ def serialize_issue(issue: Issue, user_count: int = 0) -> dict[str, Any]:
     }
 
 
+def _line_number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def serialize_frame(frame: dict[str, Any]) -> dict[str, Any]:
-    lineno = frame.get("lineno")
+    lineno = _line_number(frame.get("lineno"))
+    context_line = _text(frame.get("context_line"))
     context: list[list[Any]] = []
-    if isinstance(lineno, int) and frame.get("context_line") is not None:
-        pre = frame.get("pre_context") or []
-        post = frame.get("post_context") or []
+    if lineno is not None and context_line is not None:
+        pre = _lines(frame.get("pre_context"))
+        post = _lines(frame.get("post_context"))
         start = lineno - len(pre)
-        for offset, line in enumerate([*pre, frame["context_line"], *post]):
+        for offset, line in enumerate([*pre, context_line, *post]):
             context.append([start + offset, line])
+    vars_ = frame.get("vars")
     return {
-        "filename": frame.get("filename"),
-        "absPath": frame.get("abs_path"),
-        "module": frame.get("module"),
-        "package": frame.get("package"),
-        "platform": frame.get("platform"),
-        "instructionAddr": frame.get("instruction_addr"),
-        "symbolAddr": frame.get("symbol_addr"),
-        "function": frame.get("function"),
-        "rawFunction": frame.get("raw_function"),
-        "symbol": frame.get("symbol"),
+        "filename": _text(frame.get("filename")),
+        "absPath": _text(frame.get("abs_path")),
+        "module": _text(frame.get("module")),
+        "package": _text(frame.get("package")),
+        "platform": _text(frame.get("platform")),
+        "instructionAddr": _text(frame.get("instruction_addr")),
+        "symbolAddr": _text(frame.get("symbol_addr")),
+        "function": _text(frame.get("function")),
+        "rawFunction": _text(frame.get("raw_function")),
+        "symbol": _text(frame.get("symbol")),
         "context": context,
         "lineNo": lineno,
-        "colNo": frame.get("colno"),
-        "inApp": bool(frame.get("in_app")),
-        "trust": frame.get("trust"),
+        "colNo": _line_number(frame.get("colno")),
+        "inApp": frame.get("in_app") is True,
+        "trust": _text(frame.get("trust")),
         "errors": None,
-        "vars": frame.get("vars"),
+        "vars": vars_ if isinstance(vars_, dict) else None,
     }
 
 
 def serialize_stacktrace(stacktrace: Any) -> dict[str, Any] | None:
     if not isinstance(stacktrace, dict):
         return None
-    frames = [serialize_frame(f) for f in stacktrace.get("frames") or [] if isinstance(f, dict)]
+    raw = stacktrace.get("frames")
+    frames = (
+        [serialize_frame(f) for f in raw if isinstance(f, dict)] if isinstance(raw, list) else []
+    )
+    registers = stacktrace.get("registers")
     return {
         "frames": frames,
         "framesOmitted": None,
-        "registers": stacktrace.get("registers"),
+        "registers": registers if isinstance(registers, dict) else None,
         "hasSystemFrames": any(not f["inApp"] for f in frames),
     }
 
 
+def serialize_breadcrumb(crumb: dict[str, Any]) -> dict[str, Any]:
+    data = crumb.get("data")
+    return {
+        "type": _text(crumb.get("type")) or "default",
+        "category": _text(crumb.get("category")),
+        "level": _text(crumb.get("level")),
+        "message": _text(crumb.get("message")),
+        "timestamp": iso(crumb.get("timestamp")),
+        "event_id": _text(crumb.get("event_id")),
+        "data": data if isinstance(data, dict) else None,
+    }
+
+
+def _mechanism(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
 def event_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
-    values = (data.get("exception") or {}).get("values") or []
+    values = _values(data, "exception")
     if values:
         entries.append(
             {
@@ -117,51 +192,41 @@ def event_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
                 "data": {
                     "values": [
                         {
-                            "type": v.get("type"),
-                            "value": v.get("value"),
-                            "module": v.get("module"),
-                            "mechanism": v.get("mechanism"),
-                            "threadId": v.get("thread_id"),
+                            "type": _text(v.get("type")),
+                            "value": _text(v.get("value")),
+                            "module": _text(v.get("module")),
+                            "mechanism": _mechanism(v.get("mechanism")),
+                            "threadId": _text(v.get("thread_id")),
                             "stacktrace": serialize_stacktrace(v.get("stacktrace")),
                             "rawStacktrace": None,
                         }
                         for v in values
-                        if isinstance(v, dict)
                     ],
                     "hasSystemFrames": True,
                     "excOmitted": None,
                 },
             }
         )
-    logentry = data.get("logentry")
-    if isinstance(logentry, dict) and (logentry.get("formatted") or logentry.get("message")):
+    logentry = _dict(data.get("logentry"))
+    formatted = _text(logentry.get("formatted")) or _text(logentry.get("message"))
+    if formatted:
+        params = logentry.get("params")
         entries.append(
             {
                 "type": "message",
                 "data": {
-                    "formatted": logentry.get("formatted") or logentry.get("message"),
-                    "message": logentry.get("message"),
-                    "params": logentry.get("params"),
+                    "formatted": formatted,
+                    "message": _text(logentry.get("message")),
+                    "params": params if isinstance(params, (list, dict)) else None,
                 },
             }
         )
-    crumbs = (data.get("breadcrumbs") or {}).get("values") or []
+    crumbs = _values(data, "breadcrumbs")
     if crumbs:
         entries.append(
             {
                 "type": "breadcrumbs",
-                "data": {
-                    "values": [
-                        {
-                            **c,
-                            "timestamp": iso(c["timestamp"])
-                            if isinstance(c.get("timestamp"), (int, float))
-                            else c.get("timestamp"),
-                        }
-                        for c in crumbs
-                        if isinstance(c, dict)
-                    ]
-                },
+                "data": {"values": [serialize_breadcrumb(c) for c in crumbs]},
             }
         )
     if isinstance(data.get("request"), dict):
@@ -173,36 +238,40 @@ def event_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def serialize_event(event: Event, data: dict[str, Any] | None = None) -> dict[str, Any]:
     data = data if data is not None else event_payload(event)
-    logentry = data.get("logentry") or {}
-    release = data.get("release")
+    data = _dict(data)
+    logentry = _dict(data.get("logentry"))
+    release = _text(data.get("release"))
+    hashes = _dict(data.get("grouping")).get("hashes")
     return {
         "id": event.event_id,
         "eventID": event.event_id,
         "groupID": str(event.issue_id),
         "projectID": str(event.project_id),
-        "title": data.get("title", ""),
-        "message": logentry.get("formatted") or logentry.get("message") or "",
-        "culprit": data.get("culprit"),
-        "location": data.get("culprit"),
-        "platform": data.get("platform"),
-        "type": data.get("type", "error"),
-        "metadata": data.get("metadata") or {},
-        "level": data.get("level"),
-        "logger": data.get("logger"),
+        "title": _text(data.get("title")) or "",
+        "message": _text(logentry.get("formatted")) or _text(logentry.get("message")) or "",
+        "culprit": _text(data.get("culprit")),
+        "location": _text(data.get("culprit")),
+        "platform": _text(data.get("platform")),
+        "type": _text(data.get("type")) or "error",
+        "metadata": _dict(data.get("metadata")),
+        "level": _text(data.get("level")),
+        "logger": _text(data.get("logger")),
         "dateCreated": iso(event.timestamp),
         "dateReceived": iso(event.received_at),
-        "tags": [{"key": k, "value": v} for k, v in data.get("tags") or []],
-        "user": data.get("user"),
-        "contexts": data.get("contexts") or {},
-        "sdk": data.get("sdk"),
+        "tags": _tag_pairs(data.get("tags")),
+        "user": data["user"] if isinstance(data.get("user"), dict) else None,
+        "contexts": _dict(data.get("contexts")),
+        "sdk": data["sdk"] if isinstance(data.get("sdk"), dict) else None,
         "release": {"version": release} if release else None,
-        "environment": data.get("environment"),
-        "dist": data.get("dist"),
-        "fingerprints": (data.get("grouping") or {}).get("hashes", []),
+        "environment": _text(data.get("environment")),
+        "dist": _text(data.get("dist")),
+        "fingerprints": [h for h in hashes if isinstance(h, str)]
+        if isinstance(hashes, list)
+        else [],
         "entries": event_entries(data),
-        "context": data.get("extra") or {},
-        "packages": data.get("modules") or {},
+        "context": _dict(data.get("extra")),
+        "packages": _dict(data.get("modules")),
         "errors": [],
         "size": len(event.payload),
-        "_meta": data.get("_meta") or {},
+        "_meta": _dict(data.get("_meta")),
     }

@@ -3,20 +3,23 @@
 Runs once per event in the digest worker, before scrubbing and grouping. It
 makes the shapes downstream code relies on unconditional:
 
+- No string or key holds a NUL (PostgreSQL text and jsonb cannot store one).
 - `event_id` is 32 lowercase hex; `timestamp`, `start_timestamp`, breadcrumb
-  and span timestamps are float unix seconds; `received` is the receive time.
+  and span timestamps are float unix seconds within dates Python can show;
+  `received` is the receive time.
 - `level` is one of fatal/error/warning/info/debug; `platform` is set.
 - `logentry` replaces a legacy `message`; `tags` is a list of [key, value].
-- `exception`, `threads` and `breadcrumbs` are `{"values": [...]}`.
-- `contexts` values are dicts with a `type`.
-- Oversized data is trimmed and every change is annotated in `_meta`.
+- `exception`, `threads` and `breadcrumbs` are `{"values": [...]}` with typed
+  fields (stacktraces.py); breadcrumbs always have a `type`.
+- `contexts` values are dicts with a `type`; `user`, `request`, `sdk` are dicts.
+- Every field is within the caps of limits.py; oversized data is trimmed and
+  every change is annotated in `_meta`.
 
 Unknown top-level keys are kept as they are, like Sentry does.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -24,45 +27,48 @@ from tracehound.digest.databag import (
     Meta,
     Path,
     add_error,
-    as_values,
-    coerce_int,
     coerce_str,
     format_message,
-    normalize_pairs,
+    has_nul,
     parse_timestamp,
     rfc3339,
     set_length,
-    text_or_json,
+    strip_nul,
     trim_databag,
     trim_string,
 )
+from tracehound.digest.interfaces import normalize_request, normalize_user
+from tracehound.digest.limits import MAX_CHARS, MAX_COUNT, MAX_TIMESTAMP, MIN_TIMESTAMP
+from tracehound.digest.stacktraces import normalize_exceptions
+from tracehound.ingest.envelope import EnvelopeError, normalize_event_id
 
 MAX_SECS_IN_PAST = 30 * 24 * 3600
 MAX_SECS_IN_FUTURE = 60
 MIN_CLOCK_DRIFT = 55 * 60
-MAX_BREADCRUMBS = 100
-MAX_FRAMES = 250
-MAX_MESSAGE = 8192
 MESSAGE_ALLOWANCE = 200  # Relay only trims messages that overshoot by more than this
-MAX_TAG_CHARS = 200
 
 LEVELS = frozenset({"fatal", "error", "warning", "info", "debug"})
 LEVEL_ALIASES = {"warn": "warning", "critical": "fatal", "log": "info", "err": "error"}
 # Python logging numbers, which old SDKs send as the level.
 NUMERIC_LEVELS = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "fatal"}
 
-STRING_CAPS = {
-    "logger": 64,
-    "culprit": 200,
-    "transaction": 200,
-    "server_name": 256,
-    "release": 200,
-    "dist": 64,
-    "environment": 64,
-    "platform": 64,
-}
+STRING_FIELDS = (
+    "logger",
+    "culprit",
+    "transaction",
+    "server_name",
+    "release",
+    "dist",
+    "environment",
+    "platform",
+)
 # Whitespace around these would silently split releases/environments.
 STRIPPED_FIELDS = frozenset({"release", "dist", "environment"})
+_CRUMB_STRINGS = {
+    "type": MAX_CHARS["breadcrumb.type"],
+    "category": MAX_CHARS["breadcrumb.category"],
+    "message": MAX_CHARS["breadcrumb.message"],
+}
 
 # fmt: off
 VALID_PLATFORMS = frozenset({
@@ -71,10 +77,6 @@ VALID_PLATFORMS = frozenset({
     "swift",
 })
 # fmt: on
-# SDKs for these platforms predate `sdk.settings.infer_ip` and always wanted the IP.
-LEGACY_IP_PLATFORMS = frozenset({"javascript", "cocoa", "objc"})
-
-_HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
 def normalize_event(
@@ -86,8 +88,9 @@ def normalize_event(
     client_ip: str | None,
 ) -> dict[str, Any]:
     """Normalize `event` in place and return it. See the module docstring."""
-    client_meta = event.get("_meta")
-    meta: Meta = client_meta if isinstance(client_meta, dict) else {}
+    if has_nul(event):
+        strip_nul(event)
+    meta = _client_meta(event.get("_meta"))
 
     event["event_id"] = _event_id(event_id) or _event_id(event.get("event_id")) or uuid.uuid4().hex
     _normalize_breadcrumbs(event, meta)
@@ -97,11 +100,12 @@ def normalize_event(
     _normalize_logentry(event, meta)
     _normalize_tags(event, meta)
     _normalize_fingerprint(event)
-    _normalize_exceptions(event, meta)
+    normalize_exceptions(event, meta)
     _normalize_contexts(event, meta)
     _normalize_extra(event, meta)
-    _normalize_request(event, meta, client_ip)
-    _normalize_user(event, meta, client_ip)
+    _normalize_bags(event, meta)
+    normalize_request(event, meta, client_ip)
+    normalize_user(event, meta, client_ip)
 
     if meta:
         event["_meta"] = meta
@@ -110,19 +114,27 @@ def normalize_event(
     return event
 
 
+def _client_meta(raw: Any) -> Meta:
+    # SDKs send `_meta` for what they trimmed themselves; it is shown as is, so it is bounded.
+    if not isinstance(raw, dict):
+        return {}
+    trimmed: dict[str, Any] = trim_databag(raw, {}, [], max_depth=12, max_bytes=16 * 1024)
+    return trimmed
+
+
 # --- ids and times ----------------------------------------------------------
 
 
 def _event_id(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    lowered = value.lower()
-    if len(lowered) == 32 and _HEX32.fullmatch(lowered):
-        return lowered
     try:
-        return uuid.UUID(value).hex  # dashed, braced and urn forms
-    except ValueError:
+        return normalize_event_id(value)
+    except EnvelopeError:
         return None
+
+
+def _valid_timestamp(value: float | None) -> float | None:
+    # Outside these, dates cannot be shown (and 1e300 or -1e15 must not reach a renderer).
+    return value if value is not None and MIN_TIMESTAMP <= value <= MAX_TIMESTAMP else None
 
 
 def _normalize_timestamps(
@@ -161,6 +173,16 @@ def _normalize_timestamps(
                     if span.get(key) is not None:
                         span[key] += drift
 
+    for index, crumb in enumerate(crumbs):
+        if "timestamp" in crumb and _valid_timestamp(crumb["timestamp"]) is None:
+            add_error(meta, ["breadcrumbs", "values", index, "timestamp"], "invalid_data")
+            del crumb["timestamp"]
+    for span in spans:
+        if isinstance(span, dict):
+            for key in ("timestamp", "start_timestamp"):
+                if key in span and _valid_timestamp(span[key]) is None:
+                    del span[key]
+
     if timestamp is None:
         timestamp = received_at
     elif timestamp < received_at - MAX_SECS_IN_PAST or timestamp > received_at + MAX_SECS_IN_FUTURE:
@@ -170,6 +192,7 @@ def _normalize_timestamps(
         timestamp = received_at
 
     event["timestamp"] = timestamp
+    start = _valid_timestamp(start)
     if start is not None:
         event["start_timestamp"] = start
     else:
@@ -186,21 +209,56 @@ def _normalize_breadcrumbs(event: dict[str, Any], meta: Meta) -> None:
         del event["breadcrumbs"]
         return
     crumbs = [crumb for crumb in values if isinstance(crumb, dict)]
-    if len(crumbs) > MAX_BREADCRUMBS:
+    limit = MAX_COUNT["breadcrumbs"]
+    if len(crumbs) > limit:
         set_length(meta, ["breadcrumbs", "values"], len(crumbs))
-        crumbs = crumbs[-MAX_BREADCRUMBS:]  # SDKs append, so the tail is the most recent
-    path: Path = ["breadcrumbs", "values", 0, "data"]
-    for index, crumb in enumerate(crumbs):
-        if "timestamp" in crumb:
-            timestamp = parse_timestamp(crumb["timestamp"])
-            if timestamp is None:
-                del crumb["timestamp"]
-            else:
-                crumb["timestamp"] = timestamp
-        if "data" in crumb:
-            path[2] = index
-            crumb["data"] = trim_databag(crumb["data"], meta, path, max_bytes=4096)
+        crumbs = crumbs[-limit:]  # SDKs append, so the tail is the most recent
+    path: Path = ["breadcrumbs", "values", 0]
     event["breadcrumbs"] = {"values": crumbs}
+    for index, crumb in enumerate(crumbs):
+        path[2] = index
+        _normalize_breadcrumb(crumb, meta, path)
+
+
+def _normalize_breadcrumb(crumb: dict[str, Any], meta: Meta, path: Path) -> None:
+    # One pass with a fast path for well-formed values: up to 100 per event.
+    removed: list[str] = []
+    for key, value in crumb.items():
+        cap = _CRUMB_STRINGS.get(key)
+        if cap is not None:
+            if type(value) is not str or len(value) > cap:
+                text = coerce_str(value)
+                if text is None:
+                    removed.append(key)
+                else:
+                    crumb[key] = trim_string(text, cap, meta, [*path, key])
+        elif key == "timestamp":
+            timestamp = parse_timestamp(value)
+            if timestamp is None:
+                removed.append(key)
+            else:
+                crumb[key] = timestamp
+        elif key == "data":
+            crumb[key] = trim_databag(value, meta, [*path, key], max_bytes=4096)
+        elif key == "level":
+            level = value if type(value) is str and value in LEVELS else _level(value)
+            if level is None:
+                removed.append(key)
+            else:
+                crumb[key] = level
+        elif key == "event_id":
+            crumb_event_id = _event_id(value)
+            if crumb_event_id is None:
+                removed.append(key)
+            else:
+                crumb[key] = crumb_event_id
+        else:
+            removed.append(key)  # only the protocol's fields are kept: all of them are shown
+    for key in removed:
+        del crumb[key]
+    # JavaScript SDKs leave `type` out; Sentry's default is "default".
+    if not crumb.get("type"):
+        crumb["type"] = "default"
 
 
 # --- scalar fields ------------------------------------------------------------
@@ -212,21 +270,24 @@ def _normalize_level(event: dict[str, Any], meta: Meta) -> None:
     if raw is None:
         event["level"] = default
         return
-    if isinstance(raw, str):
-        lowered = raw.strip().lower()
-        level = lowered if lowered in LEVELS else LEVEL_ALIASES.get(lowered)
-    elif isinstance(raw, int) and not isinstance(raw, bool):
-        level = NUMERIC_LEVELS.get(raw)
-    else:
-        level = None
+    level = _level(raw)
     if level is None:
-        add_error(meta, ["level"], "invalid_data", raw)
+        add_error(meta, ["level"], "invalid_data", coerce_str(raw))
         level = default
     event["level"] = level
 
 
+def _level(raw: Any) -> str | None:
+    if isinstance(raw, str):
+        lowered = raw.strip().lower()
+        return lowered if lowered in LEVELS else LEVEL_ALIASES.get(lowered)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return NUMERIC_LEVELS.get(raw)
+    return None
+
+
 def _normalize_strings(event: dict[str, Any], meta: Meta) -> None:
-    for key, cap in STRING_CAPS.items():
+    for key in STRING_FIELDS:
         if key not in event:
             continue
         raw = event[key]
@@ -238,7 +299,7 @@ def _normalize_strings(event: dict[str, Any], meta: Meta) -> None:
                 add_error(meta, [key], "invalid_data")
             del event[key]
             continue
-        event[key] = trim_string(value, cap, meta, [key])
+        event[key] = trim_string(value, MAX_CHARS[key], meta, [key])
     if event.get("platform") not in VALID_PLATFORMS:
         event["platform"] = "other"
 
@@ -248,7 +309,8 @@ def _normalize_fingerprint(event: dict[str, Any]) -> None:
     if raw is None:
         return
     parts = [coerce_str(part) for part in raw] if isinstance(raw, list) else []
-    fingerprint = [part for part in parts if part]
+    cap = MAX_CHARS["fingerprint"]
+    fingerprint = [part[:cap] for part in parts if part][: MAX_COUNT["fingerprint"]]
     if fingerprint:
         event["fingerprint"] = fingerprint
     else:
@@ -276,16 +338,18 @@ def _normalize_logentry(event: dict[str, Any], meta: Meta) -> None:
                 del entry[key]
             else:
                 entry[key] = trim_string(
-                    text, MAX_MESSAGE, meta, ["logentry", key], MESSAGE_ALLOWANCE
+                    text, MAX_CHARS["message"], meta, ["logentry", key], MESSAGE_ALLOWANCE
                 )
     params = entry.get("params")
     if params is not None and not isinstance(params, (list, dict)):
         del entry["params"]
         params = None
+    elif params is not None:
+        params = entry["params"] = trim_databag(params, meta, ["logentry", "params"])
     if "formatted" not in entry and "message" in entry:
         formatted = format_message(entry["message"], params) if params else entry["message"]
         entry["formatted"] = trim_string(
-            formatted, MAX_MESSAGE, meta, ["logentry", "formatted"], MESSAGE_ALLOWANCE
+            formatted, MAX_CHARS["message"], meta, ["logentry", "formatted"], MESSAGE_ALLOWANCE
         )
     if "formatted" not in entry:
         event.pop("logentry", None)
@@ -309,94 +373,24 @@ def _normalize_tags(event: dict[str, Any], meta: Meta) -> None:
         return
     seen: set[str] = set()
     tags: list[list[str]] = []
+    limit, key_cap, value_cap = MAX_COUNT["tags"], MAX_CHARS["tag.key"], MAX_CHARS["tag.value"]
     for raw_key, raw_value in pairs:
         key, value = coerce_str(raw_key), coerce_str(raw_value)
         # Sentry cannot store or search empty tag keys or values; the first value wins.
         if not key or not value or key in seen:
             continue
+        if len(tags) == limit:
+            set_length(meta, ["tags"], len(raw))
+            break
         seen.add(key)
         index = len(tags)
         tags.append(
             [
-                trim_string(key, MAX_TAG_CHARS, meta, ["tags", index, 0]),
-                trim_string(value, MAX_TAG_CHARS, meta, ["tags", index, 1]),
+                trim_string(key, key_cap, meta, ["tags", index, 0]),
+                trim_string(value, value_cap, meta, ["tags", index, 1]),
             ]
         )
     event["tags"] = tags
-
-
-# --- exceptions, threads, stack traces ---------------------------------------------
-
-
-def _normalize_exceptions(event: dict[str, Any], meta: Meta) -> None:
-    if "exception" in event:
-        values = as_values(event["exception"], ("type", "value", "stacktrace"))
-        if values is None:
-            del event["exception"]
-        else:
-            path: Path = ["exception", "values", 0]
-            for index, exc in enumerate(values):
-                path[2] = index
-                for key in ("type", "value", "module"):
-                    if key in exc:
-                        text = text_or_json(exc[key])
-                        if text is None:
-                            del exc[key]
-                        else:
-                            exc[key] = text
-                _normalize_stacktrace_fields(exc, meta, path)
-            event["exception"] = {"values": values}
-
-    if "threads" in event:
-        threads = as_values(event["threads"], ("id", "stacktrace"))
-        if threads is None:
-            del event["threads"]
-        else:
-            path = ["threads", "values", 0]
-            for index, thread in enumerate(threads):
-                path[2] = index
-                _normalize_stacktrace_fields(thread, meta, path)
-            event["threads"] = {"values": threads}
-
-    _normalize_stacktrace_fields(event, meta, [])
-
-
-def _normalize_stacktrace_fields(owner: dict[str, Any], meta: Meta, path: Path) -> None:
-    for key in ("stacktrace", "raw_stacktrace"):
-        if key not in owner:
-            continue
-        stacktrace = owner[key]
-        if not isinstance(stacktrace, dict):
-            del owner[key]
-            continue
-        path.append(key)
-        _normalize_stacktrace(stacktrace, meta, path)
-        path.pop()
-
-
-def _normalize_stacktrace(stacktrace: dict[str, Any], meta: Meta, path: Path) -> None:
-    raw = stacktrace.get("frames")
-    frames = [f for f in raw if isinstance(f, dict)] if isinstance(raw, list) else []
-    count = len(frames)
-    if count > MAX_FRAMES:
-        # Keep both ends: the entry point and the crash site matter most.
-        half = MAX_FRAMES // 2
-        frames = frames[:half] + frames[-half:]
-        stacktrace["frames_omitted"] = [half, count - half]
-        set_length(meta, [*path, "frames"], count)
-    frame_path: Path = [*path, "frames", 0, "vars"]
-    for index, frame in enumerate(frames):
-        for key in ("lineno", "colno"):
-            if key in frame:
-                number = coerce_int(frame[key])
-                if number is None:
-                    del frame[key]
-                else:
-                    frame[key] = number
-        if "vars" in frame:
-            frame_path[-2] = index
-            frame["vars"] = trim_databag(frame["vars"], meta, frame_path, max_bytes=8192)
-    stacktrace["frames"] = frames
 
 
 # --- databags and interfaces -------------------------------------------------------
@@ -415,8 +409,9 @@ def _normalize_contexts(event: dict[str, Any], meta: Meta) -> None:
         if not isinstance(context, dict):
             del contexts[key]
             continue
-        if not isinstance(context.get("type"), str):
-            context["type"] = key  # Sentry infers the context type from its key
+        # Sentry infers the context type from its key.
+        kind = context.get("type")
+        context["type"] = (kind if isinstance(kind, str) else key)[: MAX_CHARS["context.type"]]
         path[1] = key
         trim_databag(context, meta, path)
 
@@ -435,65 +430,13 @@ def _normalize_extra(event: dict[str, Any], meta: Meta) -> None:
             extra[key] = trim_databag(value, meta, path)
 
 
-def _normalize_request(event: dict[str, Any], meta: Meta, client_ip: str | None) -> None:
-    request = event.get("request")
-    if request is None:
-        return
-    if not isinstance(request, dict):
-        del event["request"]
-        return
-    for key in ("headers", "cookies", "query_string"):
-        if key not in request:
-            continue
-        raw = request[key]
-        # Cookie and query strings may come unparsed; the scrubber parses them.
-        value = raw if isinstance(raw, str) and key != "headers" else normalize_pairs(raw)
-        if value is None:
-            del request[key]
-        else:
-            request[key] = value
-    env = request.get("env")
-    if env is not None and not isinstance(env, dict):
-        del request["env"]
-    elif env and env.get("REMOTE_ADDR") == "{{auto}}":
-        if client_ip:
-            env["REMOTE_ADDR"] = client_ip
-        else:
-            del env["REMOTE_ADDR"]
-    if "data" in request:
-        request["data"] = trim_databag(
-            request["data"], meta, ["request", "data"], max_string=8192, max_bytes=16 * 1024
-        )
-
-
-def _normalize_user(event: dict[str, Any], meta: Meta, client_ip: str | None) -> None:
-    user = event.get("user")
-    if user is not None and not isinstance(user, dict):
-        del event["user"]
-        user = None
-    sdk = event.get("sdk")
-    settings = sdk.get("settings") if isinstance(sdk, dict) else None
-    infer_ip = settings.get("infer_ip") if isinstance(settings, dict) else None
-
-    ip = user.get("ip_address") if user else None
-    if ip == "{{auto}}":
-        ip = client_ip
-    elif ip is None and infer_ip != "never":
-        request = event.get("request")
-        env = request.get("env") if isinstance(request, dict) else None
-        remote = env.get("REMOTE_ADDR") if isinstance(env, dict) else None
-        if isinstance(remote, str) and remote:
-            ip = remote
-        elif infer_ip == "auto" or (
-            infer_ip is None and event.get("platform") in LEGACY_IP_PLATFORMS
-        ):
-            ip = client_ip
-
-    if ip:
-        if user is None:
-            user = event["user"] = {}
-        user["ip_address"] = ip
-    elif user is not None:
-        user.pop("ip_address", None)
-    if user and isinstance(user.get("email"), str):
-        user["email"] = trim_string(user["email"], 75, meta, ["user", "email"])
+def _normalize_bags(event: dict[str, Any], meta: Meta) -> None:
+    """Interfaces shown as they are (API, issue page): objects of bounded size."""
+    for key in ("sdk", "csp"):
+        if key in event:
+            if isinstance(event[key], dict):
+                trim_databag(event[key], meta, [key], max_bytes=8192)
+            else:
+                del event[key]
+    if "modules" in event and not isinstance(event["modules"], dict):
+        del event["modules"]

@@ -8,11 +8,19 @@ from typing import Any
 
 import orjson
 
+from tracehound.digest.databag import clean_text
+from tracehound.digest.limits import MAX_CHARS
 from tracehound.digest.normalize import normalize_event
 from tracehound.digest.scrub import scrub_event
 from tracehound.digest.tags import event_tags
 from tracehound.grouping import GroupingResult, group_event
-from tracehound.ingest.envelope import Envelope, Item, normalize_event_id, parse_envelope
+from tracehound.ingest.envelope import (
+    Envelope,
+    EnvelopeError,
+    Item,
+    normalize_event_id,
+    parse_envelope,
+)
 from tracehound.lib.compression import compress_payload
 
 
@@ -105,34 +113,43 @@ def process_event(
     )
 
 
+def lenient_event_id(value: Any) -> str:
+    # A malformed link should not lose the feedback itself.
+    try:
+        return normalize_event_id(value) or ""
+    except EnvelopeError:
+        return ""
+
+
 def report_from_user_report(data: dict[str, Any]) -> ProcessedReport:
-    event_id = normalize_event_id(data.get("event_id")) or ""
+    if not isinstance(data, dict):
+        raise DigestError("user_report item is not a JSON object")
+    event_id = lenient_event_id(data.get("event_id"))
     return ProcessedReport(
         event_id=event_id,
         feedback_id=event_id,
-        name=str(data.get("name") or "")[:128],
-        email=str(data.get("email") or "")[:128],
-        comments=str(data.get("comments") or ""),
+        name=clean_text(data.get("name"), MAX_CHARS["report.name"]),
+        email=clean_text(data.get("email"), MAX_CHARS["report.email"]),
+        comments=clean_text(data.get("comments"), MAX_CHARS["report.comments"]),
         url="",
     )
 
 
 def report_from_feedback(data: dict[str, Any], envelope_event_id: str | None) -> ProcessedReport:
-    feedback = (data.get("contexts") or {}).get("feedback") or {}
-    if not isinstance(feedback, dict) or not feedback.get("message"):
+    contexts = data.get("contexts") if isinstance(data, dict) else None
+    feedback = contexts.get("feedback") if isinstance(contexts, dict) else None
+    if not isinstance(feedback, dict):
+        feedback = {}
+    comments = clean_text(feedback.get("message"), MAX_CHARS["report.comments"])
+    if not comments:
         raise DigestError("feedback item has no contexts.feedback.message")
-    feedback_id = normalize_event_id(data.get("event_id")) or envelope_event_id or ""
-    try:
-        associated = normalize_event_id(feedback.get("associated_event_id")) or ""
-    except ValueError:
-        associated = ""  # a malformed link should not lose the feedback itself
     return ProcessedReport(
-        event_id=associated,
-        feedback_id=feedback_id,
-        name=str(feedback.get("name") or "")[:128],
-        email=str(feedback.get("contact_email") or "")[:128],
-        comments=str(feedback["message"])[:4096],
-        url=str(feedback.get("url") or "")[:512],
+        event_id=lenient_event_id(feedback.get("associated_event_id")),
+        feedback_id=lenient_event_id(data.get("event_id")) or envelope_event_id or "",
+        name=clean_text(feedback.get("name"), MAX_CHARS["report.name"]),
+        email=clean_text(feedback.get("contact_email"), MAX_CHARS["report.email"]),
+        comments=comments,
+        url=clean_text(feedback.get("url"), MAX_CHARS["report.url"]),
     )
 
 
@@ -193,14 +210,19 @@ def handle_item(
     if kind == "attachment":
         if event_id is None:
             raise DigestError("attachment without an event_id in the envelope header")
+        headers = item.headers
         result.attachments.append(
             ProcessedAttachment(
                 event_id=event_id,
-                name=str(item.headers.get("filename"))[:256],
-                content_type=str(item.headers.get("content_type") or "application/octet-stream")[
-                    :128
-                ],
-                attachment_type=str(item.headers.get("attachment_type") or "event.attachment")[:64],
+                name=clean_text(headers.get("filename"), MAX_CHARS["attachment.name"]),
+                content_type=clean_text(
+                    headers.get("content_type"), MAX_CHARS["attachment.content_type"]
+                )
+                or "application/octet-stream",
+                attachment_type=clean_text(
+                    headers.get("attachment_type"), MAX_CHARS["attachment.attachment_type"]
+                )
+                or "event.attachment",
                 size=len(item.payload),
                 data=compress_payload(item.payload),
             )

@@ -29,15 +29,8 @@ from itertools import accumulate, count
 from operator import add
 from typing import Any
 
-from tracehound.digest.databag import (
-    FILTERED,
-    IP_REPLACEMENT,
-    Meta,
-    Path,
-    Span,
-    add_remark,
-    find_sensitive_spans,
-)
+from tracehound.digest.databag import Meta, Path, add_remark
+from tracehound.digest.pii import FILTERED, IP_REPLACEMENT, Span, find_sensitive_spans
 
 PASSWORD_RULE = "@password:filter"
 SENSITIVE_FIELDS_RULE = "strip-fields"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-MAX_TAG = 200
+from tracehound.digest.limits import MAX_CHARS
+
+MAX_KEY = MAX_CHARS["tag.key"]
+MAX_VALUE = MAX_CHARS["tag.value"]
 
 
 def user_tag(user: Any) -> str | None:
@@ -36,7 +39,7 @@ def event_tags(event: dict[str, Any]) -> list[tuple[str, str]]:
     tags: dict[str, str] = {}
     for pair in event.get("tags") or ():
         if isinstance(pair, (list, tuple)) and len(pair) == 2 and pair[0] and pair[1] is not None:
-            key, value = str(pair[0])[:MAX_TAG], str(pair[1])[:MAX_TAG]
+            key, value = str(pair[0])[:MAX_KEY], str(pair[1])[:MAX_VALUE]
             tags.setdefault(key, value)
     derived: dict[str, Any] = {
         "level": event.get("level"),
@@ -66,5 +69,5 @@ def event_tags(event: dict[str, Any]) -> list[tuple[str, str]]:
                 derived["mechanism"] = mechanism["type"]
     for key, value in derived.items():
         if value not in (None, "") and key not in tags:
-            tags[key] = str(value)[:MAX_TAG]
+            tags[key] = str(value)[:MAX_VALUE]
     return list(tags.items())
