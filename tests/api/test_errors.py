@@ -79,6 +79,17 @@ def test_an_unknown_api_path_is_a_json_404(api, owner, path):
     assert is_json_error(api(path), 404)
 
 
+def test_a_path_without_its_trailing_slash_is_a_json_404_saying_so(api, owner, issue_id):
+    for method in ("GET", "POST"):
+        response = api(f"/api/0/issues/{issue_id}", owner, method=method)
+        assert is_json_error(response, 404)
+        assert "end with '/'" in response.json()["detail"]
+
+
+def test_a_write_to_an_unknown_path_is_a_json_404(api, owner):
+    assert is_json_error(api("/api/0/nope/", owner, method="POST", body=b"{}"), 404)
+
+
 def test_a_wrong_method_on_a_list_is_a_json_405(api, owner):
     response = api("/api/0/projects/acme/backend/issues/", owner, method="DELETE")
     assert is_json_error(response, 405)

@@ -49,7 +49,7 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api(request):
         # Never echo the exception: for an unknown URL it lists our URL patterns.
-        return api_error(404, f"Unknown API endpoint: {request.path!r}.")
+        return api_error(404, f"Unknown API endpoint: {request.path[:200]!r}.")
     return defaults.page_not_found(request, exception)
 
 

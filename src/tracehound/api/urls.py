@@ -1,4 +1,4 @@
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 
 from tracehound.api import views
 
@@ -27,4 +27,6 @@ urlpatterns = [
     path("projects/<slug:org>/<slug:project>/user-feedback/", views.project_user_feedback),
     path("issues/<str:issue_id>/", views.issue_detail),
     path("issues/<str:issue_id>/events/latest/", views.issue_latest_event),
+    # Last: any other /api/0/ path is a JSON 404, never Django's slash-appending redirect.
+    re_path(r"", views.unknown_endpoint),
 ]

@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from tracehound.accounts.access import get_issue, get_project, parse_id
 from tracehound.api.auth import api_endpoint
 from tracehound.api.downloads import attachment_response
-from tracehound.api.errors import ApiError
+from tracehound.api.errors import ApiError, api_error
 from tracehound.api.pagination import SortKey, link_header, paginate, parse_cursor
 from tracehound.api.serializers import iso, serialize_event, serialize_issue
 from tracehound.events.models import Attachment, Event, UserReport
@@ -143,3 +144,10 @@ def project_user_feedback(request: HttpRequest, org: str, project: str) -> HttpR
         ],
         safe=False,
     )
+
+
+@csrf_exempt
+def unknown_endpoint(request: HttpRequest) -> HttpResponse:
+    path = request.path[:200]
+    hint = "" if path.endswith("/") else "; API paths end with '/'"
+    return api_error(404, f"Unknown API endpoint: {path!r}{hint}.")
