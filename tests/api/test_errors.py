@@ -96,6 +96,11 @@ def test_a_wrong_method_on_a_list_is_a_json_405(api, owner):
     assert response.headers["allow"] == "GET, HEAD"
 
 
+def test_a_request_django_refuses_as_bad_is_a_json_400(api, owner, settings):
+    settings.ALLOWED_HOSTS = ["tracehound.example"]  # the test client says Host: testserver
+    assert is_json_error(api("/api/0/projects/acme/backend/issues/", owner), 400)
+
+
 def test_a_server_error_under_the_api_is_json(api, owner, issue_id):
     from tracehound.events.models import Event
 

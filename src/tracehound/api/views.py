@@ -42,7 +42,7 @@ def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse
     limit = int_param(request, "limit", 25, 1, 100)
     sort = request.GET.get("sort") or "date"
     if sort not in SORTS:
-        raise ApiError(400, f"unsupported sort {sort!r}; use one of: {', '.join(SORTS)}")
+        raise ApiError(400, f"unsupported sort {sort[:100]!r}; use one of: {', '.join(SORTS)}")
     query = request.GET.get("query", "is:unresolved").strip()
     issues = Issue.objects.filter(project=proj).select_related("project__organization")
     if query:
