@@ -116,3 +116,27 @@ def test_an_unsupported_sort_is_a_400_naming_it(api, owner, project, sort):
     assert response.status == 400
     detail = response.json()["detail"]
     assert "sort" in detail and repr(sort) in detail
+
+
+@pytest.mark.parametrize("sort", ["date", "freq"])
+def test_past_the_last_page_is_empty_and_leads_back_to_the_last_page(api, owner, issues, sort):
+    path = "/api/0/projects/acme/backend/issues/"
+    last = api(path, owner, query=f"limit=4&sort={sort}&cursor=0:8:0")
+    assert [i["id"] for i in last.json()] == expected_order(sort)[8:]
+    cursor, results = links(last)["next"]
+    assert results is False
+    beyond = api(path, owner, query=f"limit=4&sort={sort}&cursor={cursor}")
+    assert beyond.status == 200 and beyond.json() == []
+    rel = links(beyond)
+    assert rel["next"][1] is False and rel["previous"][1] is True
+    back = api(path, owner, query=f"limit=4&sort={sort}&cursor={rel['previous'][0]}")
+    assert [i["id"] for i in back.json()] == expected_order(sort)[7:]
+
+
+def test_an_empty_project_has_no_pages_either_way(api, owner):
+    response = api("/api/0/projects/acme/backend/issues/", owner)
+    assert response.json() == []
+    assert {rel: results for rel, (_, results) in links(response).items()} == {
+        "previous": False,
+        "next": False,
+    }
