@@ -134,3 +134,43 @@ def digest_all(transactional_db: None) -> Callable[[], int]:
         return total
 
     return run
+
+
+# A small cast, as in the access rules: an owner and a member of the project's
+# organization ("acme", which owns acme/backend), and an outsider who owns another
+# organization ("other-org", with project "web") and must see nothing of acme.
+def make_user(username: str) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username, password="correct horse battery")
+
+
+@pytest.fixture
+def owner(project: ProjectFixture) -> Any:
+    from tracehound.projects.models import OrganizationMember
+
+    user = make_user("owner")
+    OrganizationMember.objects.create(
+        organization=project.project.organization, user=user, role=OrganizationMember.Role.OWNER
+    )
+    return user
+
+
+@pytest.fixture
+def member(project: ProjectFixture) -> Any:
+    from tracehound.projects.models import OrganizationMember
+
+    user = make_user("member")
+    OrganizationMember.objects.create(
+        organization=project.project.organization, user=user, role=OrganizationMember.Role.MEMBER
+    )
+    return user
+
+
+@pytest.fixture
+def outsider(transactional_db: None) -> Any:
+    from tracehound.projects.actions import create_project
+
+    user = make_user("outsider")
+    create_project("other-org", "web", owner=user)
+    return user

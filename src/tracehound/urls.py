@@ -3,6 +3,12 @@ from django.urls import include, path
 
 from tracehound.web import views
 
+# Django's error pages, JSON under /api/0/ (see tracehound.api.errors).
+handler400 = "tracehound.api.errors.bad_request"
+handler403 = "tracehound.api.errors.permission_denied"
+handler404 = "tracehound.api.errors.page_not_found"
+handler500 = "tracehound.api.errors.server_error"
+
 urlpatterns = [
     path("api/0/", include("tracehound.api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -10,4 +16,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("<slug:org>/<slug:project>/", views.project_issues, name="project-issues"),
     path("organizations/<slug:org>/issues/<int:issue_id>/", views.issue_detail, name="issue"),
+    path(
+        "organizations/<slug:org>/attachments/<int:attachment_id>/",
+        views.attachment_download,
+        name="attachment-download",
+    ),
 ]

@@ -7,20 +7,11 @@ import uuid
 
 import orjson
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from tracehound.accounts.models import ApiToken
-from tracehound.projects.actions import create_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def owner(project):
-    user = get_user_model().objects.create_user("owner", password="x" * 12)
-    create_project("acme", "backend", owner=user)
-    return user
 
 
 @pytest.fixture
@@ -93,11 +84,11 @@ def test_tokens_are_stored_hashed(token):
     assert not ApiToken.objects.filter(token_hash=token).exists()
 
 
-def test_another_organizations_project_and_issues_are_not_found(client, wsgi, project, digest_all):
+def test_another_organizations_project_and_issues_are_not_found(
+    client, wsgi, project, outsider, digest_all
+):
     send_error(wsgi, project, "ValueError")
     digest_all()
-    outsider = get_user_model().objects.create_user("outsider", password="x" * 12)
-    create_project("other-org", "web", owner=outsider)
     outsider_token = ApiToken.issue(outsider)[1]
     assert get(client, "/api/0/projects/acme/backend/issues/", outsider_token).status_code == 404
     from tracehound.issues.models import Issue

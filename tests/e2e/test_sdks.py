@@ -117,6 +117,18 @@ def test_python_attachment_and_user_report_are_stored_with_the_event(server, pyt
     assert [(a["name"], a["mimetype"], a["size"]) for a in attachments] == [
         ("order.txt", "text/plain", len(b"order=7\namount=19.99\n"))
     ]
+    from tests.e2e.server import HTTP
+
+    download = HTTP.request(
+        "GET",
+        f"{server.url}/api/0/projects/acme/backend/events/{event_id}/attachments/"
+        f"{attachments[0]['id']}/?download=1",
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
+    assert download.status == 200
+    assert download.data == b"order=7\namount=19.99\n"
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"].startswith('attachment; filename="order.txt"')
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         feedback = server.api("/api/0/projects/acme/backend/user-feedback/")

@@ -6,10 +6,8 @@ import uuid
 
 import orjson
 import pytest
-from django.contrib.auth import get_user_model
 
 from tracehound.issues.models import Issue
-from tracehound.projects.actions import create_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,13 +65,6 @@ def issue(wsgi, project, digest_all) -> Issue:
     return Issue.objects.get()
 
 
-@pytest.fixture
-def member(project):
-    user = get_user_model().objects.create_user("member", password="x" * 12)
-    create_project("acme", "backend", owner=user)
-    return user
-
-
 def test_pages_need_a_login(client, issue):
     response = client.get("/acme/backend/")
     assert response.status_code == 302
@@ -96,9 +87,7 @@ def test_the_issue_page_shows_the_trace_with_source_and_the_feedback(client, mem
     assert "Adding to cart fails" in page
 
 
-def test_an_outsider_gets_404_for_another_organizations_pages(client, issue):
-    outsider = get_user_model().objects.create_user("outsider", password="x" * 12)
-    create_project("other", "web", owner=outsider)
+def test_an_outsider_gets_404_for_another_organizations_pages(client, outsider, issue):
     client.force_login(outsider)
     assert client.get("/acme/backend/").status_code == 404
     assert client.get(f"/organizations/acme/issues/{issue.id}/").status_code == 404

@@ -7,8 +7,11 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
+from tracehound.events.models import Attachment
 from tracehound.issues.models import Issue
 from tracehound.projects.models import Organization, Project
+
+MAX_ID = 2**63 - 1  # ids are 64-bit; a larger one is simply not found
 
 
 def visible_organizations(user: Any) -> QuerySet[Organization]:
@@ -23,6 +26,15 @@ def visible_projects(user: Any) -> QuerySet[Project]:
     )
 
 
+def parse_id(value: int | str) -> int | None:
+    """A positive 64-bit id written in ASCII digits, else None ("²" and "1_0" are not ids)."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def get_project(user: Any, org_slug: str, project_slug: str) -> Project:
     try:
         return visible_projects(user).get(organization__slug=org_slug, slug=project_slug)
@@ -31,9 +43,30 @@ def get_project(user: Any, org_slug: str, project_slug: str) -> Project:
 
 
 def get_issue(user: Any, issue_id: int | str) -> Issue:
-    try:
-        return Issue.objects.select_related("project__organization").get(
-            pk=int(issue_id), project__in=visible_projects(user)
-        )
-    except (Issue.DoesNotExist, ValueError):
-        raise Http404("issue not found") from None
+    pk = parse_id(issue_id)
+    issue = (
+        Issue.objects.select_related("project__organization")
+        .filter(pk=pk, project__in=visible_projects(user))
+        .first()
+        if pk
+        else None
+    )
+    if issue is None:
+        raise Http404("issue not found")
+    return issue
+
+
+def get_attachment(user: Any, org_slug: str, attachment_id: int | str) -> Attachment:
+    """An attachment of a project of organization `org_slug` that `user` can see."""
+    pk = parse_id(attachment_id)
+    attachment = (
+        Attachment.objects.filter(
+            pk=pk,
+            project__in=visible_projects(user).filter(organization__slug=org_slug),
+        ).first()
+        if pk
+        else None
+    )
+    if attachment is None:
+        raise Http404("attachment not found")
+    return attachment

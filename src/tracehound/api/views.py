@@ -1,89 +1,66 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from urllib.parse import urlencode
+from typing import Any
 
-from django.conf import settings
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 
-from tracehound.accounts.access import get_issue, get_project
-from tracehound.api.auth import api_error, token_required
+from tracehound.accounts.access import get_issue, get_project, parse_id
+from tracehound.api.auth import api_endpoint
+from tracehound.api.downloads import attachment_response
+from tracehound.api.errors import ApiError, api_error
+from tracehound.api.pagination import SortKey, link_header, paginate, parse_cursor
 from tracehound.api.serializers import iso, serialize_event, serialize_issue
 from tracehound.events.models import Attachment, Event, UserReport
 from tracehound.issues.models import Issue
 from tracehound.issues.queries import latest_event, user_counts
 
 STATUS_QUERIES = {"is:unresolved": "unresolved", "is:resolved": "resolved", "is:ignored": "ignored"}
+# Sentry's sort values that an issue column answers; others are refused, not ignored.
+SORTS = {
+    "date": SortKey("last_seen", is_date=True),
+    "new": SortKey("first_seen", is_date=True),
+    "freq": SortKey("times_seen", is_date=False),
+}
 
 
-def parse_cursor(raw: str) -> tuple[datetime, int] | None:
-    """Cursors look like Sentry's `value:offset:is_prev`; here value is last_seen in µs."""
-    try:
-        micros, issue_id, _ = raw.split(":")
-        return datetime.fromtimestamp(int(micros) / 1e6, tz=UTC), int(issue_id)
-    except ValueError:
-        return None
+def int_param(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+        raise ApiError(400, f"{name} must be an integer between {low} and {high}")
+    value = int(raw)
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be between {low} and {high}")
+    return value
 
 
-def make_cursor(issue: Issue) -> str:
-    return f"{int(issue.last_seen.timestamp() * 1_000_000)}:{issue.id}:0"
-
-
-def link_header(request: HttpRequest, next_cursor: str | None, has_prev: bool) -> str:
-    base = f"{settings.BASE_URL}{request.path}"
-
-    def link(rel: str, cursor: str, results: bool) -> str:
-        params = {k: v for k, v in request.GET.items() if k != "cursor"}
-        params["cursor"] = cursor
-        flag = "true" if results else "false"
-        return f'<{base}?{urlencode(params)}>; rel="{rel}"; results="{flag}"; cursor="{cursor}"'
-
-    first = "0:0:1"
-    return ", ".join(
-        [link("previous", first, has_prev), link("next", next_cursor or "0:0:0", bool(next_cursor))]
-    )
-
-
-@require_GET
-@token_required
+@api_endpoint("GET")
 def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse:
     proj = get_project(request.user, org, project)
-    try:
-        limit = int(request.GET.get("limit", "25"))
-    except ValueError:
-        return api_error(400, "limit must be an integer")
-    if not 1 <= limit <= 100:
-        return api_error(400, "limit must be between 1 and 100")
+    limit = int_param(request, "limit", 25, 1, 100)
+    sort = request.GET.get("sort") or "date"
+    if sort not in SORTS:
+        raise ApiError(400, f"unsupported sort {sort[:100]!r}; use one of: {', '.join(SORTS)}")
     query = request.GET.get("query", "is:unresolved").strip()
     issues = Issue.objects.filter(project=proj).select_related("project__organization")
     if query:
         if query not in STATUS_QUERIES:
-            return api_error(
-                400, f"unsupported query {query!r}; use is:unresolved|resolved|ignored"
-            )
+            raise ApiError(400, f"unsupported query {query!r}; use is:unresolved|resolved|ignored")
         issues = issues.filter(status=STATUS_QUERIES[query])
     cursor_raw = request.GET.get("cursor")
     cursor = parse_cursor(cursor_raw) if cursor_raw else None
-    if cursor_raw and cursor is None:
-        return api_error(400, "invalid cursor")
-    if cursor and cursor[1] > 0:
-        last_seen, issue_id = cursor
-        issues = issues.filter(Q(last_seen__lt=last_seen) | Q(last_seen=last_seen, id__lt=issue_id))
-    page = list(issues.order_by("-last_seen", "-id")[: limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
-    counts = user_counts([i.id for i in page])
-    response = JsonResponse([serialize_issue(i, counts.get(i.id, 0)) for i in page], safe=False)
-    response["Link"] = link_header(
-        request, make_cursor(page[-1]) if more else None, bool(cursor and cursor[1] > 0)
+    page = paginate(issues, SORTS[sort], cursor, limit)
+    counts = user_counts([i.id for i in page.rows])
+    response = JsonResponse(
+        [serialize_issue(i, counts.get(i.id, 0)) for i in page.rows], safe=False
     )
+    response["Link"] = link_header(request, page)
     return response
 
 
-@require_GET
-@token_required
+@api_endpoint("GET")
 def issue_latest_event(request: HttpRequest, issue_id: str) -> HttpResponse:
     issue = get_issue(request.user, issue_id)
     event = latest_event(issue)
@@ -92,48 +69,58 @@ def issue_latest_event(request: HttpRequest, issue_id: str) -> HttpResponse:
     return JsonResponse(serialize_event(event))
 
 
-@require_GET
-@token_required
+@api_endpoint("GET")
 def project_event(request: HttpRequest, org: str, project: str, event_id: str) -> HttpResponse:
     proj = get_project(request.user, org, project)
-    event_id = event_id.replace("-", "").lower()
     event = Event.objects.filter(project=proj, event_id=event_id).first()
     if event is None:
-        return api_error(404, "Event not found")
+        raise Http404("Event not found")
     return JsonResponse(serialize_event(event))
 
 
-@require_GET
-@token_required
+@api_endpoint("GET")
 def issue_detail(request: HttpRequest, issue_id: str) -> HttpResponse:
     issue = get_issue(request.user, issue_id)
     return JsonResponse(serialize_issue(issue, user_counts([issue.id]).get(issue.id, 0)))
 
 
-@require_GET
-@token_required
+def serialize_attachment(a: Attachment) -> dict[str, Any]:
+    return {
+        "id": str(a.id),
+        "event_id": a.event_id,
+        "name": a.name,
+        "type": a.attachment_type,
+        "mimetype": a.content_type,
+        "size": a.size,
+        "dateCreated": iso(a.created_at),
+    }
+
+
+@api_endpoint("GET")
 def event_attachments(request: HttpRequest, org: str, project: str, event_id: str) -> HttpResponse:
     proj = get_project(request.user, org, project)
-    rows = Attachment.objects.filter(project=proj, event_id=event_id.replace("-", "").lower())
-    return JsonResponse(
-        [
-            {
-                "id": str(a.id),
-                "event_id": a.event_id,
-                "name": a.name,
-                "type": a.attachment_type,
-                "mimetype": a.content_type,
-                "size": a.size,
-                "dateCreated": iso(a.created_at),
-            }
-            for a in rows.order_by("id")
-        ],
-        safe=False,
-    )
+    rows = Attachment.objects.filter(project=proj, event_id=event_id).defer("data")
+    return JsonResponse([serialize_attachment(a) for a in rows.order_by("id")], safe=False)
 
 
-@require_GET
-@token_required
+@api_endpoint("GET")
+def event_attachment(
+    request: HttpRequest, org: str, project: str, event_id: str, attachment_id: str
+) -> HttpResponse:
+    """One attachment's description, or with `?download=1` its bytes."""
+    proj = get_project(request.user, org, project)
+    pk = parse_id(attachment_id)
+    if pk is None:
+        raise Http404("Attachment not found")
+    attachment = Attachment.objects.filter(pk=pk, project=proj, event_id=event_id).first()
+    if attachment is None:
+        raise Http404("Attachment not found")
+    if request.GET.get("download") in ("1", "true"):
+        return attachment_response(attachment)
+    return JsonResponse(serialize_attachment(attachment))
+
+
+@api_endpoint("GET")
 def project_user_feedback(request: HttpRequest, org: str, project: str) -> HttpResponse:
     proj = get_project(request.user, org, project)
     reports = list(UserReport.objects.filter(project=proj).order_by("-id")[:100])
@@ -157,3 +144,10 @@ def project_user_feedback(request: HttpRequest, org: str, project: str) -> HttpR
         ],
         safe=False,
     )
+
+
+@csrf_exempt
+def unknown_endpoint(request: HttpRequest) -> HttpResponse:
+    path = request.path[:200]
+    hint = "" if path.endswith("/") else "; API paths end with '/'"
+    return api_error(404, f"Unknown API endpoint: {path!r}{hint}.")

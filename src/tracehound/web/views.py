@@ -6,7 +6,8 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from tracehound.accounts.access import get_issue, get_project, visible_projects
+from tracehound.accounts.access import get_attachment, get_issue, get_project, visible_projects
+from tracehound.api.downloads import attachment_response
 from tracehound.api.serializers import serialize_event
 from tracehound.events.models import Attachment
 from tracehound.issues.models import Issue
@@ -82,7 +83,9 @@ def issue_detail(request: HttpRequest, org: str, issue_id: int) -> HttpResponse:
     entries = {e["type"]: e["data"] for e in data["entries"]} if data else {}
     tag_values = issue.tag_values.order_by("key", "-times_seen")[:200]
     attachments = (
-        Attachment.objects.filter(project=issue.project, event_id=event.event_id) if event else []
+        Attachment.objects.filter(project=issue.project, event_id=event.event_id).defer("data")
+        if event
+        else []
     )
     reports = issue_feedback(issue)
     return render(
@@ -102,3 +105,9 @@ def issue_detail(request: HttpRequest, org: str, issue_id: int) -> HttpResponse:
             "reports": reports,
         },
     )
+
+
+@login_required
+def attachment_download(request: HttpRequest, org: str, attachment_id: int) -> HttpResponse:
+    """The attachment's bytes as a download; never shown inline from our origin."""
+    return attachment_response(get_attachment(request.user, org, attachment_id))
