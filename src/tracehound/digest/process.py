@@ -15,6 +15,10 @@ from tracehound.grouping import GroupingResult, group_event
 from tracehound.ingest.envelope import Envelope, Item, normalize_event_id, parse_envelope
 from tracehound.lib.compression import compress_payload
 
+# Largest count kept from a client report; store.py saturates sums at it. Far below
+# the 64-bit columns, so adding two never overflows; JSON readers keep it exact.
+MAX_QUANTITY = 2**53 - 1
+
 
 class DigestError(Exception):
     """The payload cannot be turned into stored data; it is kept and marked failed."""
@@ -149,9 +153,10 @@ def add_client_report(stats: dict[str, int], data: dict[str, Any]) -> None:
             reason = str(entry.get("reason") or group.removesuffix("_events"))[:48]
             category = str(entry.get("category") or "default")[:32]
             quantity = entry.get("quantity")
-            if isinstance(quantity, int) and quantity > 0:
+            if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0:
                 key = f"discarded:{reason}:{category}"
-                stats[key] = stats.get(key, 0) + quantity
+                # Bounded: SDKs send counts, an attacker 2**64; the column holds 2**63 - 1.
+                stats[key] = min(stats.get(key, 0) + quantity, MAX_QUANTITY)
 
 
 def process_queue_item(
