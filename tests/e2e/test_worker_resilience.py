@@ -148,3 +148,16 @@ def test_a_burst_then_drain_gives_the_disk_space_back(fresh_server: Server):
     server.spawn("serve", "--port", str(server.port))
     server.wait_drained(timeout=180)
     wait_for(lambda: database_bytes(server) < peak / 4, f"files to shrink from {peak} bytes", 60)
+
+
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="SQLite files")
+def test_the_worker_turns_on_incremental_vacuum_in_an_older_database(fresh_server: Server):
+    import sqlite3
+
+    server = fresh_server
+    path = server.data_dir / "tracehound.sqlite3"
+    with sqlite3.connect(path, isolation_level=None) as conn:  # as databases were made before
+        conn.executescript("PRAGMA auto_vacuum = NONE; VACUUM;")
+    assert sql(server, "PRAGMA auto_vacuum")[0][0] == 0
+    server.spawn("worker")
+    wait_for(lambda: sql(server, "PRAGMA auto_vacuum")[0][0] == 2, "incremental auto-vacuum")
