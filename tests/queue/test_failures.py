@@ -167,3 +167,13 @@ def test_the_worker_prunes_old_digest_stats_and_rate_windows(project):
     prune_old_rows()
     assert sorted(DigestStat.objects.values_list("minute", flat=True)) == [minute - 1, minute]
     assert sorted(RateWindow.objects.values_list("minute", flat=True)) == [minute - 1, minute]
+
+
+def test_a_client_report_with_nul_in_its_reason_is_counted(wsgi, project, digest_all):
+    report = {
+        "discarded_events": [{"reason": "bad\x00reason", "category": "e\x00rror", "quantity": 2}]
+    }
+    post(wsgi, project, envelope(item("client_report", report)))
+    digest_all()
+    assert queue_status()["failed_items"] == 0
+    assert ProjectStat.objects.get(key="discarded:badreason:error").quantity == 2

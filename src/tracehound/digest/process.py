@@ -150,8 +150,10 @@ def add_client_report(stats: dict[str, int], data: dict[str, Any]) -> None:
         for entry in data.get(group) or ():
             if not isinstance(entry, dict):
                 continue
-            reason = str(entry.get("reason") or group.removesuffix("_events"))[:48]
-            category = str(entry.get("category") or "default")[:32]
+            # NUL cannot be stored in a PostgreSQL text column.
+            reason = str(entry.get("reason") or group.removesuffix("_events"))
+            reason = reason.replace("\x00", "")[:48]
+            category = str(entry.get("category") or "default").replace("\x00", "")[:32]
             quantity = entry.get("quantity")
             if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0:
                 key = f"discarded:{reason}:{category}"

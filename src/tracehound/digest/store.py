@@ -309,7 +309,7 @@ def store_stats(items: list[ProcessedItem]) -> None:
     for item in items:
         day = datetime.fromtimestamp(item.received_at, tz=UTC).date()
         for key, quantity in item.stats.items():
-            totals[(item.project_id, day, key[:128])] += quantity
+            totals[(item.project_id, day, key.replace("\x00", "")[:128])] += quantity
     if not totals:
         return
     adapt = connection.ops.adapt_datefield_value
