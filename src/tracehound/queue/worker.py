@@ -113,7 +113,7 @@ def digest_until_stopped(stop: threading.Event, pool: DigestPool, idle_sleep: fl
     """Claim and start batch N+1, then store batch N while the children process N+1."""
     limit = settings.TRACEHOUND_DIGEST_BATCH
     inflight: Batch | None = None
-    last_upkeep = 0.0
+    last_upkeep = time.monotonic()  # not at start: a backlog may be waiting
     handled = 0  # rows claimed since the last upkeep
     while not stop.is_set():
         try:
