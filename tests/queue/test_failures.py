@@ -177,3 +177,47 @@ def test_a_client_report_with_nul_in_its_reason_is_counted(wsgi, project, digest
     digest_all()
     assert queue_status()["failed_items"] == 0
     assert ProjectStat.objects.get(key="discarded:badreason:error").quantity == 2
+
+
+@contextlib.contextmanager
+def database_rejecting_event(event_id: str) -> Iterator[None]:
+    """A trigger makes the database refuse to store this one event: a permanent error."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "CREATE TRIGGER reject_event BEFORE INSERT ON events_event"
+                f" WHEN NEW.event_id = '{event_id}' BEGIN SELECT RAISE(ABORT, 'rejected'); END"
+            )
+        else:
+            cursor.execute(
+                "CREATE FUNCTION reject_event() RETURNS trigger AS $$ BEGIN"
+                f" IF NEW.event_id = '{event_id}' THEN RAISE EXCEPTION 'rejected'; END IF;"
+                " RETURN NEW; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER reject_event BEFORE INSERT ON events_event"
+                " FOR EACH ROW EXECUTE FUNCTION reject_event()"
+            )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("DROP TRIGGER reject_event")
+            else:
+                cursor.execute("DROP TRIGGER reject_event ON events_event")
+                cursor.execute("DROP FUNCTION reject_event()")
+
+
+def test_an_item_that_cannot_be_stored_is_marked_failed_and_the_rest_is_stored(
+    wsgi, project, digest_all
+):
+    bad = "b" * 32
+    for event_id in ("a" * 32, bad, "c" * 32):
+        post(wsgi, project, envelope(exception_event(event_id=event_id)))
+    with database_rejecting_event(bad):
+        digest_all()
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["a" * 32, "c" * 32]
+    failed = QueueItem.objects.get()
+    assert failed.failed_at is not None
+    assert "rejected" in failed.error

@@ -46,7 +46,7 @@ def claim_rows(limit: int) -> list[QueueRow]:
             " RETURNING id, project_id, received_at, client_ip, meta, body",
             [now + settings.TRACEHOUND_CLAIM_SECONDS, now, limit],
         )
-        return sorted(map(QueueRow._make, cursor.fetchall()))
+        return sorted(map(QueueRow._make, cursor.fetchall()), key=lambda row: row.id)
 
 
 def grouping_versions(project_ids: set[int]) -> dict[int, str]:
