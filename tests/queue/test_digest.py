@@ -85,12 +85,25 @@ def test_short_ids_count_up_per_project(wsgi, project, digest_all):
 
 
 def test_a_new_event_reopens_a_resolved_issue(wsgi, project, digest_all):
+    from tracehound.issues.actions import resolve_issue
+
     post_event(wsgi, project, error("ValueError"))
     digest_all()
-    Issue.objects.update(status=Issue.Status.RESOLVED)
+    resolve_issue(Issue.objects.get())
+    assert Issue.objects.get().status == Issue.Status.RESOLVED
     post_event(wsgi, project, error("ValueError"))
     digest_all()
     assert Issue.objects.get().status == Issue.Status.UNRESOLVED
+
+
+def test_a_new_event_leaves_an_ignored_issue_ignored(wsgi, project, digest_all):
+    post_event(wsgi, project, error("ValueError"))
+    digest_all()
+    Issue.objects.update(status=Issue.Status.IGNORED)
+    post_event(wsgi, project, error("ValueError"))
+    digest_all()
+    assert Issue.objects.get().status == Issue.Status.IGNORED
+    assert Issue.objects.get().times_seen == 2
 
 
 def test_a_payload_digest_cannot_read_is_kept_and_marked_failed(wsgi, project, digest_all):
