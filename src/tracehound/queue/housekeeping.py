@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from django.db import connection
 
@@ -12,6 +13,10 @@ log = logging.getLogger("tracehound.worker")
 # `status` reads the last two minutes of DigestStat, rate limits the current minute of
 # RateWindow; an hour is kept for looking back by hand.
 KEEP_MINUTES = 60
+# SQLite: below these, compacting is not worth making ingest wait (pages are 4 KiB; the
+# automatic checkpoint keeps a busy WAL near 4 MB).
+MIN_FREE_PAGES = 256
+MAX_IDLE_WAL_BYTES = 8 * 1024 * 1024
 
 
 def prune_old_rows() -> None:
@@ -44,13 +49,19 @@ def compact_sqlite() -> None:
     """SQLite: give the free pages left by digested queue rows back, and empty the WAL.
 
     After a burst the queue's pages are free but the file keeps them, and the WAL keeps
-    its largest size; a drained queue is the cheap moment to return both.
+    its largest size. Both are returned only when there is something worth returning:
+    a TRUNCATE checkpoint makes ingest wait while it runs.
     """
     if connection.vendor != "sqlite":
         return
-    connection.ensure_connection()
-    # executescript steps the pragma to the end; one execute() frees a single page.
-    connection.connection.executescript("PRAGMA incremental_vacuum;")
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        cursor.fetchall()
+        cursor.execute("PRAGMA freelist_count")
+        free_pages = cursor.fetchone()[0]
+    if free_pages > MIN_FREE_PAGES:
+        # executescript steps the pragma to the end; one execute() frees a single page.
+        connection.connection.executescript("PRAGMA incremental_vacuum;")
+    wal = Path(f"{connection.settings_dict['NAME']}-wal")
+    if wal.exists() and wal.stat().st_size > MAX_IDLE_WAL_BYTES:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.fetchall()
