@@ -80,7 +80,7 @@ def digest_children(pid: int) -> list[int]:
     return found
 
 
-def test_digest_children_end_when_serve_is_killed(fresh_server: Server):
+def test_no_process_of_serve_outlives_a_kill_9(fresh_server: Server):
     server = fresh_server
     server.env["TRACEHOUND_DIGEST_PROCESSES"] = "2"
     web = server.spawn("web", "--port", str(server.port))
@@ -93,7 +93,8 @@ def test_digest_children_end_when_serve_is_killed(fresh_server: Server):
     server.stop(web)
     serve = server.spawn("serve", "--port", str(server.port))
     wait_for(lambda: len(digest_children(serve.pid)) >= 2, "digest children")
-    children = digest_children(serve.pid)
+    children = child_pids(serve.pid)  # the digest children and granian
+    children += [grandchild for child in children for grandchild in child_pids(child)]
     os.kill(serve.pid, signal.SIGKILL)
     serve.wait()
     wait_for(lambda: not any(is_running(pid) for pid in children), "the children to end", 10)
