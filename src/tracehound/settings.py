@@ -53,9 +53,12 @@ def database_from_url(url: str, data_dir: Path) -> dict[str, object]:
                 # lock at BEGIN so concurrent writers queue on busy_timeout instead of failing.
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
+                # auto_vacuum only takes effect before the first table: new databases
+                # give freed pages back (the worker runs incremental_vacuum).
                 "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY;"
+                    "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
+                    " PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                    " PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY;"
                 ),
             },
             "TEST": {"NAME": str(data_dir / "test-tracehound.sqlite3")},

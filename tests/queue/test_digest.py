@@ -85,18 +85,30 @@ def test_short_ids_count_up_per_project(wsgi, project, digest_all):
 
 
 def test_a_new_event_reopens_a_resolved_issue(wsgi, project, digest_all):
+    from tracehound.issues.actions import resolve_issue
+
     post_event(wsgi, project, error("ValueError"))
     digest_all()
-    Issue.objects.update(status=Issue.Status.RESOLVED)
+    resolve_issue(Issue.objects.get())
+    assert Issue.objects.get().status == Issue.Status.RESOLVED
     post_event(wsgi, project, error("ValueError"))
     digest_all()
     assert Issue.objects.get().status == Issue.Status.UNRESOLVED
 
 
+def test_a_new_event_leaves_an_ignored_issue_ignored(wsgi, project, digest_all):
+    post_event(wsgi, project, error("ValueError"))
+    digest_all()
+    Issue.objects.update(status=Issue.Status.IGNORED)
+    post_event(wsgi, project, error("ValueError"))
+    digest_all()
+    assert Issue.objects.get().status == Issue.Status.IGNORED
+    assert Issue.objects.get().times_seen == 2
+
+
 def test_a_payload_digest_cannot_read_is_kept_and_marked_failed(wsgi, project, digest_all):
     QueueItem.objects.create(
         project_id=project.id,
-        kind="envelope",
         received_at=0,
         body=b'{}\n{"type":"event"}\n{broken\n',
         meta={},
@@ -121,11 +133,16 @@ def test_status_counts_digested_events(wsgi, project, digest_all):
 
 
 def test_stored_payloads_are_compressed(wsgi, project, digest_all):
+    from tracehound.lib.compression import decompress_payload
+
     event = error("ValueError")
-    event["extra"] = {"blob": "abc " * 2000}
+    event["breadcrumbs"] = [{"category": "http", "message": f"GET /items/{n}"} for n in range(90)]
     post_event(wsgi, project, event)
     digest_all()
-    assert len(bytes(Event.objects.get().payload)) < 4000
+    stored = bytes(Event.objects.get().payload)
+    payload = decompress_payload(stored)  # a zstd frame, not JSON
+    assert len(orjson.loads(payload)["breadcrumbs"]["values"]) == 90
+    assert len(stored) < len(payload) / 3
 
 
 def test_a_payload_dictionary_is_trained_once_enough_events_are_stored(

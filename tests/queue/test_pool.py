@@ -9,12 +9,12 @@ import uuid
 
 import orjson
 
-from tracehound.queue.pool import DigestPool, process_rows
+from tracehound.queue.pool import DigestPool, QueueRow, process_rows
 
 VERSIONS = {1: "newstyle:2023-01-11"}
 
 
-def rows(n: int, bad: set[int] = frozenset()) -> list[tuple]:
+def rows(n: int, bad: set[int] = frozenset()) -> list[QueueRow]:
     out = []
     for i in range(n):
         event = {"message": f"message {i}", "level": "info"}
@@ -26,7 +26,7 @@ def rows(n: int, bad: set[int] = frozenset()) -> list[tuple]:
             + b"\n"
             + payload
         )
-        out.append((i, 1, time.time(), "127.0.0.1", "{}", body))
+        out.append(QueueRow(i, 1, time.time(), "127.0.0.1", "{}", body))
     return out
 
 

@@ -23,6 +23,10 @@ from tracehound.ingest.envelope import (
 )
 from tracehound.lib.compression import compress_payload
 
+# Largest count kept from a client report; store.py saturates sums at it. Far below
+# the 64-bit columns, so adding two never overflows; JSON readers keep it exact.
+MAX_QUANTITY = 2**53 - 1
+
 
 class DigestError(Exception):
     """The payload cannot be turned into stored data; it is kept and marked failed."""
@@ -163,12 +167,15 @@ def add_client_report(stats: dict[str, int], data: dict[str, Any]) -> None:
         for entry in data.get(group) or ():
             if not isinstance(entry, dict):
                 continue
-            reason = str(entry.get("reason") or group.removesuffix("_events"))[:48]
-            category = str(entry.get("category") or "default")[:32]
+            # NUL cannot be stored in a PostgreSQL text column.
+            reason = str(entry.get("reason") or group.removesuffix("_events"))
+            reason = reason.replace("\x00", "")[:48]
+            category = str(entry.get("category") or "default").replace("\x00", "")[:32]
             quantity = entry.get("quantity")
-            if isinstance(quantity, int) and quantity > 0:
+            if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0:
                 key = f"discarded:{reason}:{category}"
-                stats[key] = stats.get(key, 0) + quantity
+                # Bounded: SDKs send counts, an attacker 2**64; the column holds 2**63 - 1.
+                stats[key] = min(stats.get(key, 0) + quantity, MAX_QUANTITY)
 
 
 def process_queue_item(

@@ -1,4 +1,12 @@
-"""Store a batch of processed items in one transaction: bulk inserts, one hash lookup."""
+"""Store a batch of processed items in one transaction: bulk inserts, one hash lookup.
+
+Several workers may store at once (PostgreSQL). Two of them can both miss a new hash
+and both create an issue for it; hashes are therefore inserted with ON CONFLICT DO
+NOTHING RETURNING, and an issue that lost any of its hashes to another worker is
+dropped in favour of the winner's (see `assign_issues`). Rows are locked in a stable
+order (projects, hashes, issues, tag values, stats all sorted) so that concurrent
+batches wait for each other instead of deadlocking.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +18,12 @@ from typing import Any
 
 from django.db import connection
 
-from tracehound.digest.process import ProcessedEvent, ProcessedItem
-from tracehound.events.models import Attachment, Event, UserReport
+from tracehound.digest.process import MAX_QUANTITY, ProcessedEvent, ProcessedItem
+from tracehound.events.models import Event, UserReport
+from tracehound.issues.actions import reopen_regressed_issues
 from tracehound.issues.models import GroupHash, Issue
+
+MAX_ATTACHMENT_SIZE = 2**31 - 1  # PositiveIntegerField
 
 
 @dataclass(slots=True)
@@ -90,10 +101,93 @@ def reserve_short_ids(project_id: int, count: int) -> int:
     return last - count + 1
 
 
+def insert_hashes(rows: list[GroupHash]) -> set[tuple[int, str]]:
+    """Insert hash rows; returns the (project, hash) pairs this call inserted.
+
+    A pair another worker inserted first (committed, or committing: PostgreSQL waits
+    for it) is skipped. Sorted, so concurrent inserts take index locks in one order.
+    """
+    won: set[tuple[int, str]] = set()
+    rows = sorted(rows, key=lambda r: (r.project_id, r.hash))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            part = rows[start : start + 500]
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(part))
+            cursor.execute(
+                "INSERT INTO issues_grouphash (project_id, hash, issue_id, grouping_version)"
+                f" VALUES {values} ON CONFLICT (project_id, hash) DO NOTHING"
+                " RETURNING project_id, hash",
+                [v for r in part for v in (r.project_id, r.hash, r.issue_id, r.grouping_version)],
+            )
+            won.update((project_id, hash_) for project_id, hash_ in cursor.fetchall())
+    return won
+
+
+def hash_owners(keys: list[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """The issue each (project, hash) belongs to now."""
+    by_project: dict[int, list[str]] = defaultdict(list)
+    for project_id, hash_ in keys:
+        by_project[project_id].append(hash_)
+    owners: dict[tuple[int, str], int] = {}
+    for project_id, hashes in by_project.items():
+        for part in chunks(hashes):
+            rows = GroupHash.objects.filter(project_id=project_id, hash__in=part)
+            for hash_, issue_id in rows.values_list("hash", "issue_id"):
+                owners[(project_id, hash_)] = issue_id
+    return owners
+
+
+def create_issues(issues: list[Issue]) -> None:
+    per_project: dict[int, list[Issue]] = defaultdict(list)
+    for issue in issues:
+        per_project[issue.project_id].append(issue)
+    for project_id in sorted(per_project):  # the counter rows are locked in one order
+        first = reserve_short_ids(project_id, len(per_project[project_id]))
+        for offset, issue in enumerate(per_project[project_id]):
+            issue.short_id = first + offset
+    Issue.objects.bulk_create(issues)
+
+
+def drop_lost_issues(lost: dict[int, int]) -> None:
+    """Hand the hashes of issues that lost a race to the winners' issues; delete them.
+
+    They were created in this transaction and hold no event yet.
+    """
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE issues_grouphash SET issue_id = %s WHERE issue_id = %s",
+            [[winner, loser] for loser, winner in sorted(lost.items())],
+        )
+    Issue.objects.filter(id__in=list(lost)).delete()
+
+
+def new_issue(project_id: int, event: ProcessedEvent, version: str) -> Issue:
+    g = event.grouping
+    return Issue(
+        project_id=project_id,
+        type=g.type,
+        title=g.title[:512],
+        culprit=g.culprit[:200],
+        metadata=g.metadata,
+        level=event.level,
+        platform=event.platform[:64],
+        grouping_version=version,
+        first_seen=event.timestamp,
+        last_seen=event.timestamp,
+        times_seen=0,
+        first_release=event.release,
+    )
+
+
 def assign_issues(events: list[tuple[int, ProcessedEvent]], versions: dict[int, str]) -> list[int]:
-    """The issue id for each event, creating issues for hashes never seen."""
+    """The issue id for each event, creating issues for hashes never seen.
+
+    Set-based: one lookup of the batch's hashes, new issues and their hashes inserted in
+    bulk. A new issue any of whose hashes another worker claimed first is replaced by
+    that worker's issue, so a group never ends up as two issues.
+    """
     known = known_hashes(events)
-    pending: dict[tuple[int, str], Issue] = {}  # first hash of a new issue → unsaved issue
+    pending: dict[tuple[int, str], Issue] = {}  # hash of a new issue → unsaved issue
     slots: list[tuple[int, str] | int] = []
     for project_id, event in events:
         hashes = event.grouping.hashes
@@ -104,51 +198,39 @@ def assign_issues(events: list[tuple[int, ProcessedEvent]], versions: dict[int, 
         key = next(((project_id, h) for h in hashes if (project_id, h) in pending), None)
         if key is None:
             key = (project_id, hashes[0])
-            g = event.grouping
-            pending[key] = Issue(
-                project_id=project_id,
-                type=g.type,
-                title=g.title[:512],
-                culprit=g.culprit[:200],
-                metadata=g.metadata,
-                level=event.level,
-                platform=event.platform[:64],
-                grouping_version=versions[project_id],
-                first_seen=event.timestamp,
-                last_seen=event.timestamp,
-                times_seen=0,
-                first_release=event.release,
-            )
+            pending[key] = new_issue(project_id, event, versions[project_id])
         issue = pending[key]
         for h in hashes:  # later events in the batch may match on a secondary hash
             pending.setdefault((project_id, h), issue)
         slots.append(key)
     if pending:
-        unique = list({id(issue): issue for issue in pending.values()}.values())
-        per_project: dict[int, list[Issue]] = defaultdict(list)
-        for issue in unique:
-            per_project[issue.project_id].append(issue)
-        for project_id, issues in per_project.items():
-            first = reserve_short_ids(project_id, len(issues))
-            for offset, issue in enumerate(issues):
-                issue.short_id = first + offset
-        Issue.objects.bulk_create(unique)
+        create_issues(list({id(issue): issue for issue in pending.values()}.values()))
     issue_ids = [slot if isinstance(slot, int) else pending[slot].pk for slot in slots]
-    new_hashes = []
+    new_hashes: dict[tuple[int, str], GroupHash] = {}
     for (project_id, event), issue_id in zip(events, issue_ids, strict=True):
         for h in event.grouping.hashes:
-            if (project_id, h) not in known:
-                known[(project_id, h)] = issue_id
-                new_hashes.append(
-                    GroupHash(
-                        project_id=project_id,
-                        hash=h,
-                        issue_id=issue_id,
-                        grouping_version=versions[project_id],
-                    )
+            if (project_id, h) not in known and (project_id, h) not in new_hashes:
+                new_hashes[(project_id, h)] = GroupHash(
+                    project_id=project_id,
+                    hash=h,
+                    issue_id=issue_id,
+                    grouping_version=versions[project_id],
                 )
-    GroupHash.objects.bulk_create(new_hashes, ignore_conflicts=True)
-    return issue_ids
+    won = insert_hashes(list(new_hashes.values()))
+    lost_keys = [key for key in new_hashes if key not in won]
+    if not lost_keys:
+        return issue_ids
+    # Another worker created some of these hashes meanwhile: its issues win.
+    owners = hash_owners(lost_keys)
+    created = {issue.pk for issue in pending.values()}
+    lost: dict[int, int] = {}
+    for key in lost_keys:
+        loser = new_hashes[key].issue_id
+        if loser in created and key in owners:
+            lost.setdefault(loser, owners[key])
+    if lost:
+        drop_lost_issues(lost)
+    return [lost.get(issue_id, issue_id) for issue_id in issue_ids]
 
 
 def datetime_adapter() -> Callable[[datetime | None], Any]:
@@ -194,20 +276,18 @@ def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
     adapt = datetime_adapter()
     issue_rows = []
     tag_rows = []
-    for issue_id, d in deltas.items():
+    for issue_id, d in sorted(deltas.items()):  # rows locked in one order
         last = adapt(d.last_seen)
         first = adapt(d.first_seen)
         issue_rows.append([d.count, last, last, first, first, d.level, issue_id])
-        for (key, value), (count, t_first, t_last) in d.tags.items():
+        for (key, value), (count, t_first, t_last) in sorted(d.tags.items()):
             tag_rows.append([issue_id, key, value, count, adapt(t_first), adapt(t_last)])
     with connection.cursor() as cursor:
-        # A new event on a resolved issue reopens it (a regression).
         cursor.executemany(
             "UPDATE issues_issue SET times_seen = times_seen + %s,"
             " last_seen = CASE WHEN last_seen < %s THEN %s ELSE last_seen END,"
             " first_seen = CASE WHEN first_seen > %s THEN %s ELSE first_seen END,"
-            " level = %s,"
-            " status = CASE WHEN status = 'resolved' THEN 'unresolved' ELSE status END"
+            " level = %s"
             " WHERE id = %s",
             issue_rows,
         )
@@ -229,16 +309,51 @@ def store_stats(items: list[ProcessedItem]) -> None:
     for item in items:
         day = datetime.fromtimestamp(item.received_at, tz=UTC).date()
         for key, quantity in item.stats.items():
-            totals[(item.project_id, day, key[:128])] += quantity
+            totals[(item.project_id, day, key.replace("\x00", "")[:128])] += quantity
     if not totals:
         return
     adapt = connection.ops.adapt_datefield_value
+    # Saturating: both terms are at most MAX_QUANTITY, so their sum fits the column.
+    total = "projects_projectstat.quantity + excluded.quantity"
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO projects_projectstat (project_id, day, key, quantity)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT (project_id, day, key)"
-            " DO UPDATE SET quantity = projects_projectstat.quantity + excluded.quantity",
-            [[p, adapt(day), key, q] for (p, day, key), q in totals.items()],
+            f" DO UPDATE SET quantity = CASE WHEN {total} > {MAX_QUANTITY}"
+            f" THEN {MAX_QUANTITY} ELSE {total} END",
+            [
+                [p, adapt(day), key, min(max(q, 0), MAX_QUANTITY)]
+                for (p, day, key), q in sorted(totals.items())
+            ],
+        )
+
+
+def store_attachments(items: list[ProcessedItem]) -> None:
+    """Insert attachments, once per (project, event, name): a resent envelope adds none."""
+    adapt = datetime_adapter()
+    now = adapt(datetime.now(tz=UTC))
+    rows = {
+        (item.project_id, a.event_id, a.name): [
+            item.project_id,
+            a.event_id,
+            a.name,
+            a.content_type,
+            a.attachment_type,
+            min(a.size, MAX_ATTACHMENT_SIZE),
+            a.data,
+            now,
+        ]
+        for item in items
+        for a in item.attachments
+    }
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO events_attachment (project_id, event_id, name, content_type,"
+            " attachment_type, size, data, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (project_id, event_id, name) DO NOTHING",
+            [rows[key] for key in sorted(rows)],
         )
 
 
@@ -257,22 +372,9 @@ def store_batch(items: list[ProcessedItem], versions: dict[int, str]) -> int:
         for (_, event), issue_id in zip(events, issue_ids, strict=True):
             deltas[issue_id].add(event)
         update_issue_counters(deltas)
+        reopen_regressed_issues(list(deltas))
     now = datetime.now(tz=UTC)
-    attachments = [
-        Attachment(
-            project_id=item.project_id,
-            event_id=a.event_id,
-            name=a.name,
-            content_type=a.content_type,
-            attachment_type=a.attachment_type,
-            size=a.size,
-            data=a.data,
-            created_at=now,
-        )
-        for item in items
-        for a in item.attachments
-    ]
-    Attachment.objects.bulk_create(attachments)
+    store_attachments(items)
     reports = [
         UserReport(
             project_id=item.project_id,

@@ -33,7 +33,12 @@ class Attachment(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["project", "event_id"], name="attachment_event")]
+        constraints = [
+            # A resent envelope must not store its attachments again.
+            models.UniqueConstraint(
+                fields=["project", "event_id", "name"], name="unique_attachment_name"
+            )
+        ]
 
 
 class UserReport(models.Model):

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -25,8 +28,19 @@ from tracehound.digest.process import ProcessedItem, process_queue_item
 
 log = logging.getLogger("tracehound.worker")
 
-Row = tuple[Any, ...]  # (id, project_id, received_at, client_ip, meta, body)
-Failure = tuple[int, str]
+
+class QueueRow(NamedTuple):
+    """A claimed queue row, as `claim_rows` reads it."""
+
+    id: int
+    project_id: int
+    received_at: float
+    client_ip: str
+    meta: Any  # dict, or its JSON text from drivers that do not decode it
+    body: bytes
+
+
+Failure = tuple[int, str]  # (queue id, error)
 
 # Below this many rows the round trip to a child costs more than it saves.
 MIN_PARALLEL_ROWS = 32
@@ -34,37 +48,55 @@ IDLE_SECONDS = 60.0
 
 
 def process_rows(
-    rows: list[Row], versions: dict[int, str], dictionary: bytes | None
+    rows: list[QueueRow], versions: dict[int, str], dictionary: bytes | None
 ) -> tuple[list[ProcessedItem], list[Failure]]:
     processed: list[ProcessedItem] = []
     failed: list[Failure] = []
-    for queue_id, project_id, received_at, client_ip, meta, body in rows:
+    for row in rows:
         try:
-            if isinstance(meta, (str, bytes)):
-                meta = orjson.loads(meta)
+            meta = orjson.loads(row.meta) if isinstance(row.meta, (str, bytes)) else row.meta
             processed.append(
                 process_queue_item(
-                    queue_id,
-                    project_id,
-                    received_at,
-                    client_ip,
+                    row.id,
+                    row.project_id,
+                    row.received_at,
+                    row.client_ip,
                     meta,
-                    bytes(body),
-                    versions[project_id],
+                    bytes(row.body),
+                    versions[row.project_id],
                     dictionary,
                 )
             )
         except Exception as exc:  # any bad payload is kept and shown, never dropped
-            log.warning("digest of queue item %s failed: %s", queue_id, exc)
-            failed.append((queue_id, "".join(traceback.format_exception_only(exc)).strip()))
+            log.warning("digest of queue item %s failed: %s", row.id, exc)
+            failed.append((row.id, "".join(traceback.format_exception_only(exc)).strip()))
     return processed, failed
 
 
-def ignore_stop_signals() -> None:
-    # The worker decides when children stop; a Ctrl-C or SIGTERM to the process group
-    # must not kill them under a batch the worker is still waiting for.
+def start_child(parent_pid: int) -> None:
+    """Initializer of a digest child: it lives exactly as long as its worker.
+
+    The worker decides when children stop, so a Ctrl-C or SIGTERM to the process group
+    must not kill them under a batch it still waits for. But a worker killed with
+    SIGKILL cannot stop them: the kernel sends SIGKILL when the parent dies (Linux),
+    and a watchdog covers the parent dying before that was set, and other systems.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.platform == "linux":
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+    def watch_parent() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, name="watch-parent", daemon=True).start()
 
 
 class DigestPool:
@@ -74,12 +106,12 @@ class DigestPool:
         self.last_used = 0.0
 
     def process(
-        self, rows: list[Row], versions: dict[int, str], dictionary: bytes | None
+        self, rows: list[QueueRow], versions: dict[int, str], dictionary: bytes | None
     ) -> tuple[list[ProcessedItem], list[Failure]]:
         return self.submit(rows, versions, dictionary)()
 
     def submit(
-        self, rows: list[Row], versions: dict[int, str], dictionary: bytes | None
+        self, rows: list[QueueRow], versions: dict[int, str], dictionary: bytes | None
     ) -> Callable[[], tuple[list[ProcessedItem], list[Failure]]]:
         """Start processing; the returned function waits for the results, in queue order.
 
@@ -91,11 +123,14 @@ class DigestPool:
             # spawn: children start clean, without the parent's database connections.
             context = multiprocessing.get_context("spawn")
             self.executor = ProcessPoolExecutor(
-                self.processes, mp_context=context, initializer=ignore_stop_signals
+                self.processes,
+                mp_context=context,
+                initializer=start_child,
+                initargs=(os.getpid(),),
             )
         self.last_used = time.monotonic()
         # Rows arrive as bytes-like memoryviews from some drivers; children need bytes.
-        rows = [(*row[:5], bytes(row[5])) for row in rows]
+        rows = [row._replace(body=bytes(row.body)) for row in rows]
         size = -(-len(rows) // self.processes)
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
         try:

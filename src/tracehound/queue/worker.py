@@ -1,12 +1,11 @@
-"""The digest loop: claim a batch of queue rows, digest it, store it and delete the rows.
+"""The digest loop: claim a batch of queue rows, process it, store it; upkeep when idle.
 
 Claiming sets a lease (`claimed_until`) in a short transaction (PostgreSQL: with FOR
 UPDATE SKIP LOCKED, so workers never claim the same rows). Processing happens outside
 any transaction, in child processes for large batches, while the worker stores the
-previous batch. The storing transaction deletes the rows with RETURNING and stores
-only what it deleted, so a row is stored exactly once even if its lease ran out and
-another worker took it too. A worker that dies leaves its rows to be retaken when the
-lease expires (TRACEHOUND_CLAIM_SECONDS).
+previous batch (`digest.batch` owns the storing transaction and failure policy). A
+worker that dies leaves its rows to be retaken when the lease expires
+(TRACEHOUND_CLAIM_SECONDS).
 """
 
 from __future__ import annotations
@@ -21,17 +20,21 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
+from tracehound.digest.batch import store_digested
 from tracehound.digest.process import ProcessedItem
-from tracehound.digest.store import store_batch
 from tracehound.events.codec import current_dictionary, train_dictionary_if_due
-from tracehound.queue.pool import DigestPool, Failure, Row
+from tracehound.queue.housekeeping import compact_sqlite, enable_incremental_vacuum, prune_old_rows
+from tracehound.queue.pool import DigestPool, Failure, QueueRow
 
 IN_PROCESS = DigestPool(processes=1)
+UPKEEP_SECONDS = 60.0
+# A drained backlog of this many rows left free pages worth returning right away.
+BACKLOG_ROWS = 500
 
 log = logging.getLogger("tracehound.worker")
 
 
-def claim_rows(limit: int) -> list[Row]:
+def claim_rows(limit: int) -> list[QueueRow]:
     now = time.time()
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     with transaction.atomic(), connection.cursor() as cursor:
@@ -43,7 +46,7 @@ def claim_rows(limit: int) -> list[Row]:
             " RETURNING id, project_id, received_at, client_ip, meta, body",
             [now + settings.TRACEHOUND_CLAIM_SECONDS, now, limit],
         )
-        return sorted(cursor.fetchall(), key=lambda row: row[0])
+        return sorted(map(QueueRow._make, cursor.fetchall()), key=lambda row: row.id)
 
 
 def grouping_versions(project_ids: set[int]) -> dict[int, str]:
@@ -53,82 +56,21 @@ def grouping_versions(project_ids: set[int]) -> dict[int, str]:
     return dict(rows)
 
 
-def mark_failed(failed: list[Failure]) -> None:
-    if not failed:
-        return
-    now = time.time()
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "UPDATE queue_queueitem SET failed_at = %s, error = %s, attempts = attempts + 1"
-            " WHERE id = %s",
-            [[now, error[:2000], queue_id] for queue_id, error in failed],
-        )
-
-
-def delete_rows(ids: list[int]) -> set[int]:
-    if not ids:
-        return set()
-    placeholders = ", ".join(["%s"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM queue_queueitem WHERE id IN ({placeholders}) RETURNING id", ids
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
-def count_digested(events: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO queue_digeststat (minute, events) VALUES (%s, %s) ON CONFLICT (minute)"
-            " DO UPDATE SET events = queue_digeststat.events + excluded.events",
-            [int(time.time() // 60), events],
-        )
-
-
 @dataclass
 class Batch:
-    rows: list[Row]
+    rows: list[QueueRow]
     versions: dict[int, str]
     results: Callable[[], tuple[list[ProcessedItem], list[Failure]]]
 
 
-def start_batch(rows: list[Row], pool: DigestPool) -> Batch:
-    versions = grouping_versions({row[1] for row in rows})
+def start_batch(rows: list[QueueRow], pool: DigestPool) -> Batch:
+    versions = grouping_versions({row.project_id for row in rows})
     return Batch(rows, versions, pool.submit(rows, versions, current_dictionary()))
 
 
-def store_processed(
-    processed: list[ProcessedItem], failed: list[Failure], versions: dict[int, str]
-) -> int:
-    with transaction.atomic():
-        mine = delete_rows([p.queue_id for p in processed])
-        stored = store_batch([p for p in processed if p.queue_id in mine], versions)
-        mark_failed(failed)
-        if stored:
-            count_digested(stored)
-    return stored
-
-
 def finish_batch(batch: Batch) -> None:
-    """Store a processed batch; if that fails, item by item, so one bad item can't block all."""
     processed, failed = batch.results()
-    try:
-        store_processed(processed, failed, batch.versions)
-        return
-    except DatabaseError:
-        if len(batch.rows) == 1:
-            raise
-        log.exception("batch of %d failed to store; retrying one by one", len(batch.rows))
-    by_id = {p.queue_id: p for p in processed}
-    for queue_id, error in failed:
-        with transaction.atomic():
-            mark_failed([(queue_id, error)])
-    for queue_id, item in by_id.items():
-        try:
-            store_processed([item], [], batch.versions)
-        except DatabaseError as exc:
-            with transaction.atomic():
-                mark_failed([(queue_id, f"storing failed: {exc}")])
+    store_digested(processed, failed, batch.versions)
 
 
 def digest_batch(limit: int | None = None, pool: DigestPool = IN_PROCESS) -> int:
@@ -147,6 +89,10 @@ def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
         settings.TRACEHOUND_DIGEST_BATCH,
         processes,
     )
+    try:
+        enable_incremental_vacuum()
+    except DatabaseError as exc:
+        log.warning("could not enable incremental auto-vacuum: %s", exc)
     pool = DigestPool(processes)
     try:
         digest_until_stopped(stop, pool, idle_sleep)
@@ -155,25 +101,44 @@ def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
     log.info("digest worker stopped")
 
 
+def upkeep() -> None:
+    try:
+        prune_old_rows()
+        compact_sqlite()
+    except DatabaseError as exc:  # busy or unavailable: next time
+        log.warning("upkeep skipped: %s", exc)
+
+
 def digest_until_stopped(stop: threading.Event, pool: DigestPool, idle_sleep: float) -> None:
     """Claim and start batch N+1, then store batch N while the children process N+1."""
     limit = settings.TRACEHOUND_DIGEST_BATCH
     inflight: Batch | None = None
+    last_upkeep = time.monotonic()  # not at start: a backlog may be waiting
+    handled = 0  # rows claimed since the last upkeep
     while not stop.is_set():
         try:
             rows = claim_rows(limit)
+            handled += len(rows)
             upcoming = start_batch(rows, pool) if rows else None
             if inflight is not None:
                 finish_batch(inflight)
             inflight = upcoming
-        except DatabaseError as exc:
-            # Database restarting or tables not migrated yet: wait and try again. Rows of
-            # a batch in flight are retaken when their lease runs out.
-            log.warning("digest paused: %s", exc)
+        except Exception as exc:
+            # Database restarting or not migrated yet, or a bug: wait and try again. Rows
+            # of a batch in flight are retaken when their lease runs out.
+            if isinstance(exc, DatabaseError):
+                log.warning("digest paused: %s", exc)
+            else:
+                log.exception("digest paused by an unexpected error")
             inflight = None
             connection.close()
             stop.wait(2.0)
             continue
+        # Upkeep once a minute, and as soon as a backlog is drained.
+        drained = inflight is None and handled >= BACKLOG_ROWS
+        if drained or time.monotonic() - last_upkeep > UPKEEP_SECONDS:
+            upkeep()
+            last_upkeep, handled = time.monotonic(), 0
         if inflight is None:
             pool.close_if_idle()
             stop.wait(idle_sleep)

@@ -19,6 +19,8 @@ class Command(BaseCommand):
             return
         age = status["oldest_queued_age_seconds"]
         self.stdout.write(f"queue depth:                 {status['queue_depth']}")
-        self.stdout.write(f"failed items:                {status['failed_items']}")
+        failed = status["failed_items"]
+        hint = " (requeue them with: tracehound queue retry-failed)"
+        self.stdout.write(f"failed items:                {failed}{hint if failed else ''}")
         self.stdout.write(f"events digested last minute: {status['events_digested_last_minute']}")
         self.stdout.write(f"oldest queued item age:      {'-' if age is None else f'{age:.1f}s'}")
