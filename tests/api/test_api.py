@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
-import orjson
 import pytest
 from django.utils import timezone
 
+from tests.envelopes import envelope
 from tracehound.accounts.models import ApiToken
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,44 +21,36 @@ def token(owner) -> str:
 
 def send_error(wsgi, project, type_: str, value: str = "boom") -> str:
     event_id = uuid.uuid4().hex
-    payload = orjson.dumps(
-        {
-            "platform": "python",
-            "exception": {
-                "values": [
-                    {
-                        "type": type_,
-                        "value": value,
-                        "stacktrace": {
-                            "frames": [
-                                {
-                                    "module": "shop.cart",
-                                    "function": "total",
-                                    "filename": "shop/cart.py",
-                                    "lineno": 12,
-                                    "in_app": True,
-                                    "context_line": "    return sum(prices)",
-                                    "pre_context": ["def total(prices):"],
-                                    "post_context": [""],
-                                }
-                            ]
-                        },
-                    }
-                ]
-            },
-            "user": {"id": "u1"},
-            "tags": {"region": "eu"},
-            "release": "shop@1.0",
-            "environment": "production",
-        }
-    )
-    body = (
-        orjson.dumps({"event_id": event_id})
-        + b"\n"
-        + orjson.dumps({"type": "event", "length": len(payload)})
-        + b"\n"
-        + payload
-    )
+    payload = {
+        "platform": "python",
+        "exception": {
+            "values": [
+                {
+                    "type": type_,
+                    "value": value,
+                    "stacktrace": {
+                        "frames": [
+                            {
+                                "module": "shop.cart",
+                                "function": "total",
+                                "filename": "shop/cart.py",
+                                "lineno": 12,
+                                "in_app": True,
+                                "context_line": "    return sum(prices)",
+                                "pre_context": ["def total(prices):"],
+                                "post_context": [""],
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+        "user": {"id": "u1"},
+        "tags": {"region": "eu"},
+        "release": "shop@1.0",
+        "environment": "production",
+    }
+    body = envelope(payload, event_id=event_id)
     assert wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth).status == 200
     return event_id
 

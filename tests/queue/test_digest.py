@@ -7,6 +7,7 @@ import uuid
 
 import orjson
 import pytest
+from tests.envelopes import envelope
 
 from tracehound.events.models import Event
 from tracehound.issues.models import Issue, IssueTagValue
@@ -18,14 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def post_event(wsgi, project, event: dict) -> str:
     event_id = uuid.uuid4().hex
-    payload = orjson.dumps(event)
-    body = (
-        orjson.dumps({"event_id": event_id})
-        + b"\n"
-        + orjson.dumps({"type": "event", "length": len(payload)})
-        + b"\n"
-        + payload
-    )
+    body = envelope(event, event_id=event_id)
     response = wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth)
     assert response.status == 200, response.body
     return event_id

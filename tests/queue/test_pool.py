@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 
 import orjson
+from tests.envelopes import envelope, item
 
 from tracehound.queue.pool import DigestPool, QueueRow, process_rows
 
@@ -19,13 +19,7 @@ def rows(n: int, bad: set[int] = frozenset()) -> list[QueueRow]:
     for i in range(n):
         event = {"message": f"message {i}", "level": "info"}
         payload = b"{not json" if i in bad else orjson.dumps(event)
-        body = (
-            orjson.dumps({"event_id": uuid.uuid4().hex})
-            + b"\n"
-            + orjson.dumps({"type": "event", "length": len(payload)})
-            + b"\n"
-            + payload
-        )
+        body = envelope(item("event", payload))
         out.append(QueueRow(i, 1, time.time(), "127.0.0.1", "{}", body))
     return out
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-import orjson
 import pytest
+from tests.envelopes import envelope, item
 
 from tracehound.issues.models import Issue
 
@@ -15,51 +15,37 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def issue(wsgi, project, digest_all) -> Issue:
     event_id = uuid.uuid4().hex
-    event = orjson.dumps(
-        {
-            "platform": "python",
-            "exception": {
-                "values": [
-                    {
-                        "type": "KeyError",
-                        "value": "'sku'",
-                        "stacktrace": {
-                            "frames": [
-                                {
-                                    "module": "shop.cart",
-                                    "function": "add",
-                                    "lineno": 8,
-                                    "in_app": True,
-                                    "context_line": "    price = prices[item['sku']]",
-                                    "pre_context": ["def add(item):"],
-                                    "post_context": ["    return price"],
-                                }
-                            ]
-                        },
-                    }
-                ]
-            },
-        }
-    )
-    report = orjson.dumps(
-        {
-            "event_id": event_id,
-            "name": "Ann",
-            "email": "a@example.com",
-            "comments": "Adding to cart fails",
-        }
-    )
-    body = (
-        orjson.dumps({"event_id": event_id})
-        + b"\n"
-        + orjson.dumps({"type": "event", "length": len(event)})
-        + b"\n"
-        + event
-        + b"\n"
-        + orjson.dumps({"type": "user_report", "length": len(report)})
-        + b"\n"
-        + report
-    )
+    event = {
+        "platform": "python",
+        "exception": {
+            "values": [
+                {
+                    "type": "KeyError",
+                    "value": "'sku'",
+                    "stacktrace": {
+                        "frames": [
+                            {
+                                "module": "shop.cart",
+                                "function": "add",
+                                "lineno": 8,
+                                "in_app": True,
+                                "context_line": "    price = prices[item['sku']]",
+                                "pre_context": ["def add(item):"],
+                                "post_context": ["    return price"],
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+    }
+    report = {
+        "event_id": event_id,
+        "name": "Ann",
+        "email": "a@example.com",
+        "comments": "Adding to cart fails",
+    }
+    body = envelope(item("event", event), item("user_report", report), event_id=event_id)
     assert wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth).status == 200
     digest_all()
     return Issue.objects.get()
