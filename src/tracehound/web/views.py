@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -20,6 +21,13 @@ from tracehound.issues.queries import (
 )
 
 STATUSES = ("unresolved", "resolved", "ignored")
+
+
+def public_base_url(request: HttpRequest) -> str:
+    """BASE_URL, or when it is unset the URL this page was reached at (so DSNs match it)."""
+    if settings.BASE_URL_IS_SET:
+        return str(settings.BASE_URL)
+    return request.build_absolute_uri("/")
 
 
 @login_required
@@ -59,7 +67,7 @@ def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse
             "rows": rows,
             "status": status,
             "statuses": STATUSES,
-            "dsn": key.dsn() if key else None,
+            "dsn": key.dsn(public_base_url(request)) if key else None,
         },
     )
 
