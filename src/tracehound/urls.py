@@ -5,7 +5,7 @@ from tracehound.web import views
 
 urlpatterns = [
     path("api/0/", include("tracehound.api.urls")),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("<slug:org>/<slug:project>/", views.project_issues, name="project-issues"),
