@@ -294,7 +294,6 @@ TRACEHOUND_HSTS_SECONDS = env_int("TRACEHOUND_HSTS_SECONDS", 31536000 if IS_HTTP
 SECURE_HSTS_SECONDS = TRACEHOUND_HSTS_SECONDS
 # Off by default: the proxy in front usually redirects, and /health/ probes speak http.
 SECURE_SSL_REDIRECT = env_bool("TRACEHOUND_SSL_REDIRECT", False)
-SECURE_REFERRER_POLICY = "same-origin"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
