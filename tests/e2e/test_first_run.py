@@ -8,9 +8,7 @@ import subprocess
 import sys
 import uuid
 
-import pytest
-
-from tests.e2e.server import HTTP, event_envelope, make_server
+from tests.e2e.server import HTTP, drop_postgres, event_envelope, make_server
 
 
 def mode(path: os.PathLike[str]) -> int:
@@ -19,8 +17,6 @@ def mode(path: os.PathLike[str]) -> int:
 
 def test_a_fresh_data_dir_and_every_file_in_it_are_private_to_the_owner(tmp_path):
     server, pg_url = make_server(tmp_path / "data")
-    if pg_url:
-        pytest.skip("the database files are SQLite's")
     # A usual login umask lets others read new files; Tracehound must not rely on it.
     common = {"env": server.env, "preexec_fn": lambda: os.umask(0o022)}
     proc = subprocess.Popen(
@@ -51,9 +47,13 @@ def test_a_fresh_data_dir_and_every_file_in_it_are_private_to_the_owner(tmp_path
         data = server.data_dir
         assert mode(data) == 0o700
         assert mode(data / "secret_key") == 0o600
-        names = {p.name for p in data.glob("tracehound.sqlite3*")}
-        assert {"tracehound.sqlite3", "tracehound.sqlite3-wal", "tracehound.sqlite3-shm"} <= names
+        if not pg_url:
+            names = {p.name for p in data.glob("tracehound.sqlite3*")}
+            sqlite = {"tracehound.sqlite3", "tracehound.sqlite3-wal", "tracehound.sqlite3-shm"}
+            assert sqlite <= names
         loose = {p.name: oct(mode(p)) for p in data.rglob("*") if mode(p) & 0o077}
         assert loose == {}
     finally:
         server.stop()
+        if pg_url:
+            drop_postgres(pg_url)

@@ -39,3 +39,10 @@ def test_without_base_url_the_project_page_shows_a_dsn_for_the_address_it_was_re
     user.save()
     page = client.get("/acme/backend/", HTTP_HOST="tracehound.example:9000").content.decode()
     assert f"http://{project.public_key}@tracehound.example:9000/{project.id}" in page
+
+
+def test_pages_refuse_a_host_name_that_is_not_base_urls(client):
+    # Derived from BASE_URL (a loopback URL in the test run), not "*".
+    assert client.get("/login/", HTTP_HOST="evil.example").status_code == 400
+    assert client.get("/login/", HTTP_HOST="127.0.0.1:8000").status_code == 200
+    assert client.get("/login/", HTTP_HOST="localhost:8000").status_code == 200
