@@ -56,3 +56,10 @@ def test_another_account_is_not_locked_by_failures_on_ann(client, ann):
     for n in range(6):
         log_in(client, "ann", "wrong", ip=f"198.51.100.{n}")
     assert log_in(client, "bob", PASSWORD, ip="198.51.100.99").status_code == 302
+
+
+def test_a_log_in_with_a_nul_or_a_huge_user_name_is_an_ordinary_failure(client, ann):
+    for username in ["ann\x00", "x" * 100_000]:
+        response = log_in(client, username, "wrong")
+        assert response.status_code == 200
+        assert b"didn" in response.content  # the usual "didn't match" error

@@ -15,10 +15,15 @@ FAILURES_PER_ACCOUNT = 5
 FAILURES_PER_ADDRESS = 20
 
 
+def _account_key(username: str) -> str:
+    # NUL cannot be stored in PostgreSQL text; such a name never logs in anyway.
+    return f"account:{username[:150].replace(chr(0), '')}"
+
+
 def _keys(username: str, address: str) -> list[tuple[str, int]]:
     return [
-        (f"account:{username[:150]}", FAILURES_PER_ACCOUNT),
-        (f"ip:{address[:64]}", FAILURES_PER_ADDRESS),
+        (_account_key(username), FAILURES_PER_ACCOUNT),
+        (f"ip:{address[:64].replace(chr(0), '')}", FAILURES_PER_ADDRESS),
     ]
 
 
@@ -40,4 +45,4 @@ def record_login_failure(username: str, address: str) -> None:
 
 def forget_login_failures(username: str) -> None:
     """After a successful log-in; the address's failures stay (they may be guesses at others)."""
-    LoginFailure.objects.filter(key=f"account:{username[:150]}").delete()
+    LoginFailure.objects.filter(key=_account_key(username)).delete()
