@@ -41,7 +41,7 @@ run: $(RUN_STAMP)
 	@echo "Tracehound data lives in $(TRACEHOUND_DATA_DIR). First steps, in another terminal:"
 	@echo "  $(VENV)/bin/tracehound user create <you> --email <your email>"
 	@echo "  $(VENV)/bin/tracehound project create my-org/my-project --owner <you>"
-	@echo "Then log in at http://$(HOST):$(PORT)/ and point a Sentry SDK at the printed DSN."
+	@echo "Then log in at the BASE_URL printed below and point a Sentry SDK at the printed DSN."
 	@echo
 	$(VENV)/bin/tracehound serve --host $(HOST) --port $(PORT)
 
