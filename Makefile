@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 NODE_DIR := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 export TRACEHOUND_DATA_DIR ?= $(CURDIR)/data
+# `make run PORT=9000 HOST=0.0.0.0`
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint unit e2e bench clean
 
@@ -36,11 +39,11 @@ run: $(RUN_STAMP)
 	$(VENV)/bin/tracehound migrate --noinput -v 0
 	@echo
 	@echo "Tracehound data lives in $(TRACEHOUND_DATA_DIR). First steps, in another terminal:"
-	@echo "  $(VENV)/bin/tracehound createsuperuser"
-	@echo "  $(VENV)/bin/tracehound project create my-org/my-project --owner <that user>"
-	@echo "Then log in at http://127.0.0.1:8000/ and point a Sentry SDK at the printed DSN."
+	@echo "  $(VENV)/bin/tracehound user create <you> --email <your email>"
+	@echo "  $(VENV)/bin/tracehound project create my-org/my-project --owner <you>"
+	@echo "Then log in at the BASE_URL printed below and point a Sentry SDK at the printed DSN."
 	@echo
-	$(VENV)/bin/tracehound serve --host 127.0.0.1 --port 8000
+	$(VENV)/bin/tracehound serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
@@ -50,6 +53,13 @@ lint: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) lint
 	$(VENV)/bin/pytest -q
+
+# Everything but the end-to-end tests (real servers, SDKs, browser): fast, no Node needed.
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q -m "not e2e"
+
+e2e: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
+	$(VENV)/bin/pytest -q -m e2e
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -11,6 +11,14 @@ import pytest
 from tracehound.ingest.auth import clear_key_cache
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hasher() -> None:
+    # Tests create and log in users all the time; the production hasher is slow on purpose.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def fresh_caches() -> None:
     from tracehound.events.codec import forget_dictionaries

@@ -29,11 +29,66 @@ def setup_django() -> None:
         sys.exit(f"tracehound: configuration error: {exc}")
 
 
-def address_args(prog: str, argv: list[str]) -> argparse.Namespace:
+def port_number(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {port}")
+    return port
+
+
+def listen_address(prog: str, argv: list[str]) -> tuple[str, int]:
+    """The --host/--port to listen on, validated with the rest of the settings."""
     parser = argparse.ArgumentParser(prog=f"tracehound {prog}")
-    parser.add_argument("--host", default=os.environ.get("TRACEHOUND_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("TRACEHOUND_PORT", "8000")))
-    return parser.parse_args(argv)
+    parser.add_argument("--host", help="address to listen on (default: TRACEHOUND_HOST)")
+    parser.add_argument("--port", type=port_number, help="port (default: TRACEHOUND_PORT)")
+    args = parser.parse_args(argv)
+    # The options stand in for the variables, so this process and the HTTP server it
+    # starts derive the same BASE_URL from them when BASE_URL is unset.
+    if args.host is not None:
+        os.environ["TRACEHOUND_HOST"] = args.host
+    if args.port is not None:
+        os.environ["TRACEHOUND_PORT"] = str(args.port)
+    load_settings()
+    from tracehound import settings
+
+    return settings.TRACEHOUND_HOST, settings.TRACEHOUND_PORT
+
+
+def announce_base_url(host: str, port: int) -> None:
+    """Say which public URL DSNs and links use, and warn when it cannot reach this server."""
+    from urllib.parse import urlsplit
+
+    from tracehound import settings
+
+    if not settings.BASE_URL_IS_SET:
+        print(
+            f"BASE_URL {settings.BASE_URL} (from the listening address; set BASE_URL to the"
+            " URL that SDKs and browsers use)",
+            flush=True,
+        )
+        if host in ("0.0.0.0", "::"):
+            print(
+                "tracehound: listening on every interface but BASE_URL is unset: DSNs and links"
+                f" use {settings.BASE_URL} and only loopback host names are allowed; set"
+                " BASE_URL",
+                file=sys.stderr,
+                flush=True,
+            )
+        return
+    print(f"BASE_URL {settings.BASE_URL}", flush=True)
+    base = urlsplit(settings.BASE_URL)
+    base_port = base.port or (443 if base.scheme == "https" else 80)
+    same_host = base.hostname == host or settings.is_loopback(base.hostname or "")
+    if same_host and base_port != port:
+        print(
+            f"tracehound: BASE_URL {settings.BASE_URL} does not match port {port} this server"
+            f" listens on: DSNs and links will point at port {base_port}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def migrate_if_needed() -> None:
@@ -84,11 +139,11 @@ def load_settings() -> None:
 
 def web(argv: list[str]) -> None:
     """Apply pending migrations, then replace this process with the granian HTTP server."""
-    args = address_args("web", argv)
-    load_settings()
+    host, port = listen_address("web", argv)
+    announce_base_url(host, port)
     migrate_if_needed()
     sys.stdout.flush()
-    os.execv(sys.executable, granian_command(args.host, args.port))
+    os.execv(sys.executable, granian_command(host, port))
 
 
 def die_with_parent() -> None:
@@ -106,13 +161,15 @@ def serve(argv: list[str]) -> None:
     """
     import threading
 
-    args = address_args("serve", argv)
-    load_settings()
+    host, port = listen_address("serve", argv)
     migrate_if_needed()
-    command = granian_command(args.host, args.port)
+    command = granian_command(host, port)
     preexec = die_with_parent if sys.platform == "linux" else None
     server = subprocess.Popen(command, preexec_fn=preexec)
-    print(f"Tracehound is serving on http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    from tracehound.settings import url_host
+
+    print(f"Tracehound is serving on http://{url_host(host)}:{port}/ (Ctrl-C to stop)", flush=True)
+    announce_base_url(host, port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -152,6 +209,9 @@ def serve(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    # Whatever we create (the data dir, the database and its -wal/-shm files, the secret
+    # key) is the owner's alone, whatever the caller's umask.
+    os.umask(0o077)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
     if argv[:1] == ["serve"]:
         serve(argv[1:])

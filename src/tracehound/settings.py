@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -18,7 +19,7 @@ def env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -28,7 +29,16 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be <= {maximum}, got {value}")
     return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name) or default
+    if raw.upper() not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw.upper()
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -93,30 +103,97 @@ def load_secret_key(data_dir: Path) -> str:
         return key
     # Generated once and kept beside the data, so sessions survive restarts.
     path = data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_urlsafe(50)
-    path.write_text(key)
-    path.chmod(0o600)
+    if not path.exists():
+        # Written 0600 from the start into a file of our own, then linked into place:
+        # link fails if another first start won, and then its complete key is read.
+        tmp = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(50))
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"the secret key file {str(path)!r} is empty")
     return key
+
+
+HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"]
+
+
+def env_host(name: str, default: str) -> str:
+    raw = env_str(name, default)
+    try:
+        ipaddress.ip_address(raw.strip("[]"))
+        return raw.strip("[]")
+    except ValueError:
+        pass
+    if not HOST_NAME.match(raw):
+        raise ImproperlyConfigured(f"{name} must be an IP address or a host name, got {raw!r}")
+    return raw
+
+
+def url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def default_base_url(host: str, port: int) -> str:
+    # A wildcard bind has no address to put in a URL: this machine's loopback stands in.
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{url_host(host)}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 DATA_DIR = Path(env_str("TRACEHOUND_DATA_DIR", "./data")).resolve()
 try:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # Only the owner may read the database and the secret key (`tracehound` also sets a
+    # 0o077 umask, so SQLite's -wal and -shm files are private too).
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 except OSError as exc:
     raise ImproperlyConfigured(
         f"TRACEHOUND_DATA_DIR {str(DATA_DIR)!r} is not usable: {exc}"
     ) from None
 
-BASE_URL = env_str("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where `serve`/`web` listen (their --host/--port override these).
+TRACEHOUND_HOST = env_host("TRACEHOUND_HOST", "127.0.0.1")
+TRACEHOUND_PORT = env_int("TRACEHOUND_PORT", 8000, minimum=1, maximum=65535)
+# Unset, the public URL is the address the server listens on, so DSNs match its port.
+BASE_URL_IS_SET = bool(os.environ.get("BASE_URL"))
+BASE_URL = env_str("BASE_URL", "").rstrip("/") or default_base_url(TRACEHOUND_HOST, TRACEHOUND_PORT)
 _base = urlsplit(BASE_URL)
+try:
+    _base.port  # noqa: B018 - raises on a bad port
+except ValueError:
+    raise ImproperlyConfigured(f"BASE_URL has a bad port: {BASE_URL!r}") from None
 if _base.scheme not in ("http", "https") or not _base.hostname:
     raise ImproperlyConfigured(f"BASE_URL must be an http(s) URL, got {BASE_URL!r}")
+IS_HTTPS = _base.scheme == "https"
 
 SECRET_KEY = load_secret_key(DATA_DIR)
 DEBUG = env_bool("TRACEHOUND_DEBUG", False)
-ALLOWED_HOSTS = [h for h in env_str("TRACEHOUND_ALLOWED_HOSTS", "*").split(",") if h]
+_base_host = url_host(_base.hostname)
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in env_str(
+        "TRACEHOUND_ALLOWED_HOSTS",
+        ",".join(LOOPBACK_NAMES if is_loopback(_base.hostname) else [_base_host]),
+    ).split(",")
+    if h.strip()
+]
 CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
 
 TRACEHOUND_WEB_WORKERS = env_int("TRACEHOUND_WEB_WORKERS", 1, minimum=1)
@@ -168,6 +245,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tracehound.web.middleware.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -198,15 +276,27 @@ DATABASES = {"default": database_from_url(env_str("DATABASE_URL", ""), DATA_DIR)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = _base.scheme == "https"
-CSRF_COOKIE_SECURE = _base.scheme == "https"
+# With an https BASE_URL, TLS usually ends at a reverse proxy that says so in
+# X-Forwarded-Proto (it must overwrite the header clients send).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if IS_HTTPS else None
+SESSION_COOKIE_SECURE = IS_HTTPS
+CSRF_COOKIE_SECURE = IS_HTTPS
+TRACEHOUND_HSTS_SECONDS = env_int("TRACEHOUND_HSTS_SECONDS", 31536000 if IS_HTTPS else 0)
+SECURE_HSTS_SECONDS = TRACEHOUND_HSTS_SECONDS
+# Off by default: the proxy in front usually redirects, and /health/ probes speak http.
+SECURE_SSL_REDIRECT = env_bool("TRACEHOUND_SSL_REDIRECT", False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -218,11 +308,14 @@ STATIC_ROOT = DATA_DIR / "static"  # unused until collectstatic; whitenoise serv
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
+TRACEHOUND_LOG_LEVEL = env_choice(
+    "TRACEHOUND_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("TRACEHOUND_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": TRACEHOUND_LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

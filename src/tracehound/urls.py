@@ -11,7 +11,7 @@ handler500 = "tracehound.api.errors.server_error"
 
 urlpatterns = [
     path("api/0/", include("tracehound.api.urls")),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("<slug:org>/<slug:project>/", views.project_issues, name="project-issues"),

@@ -43,6 +43,8 @@ def test_a_user_logs_in_and_reads_the_stack_trace_of_an_issue(
     wait_for_event(server, run_python_client(server, "shop@3.0.0")["exception"])
 
     page = browser.new_page()
+    refused: list[str] = []  # what our Content-Security-Policy blocked on our own pages
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
     page.goto(f"{server.url}/")
     assert "/login/" in page.url
     page.fill("input[name=username]", "admin")
@@ -65,6 +67,7 @@ def test_a_user_logs_in_and_reads_the_stack_trace_of_an_issue(
     assert "raise PaymentError" in current.inner_text()
     assert "[Filtered]" in exception.inner_text()  # the scrubbed `password` local
     assert page.locator("ul.tags").inner_text().count("customer") == 1
+    assert refused == []
     page.screenshot(path=str(tmp_path / "issue.png"), full_page=True)
     if os.environ.get("TRACEHOUND_SCREENSHOT_DIR"):
         shutil.copy(

@@ -32,3 +32,17 @@ class ApiToken(models.Model):
             user=user, name=name, token_hash=hash_token(token), token_prefix=token[:8]
         )
         return row, token
+
+
+class LoginFailure(models.Model):
+    """A failed log-in, kept for the throttling window (in the database, so every web
+    process counts the same failures)."""
+
+    key = models.CharField(max_length=200)  # "account:<username>" or "ip:<address>"
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["key", "at"], name="login_failure_key_at"),
+            models.Index(fields=["at"], name="login_failure_at"),
+        ]

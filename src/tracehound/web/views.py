@@ -1,15 +1,26 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from tracehound.accounts.access import get_attachment, get_issue, get_project, visible_projects
+from tracehound.accounts.throttle import (
+    forget_login_failures,
+    is_login_throttled,
+    record_login_failure,
+)
 from tracehound.api.downloads import attachment_response
 from tracehound.api.serializers import serialize_event
 from tracehound.events.models import Attachment
+from tracehound.ingest.app import client_address
 from tracehound.issues.models import Issue
 from tracehound.issues.queries import (
     event_payload,
@@ -21,6 +32,35 @@ from tracehound.issues.queries import (
 )
 
 STATUSES = ("unresolved", "resolved", "ignored")
+
+
+def public_base_url(request: HttpRequest) -> str:
+    """BASE_URL, or when it is unset the URL this page was reached at (so DSNs match it)."""
+    if settings.BASE_URL_IS_SET:
+        return str(settings.BASE_URL)
+    return request.build_absolute_uri("/")
+
+
+class LoginView(auth_views.LoginView):
+    """Django's log-in, refusing attempts once an account or an address failed too often."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = str(request.POST.get("username", ""))
+        if is_login_throttled(username, client_address(request.META)):
+            # An unbound form: checking the password now would tell a guesser it was right.
+            form = self.get_form_class()(request, initial={"username": username[:150]})
+            context = self.get_context_data(form=form, throttled=True)
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        forget_login_failures(form.get_user().get_username())
+        return super().form_valid(form)
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        username = str(self.request.POST.get("username", ""))
+        record_login_failure(username, client_address(self.request.META))
+        return super().form_invalid(form)
 
 
 @login_required
@@ -60,7 +100,7 @@ def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse
             "rows": rows,
             "status": status,
             "statuses": STATUSES,
-            "dsn": key.dsn() if key else None,
+            "dsn": key.dsn(public_base_url(request)) if key else None,
         },
     )
 

@@ -2,6 +2,7 @@ import re
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -52,3 +53,10 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Project {org_slug}/{project_slug} (id {project.id})")
             self.stdout.write(f"DSN: {dsn}")
+            if settings.BASE_URL_IS_SET:
+                self.stdout.write(f"(for BASE_URL {settings.BASE_URL})")
+            else:
+                self.stdout.write(
+                    f"(for BASE_URL {settings.BASE_URL}, from TRACEHOUND_HOST and"
+                    " TRACEHOUND_PORT; set BASE_URL to the URL that SDKs reach this server at)"
+                )
