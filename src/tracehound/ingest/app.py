@@ -24,7 +24,7 @@ from tracehound.ingest.auth import (
     find_public_key,
     public_key_from_dsn,
 )
-from tracehound.ingest.envelope import (
+from tracehound.lib.envelope import (
     Envelope,
     EnvelopeError,
     Item,
