@@ -22,6 +22,7 @@ from tracehound.ingest.auth import (
     AuthError,
     authenticate,
     find_public_key,
+    parse_project_id,
     public_key_from_dsn,
 )
 from tracehound.lib.envelope import (
@@ -37,7 +38,7 @@ from tracehound.ingest.limits import RateLimited, check_rate_limit
 from tracehound.ingest.security import SecurityReportError, security_report_to_event
 from tracehound.lib.compression import BodyTooLarge, DecompressionError, decompress
 
-INGEST_PATH = re.compile(r"^/api/(?:(\d+)/)?(envelope|store|security|csp-report)/?$")
+INGEST_PATH = re.compile(r"^/api/(?:([^/]+)/)?(envelope|store|security|csp-report)/?$")
 TUNNEL_PATHS = frozenset(["/tunnel", "/tunnel/"])
 
 # Item types digest stores; every other type is accepted and only counted.
@@ -255,25 +256,28 @@ def request_meta(environ: dict[str, Any], query: dict[str, str]) -> dict[str, An
 def handle_envelope(
     environ: dict[str, Any], project_id: int | None, query: dict[str, str]
 ) -> bytes:
+    public_key = find_public_key(environ, query)
+    # With credentials in the URL and headers, nothing is decompressed or parsed for
+    # a sender who is not authenticated.
+    early = authenticate(public_key, project_id) if project_id and public_key else None
     body = decoded_body(environ)
     try:
         envelope = parse_envelope(body)
     except EnvelopeError as exc:
         raise IngestError(400, f"invalid envelope: {exc}") from None
-    public_key = find_public_key(environ, query)
     dsn = envelope.headers.get("dsn")
     if dsn:
         dsn_key, dsn_project = public_key_from_dsn(dsn)
         if public_key is not None and public_key != dsn_key:
             raise IngestError(401, "multiple authorization payloads detected")
         if project_id is None:
-            if not dsn_project.isdigit():
+            project_id = parse_project_id(dsn_project)
+            if project_id is None:
                 raise IngestError(400, f"invalid project id {dsn_project!r} in envelope dsn")
-            project_id = int(dsn_project)
         public_key = dsn_key
     if project_id is None:
         raise IngestError(401, "missing authorization information: envelope has no dsn")
-    key = authenticate(public_key, project_id)
+    key = early or authenticate(public_key, project_id)
     try:
         kept, event_id, counts, has_event = prepare_envelope(envelope)
     except EnvelopeError as exc:
@@ -354,9 +358,9 @@ def ingest_app(environ: dict[str, Any], start_response: StartResponse) -> Iterab
         if match is None:
             body = handle_envelope(environ, None, query)
         else:
-            project_id = int(match.group(1)) if match.group(1) else None
+            project_id = parse_project_id(match.group(1) or "")
             endpoint = match.group(2)
-            if project_id is None or project_id == 0:
+            if project_id is None:
                 raise IngestError(400, "missing or invalid project id in the URL")
             if endpoint == "envelope":
                 body = handle_envelope(environ, project_id, query)
