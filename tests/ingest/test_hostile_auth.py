@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.envelopes import envelope
+
 from tracehound.queue.models import QueueItem
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,8 +12,8 @@ from tracehound.digest.normalize import normalize_event
 from tracehound.digest.scrub import scrub_event
 from tracehound.digest.tags import event_tags
 from tracehound.grouping import GroupingResult, group_event
-from tracehound.lib.envelope import Envelope, Item, normalize_event_id, parse_envelope
 from tracehound.lib.compression import compress_payload
+from tracehound.lib.envelope import Envelope, Item, normalize_event_id, parse_envelope
 
 
 class DigestError(Exception):

@@ -25,6 +25,9 @@ from tracehound.ingest.auth import (
     parse_project_id,
     public_key_from_dsn,
 )
+from tracehound.ingest.limits import RateLimited, check_rate_limit
+from tracehound.ingest.security import SecurityReportError, security_report_to_event
+from tracehound.lib.compression import BodyTooLarge, DecompressionError, decompress
 from tracehound.lib.envelope import (
     Envelope,
     EnvelopeError,
@@ -34,9 +37,6 @@ from tracehound.lib.envelope import (
     serialize_envelope,
     validate_json_item,
 )
-from tracehound.ingest.limits import RateLimited, check_rate_limit
-from tracehound.ingest.security import SecurityReportError, security_report_to_event
-from tracehound.lib.compression import BodyTooLarge, DecompressionError, decompress
 
 INGEST_PATH = re.compile(r"^/api/(?:([^/]+)/)?(envelope|store|security|csp-report)/?$")
 TUNNEL_PATHS = frozenset(["/tunnel", "/tunnel/"])
