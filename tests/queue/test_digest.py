@@ -96,7 +96,6 @@ def test_a_new_event_reopens_a_resolved_issue(wsgi, project, digest_all):
 def test_a_payload_digest_cannot_read_is_kept_and_marked_failed(wsgi, project, digest_all):
     QueueItem.objects.create(
         project_id=project.id,
-        kind="envelope",
         received_at=0,
         body=b'{}\n{"type":"event"}\n{broken\n',
         meta={},

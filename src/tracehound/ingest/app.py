@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -37,6 +36,7 @@ from tracehound.lib.envelope import (
     serialize_envelope,
     validate_json_item,
 )
+from tracehound.queue.enqueue import EnqueueError, QueueWriter, make_row
 
 INGEST_PATH = re.compile(r"^/api/(?:([^/]+)/)?(envelope|store|security|csp-report)/?$")
 TUNNEL_PATHS = frozenset(["/tunnel", "/tunnel/"])
@@ -197,26 +197,14 @@ def prepare_envelope(envelope: Envelope) -> Prepared:
     return Prepared(Envelope(headers, kept), event_id, counts, has_event)
 
 
-QUEUE_INSERT = db.GroupCommit(
-    "INSERT INTO queue_queueitem"
-    " (project_id, kind, received_at, client_ip, meta, body, error, attempts)"
-    " VALUES (%s, %s, %s, %s, %s, %s, '', 0)"
-)
+QUEUE = QueueWriter(db.execute, db.close)
 
 
-def enqueue(
-    project_id: int,
-    kind: str,
-    body: bytes,
-    environ: dict[str, Any],
-    meta: dict[str, Any],
-) -> None:
-    meta_json = orjson.dumps(meta).decode()
-    client_ip = client_address(environ)
-    params = [project_id, kind, time.time(), client_ip, meta_json, body]
+def enqueue(project_id: int, body: bytes, environ: dict[str, Any], meta: dict[str, Any]) -> None:
+    row = make_row(project_id, body, client_address(environ), meta)
     try:
-        QUEUE_INSERT.insert(params)
-    except db.IngestDatabaseError:
+        QUEUE.enqueue(row, wait=settings.TRACEHOUND_INGEST_DB_TIMEOUT)
+    except EnqueueError:
         raise IngestError(503, "could not queue the payload, try again") from None
 
 
@@ -289,7 +277,7 @@ def handle_envelope(
         meta["counts"] = counts
     if kept is not None or counts:
         queued = serialize_envelope(kept) if kept is not None else b""
-        enqueue(key.project_id, "envelope", queued, environ, meta)
+        enqueue(key.project_id, queued, environ, meta)
     return orjson.dumps({"id": event_id} if event_id else {})
 
 
@@ -314,7 +302,6 @@ def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]
     check_rate_limit(key)
     enqueue(
         key.project_id,
-        "envelope",
         serialize_envelope(envelope),
         environ,
         request_meta(environ, query),
@@ -337,7 +324,7 @@ def handle_security(environ: dict[str, Any], project_id: int, query: dict[str, s
     envelope, event_id = single_event_envelope(event)
     check_rate_limit(key)
     meta = request_meta(environ, query)
-    enqueue(key.project_id, "envelope", serialize_envelope(envelope), environ, meta)
+    enqueue(key.project_id, serialize_envelope(envelope), environ, meta)
     return orjson.dumps({"id": event_id})
 
 
