@@ -6,10 +6,12 @@ into the queue → 200 {"id"}. Nothing is parsed beyond what validation needs.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -24,7 +26,7 @@ from tracehound.ingest.auth import (
     parse_project_id,
     public_key_from_dsn,
 )
-from tracehound.ingest.limits import RateLimited, check_rate_limit
+from tracehound.ingest.limits import RateLimited, Usage, check_rate_limit
 from tracehound.ingest.security import SecurityReportError, security_report_to_event
 from tracehound.lib.compression import BodyTooLarge, DecompressionError, decompress
 from tracehound.lib.envelope import (
@@ -36,7 +38,7 @@ from tracehound.lib.envelope import (
     serialize_envelope,
     validate_json_item,
 )
-from tracehound.queue.enqueue import EnqueueError, QueueWriter, make_row
+from tracehound.queue.enqueue import EnqueueError, QueueWriter, Row, make_row
 
 INGEST_PATH = re.compile(r"^/api/(?:([^/]+)/)?(envelope|store|security|csp-report)/?$")
 TUNNEL_PATHS = frozenset(["/tunnel", "/tunnel/"])
@@ -62,6 +64,10 @@ PREFLIGHT_HEADERS = [
 ]
 
 StartResponse = Callable[..., Any]
+
+
+def is_ingest_path(path: str) -> bool:
+    return path in TUNNEL_PATHS or INGEST_PATH.match(path) is not None
 
 
 class IngestError(Exception):
@@ -200,8 +206,30 @@ def prepare_envelope(envelope: Envelope) -> Prepared:
 QUEUE = QueueWriter(db.execute, db.close)
 
 
+_inline = threading.local()
+
+
+@contextlib.contextmanager
+def answering_inline() -> Iterator[list[Row]]:
+    """For the event loop: a database statement raises db.WouldBlock (the caller then
+    retries the request on a thread), and queue rows are collected, not waited for:
+    the caller commits them asynchronously before sending the response."""
+    rows: list[Row] = []
+    _inline.rows = rows
+    db.forbid_waiting(True)
+    try:
+        yield rows
+    finally:
+        _inline.rows = None
+        db.forbid_waiting(False)
+
+
 def enqueue(project_id: int, body: bytes, environ: dict[str, Any], meta: dict[str, Any]) -> None:
     row = make_row(project_id, body, client_address(environ), meta)
+    deferred: list[Row] | None = getattr(_inline, "rows", None)
+    if deferred is not None:
+        deferred.append(row)
+        return
     try:
         QUEUE.enqueue(row, wait=settings.TRACEHOUND_INGEST_DB_TIMEOUT)
     except EnqueueError:
@@ -241,9 +269,14 @@ def request_meta(environ: dict[str, Any], query: dict[str, str]) -> dict[str, An
     return meta
 
 
+class Answer(NamedTuple):
+    body: bytes
+    headers: list[tuple[str, str]]
+
+
 def handle_envelope(
     environ: dict[str, Any], project_id: int | None, query: dict[str, str]
-) -> bytes:
+) -> Answer:
     public_key = find_public_key(environ, query)
     # With credentials in the URL and headers, nothing is decompressed or parsed for
     # a sender who is not authenticated.
@@ -267,21 +300,34 @@ def handle_envelope(
         raise IngestError(401, "missing authorization information: envelope has no dsn")
     key = early or authenticate(public_key, project_id)
     try:
-        kept, event_id, counts, has_event = prepare_envelope(envelope)
+        kept, event_id, counts, _ = prepare_envelope(envelope)
     except EnvelopeError as exc:
         raise IngestError(400, f"invalid envelope: {exc}") from None
-    if has_event:
-        check_rate_limit(key)
+    headers: list[tuple[str, str]] = []
+    usage = envelope_usage(kept)
+    if usage.events or usage.attachments:
+        over = check_rate_limit(key, usage)
+        if over is not None and kept is not None:  # keep the event, drop its attachments
+            kept = Envelope(kept.headers, [i for i in kept.items if i.type != "attachment"])
+            headers = over.headers
     meta = request_meta(environ, query)
     if counts:
         meta["counts"] = counts
     if kept is not None or counts:
         queued = serialize_envelope(kept) if kept is not None else b""
         enqueue(key.project_id, queued, environ, meta)
-    return orjson.dumps({"id": event_id} if event_id else {})
+    return Answer(orjson.dumps({"id": event_id} if event_id else {}), headers)
 
 
-def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> bytes:
+def envelope_usage(kept: Envelope | None) -> Usage:
+    if kept is None:
+        return Usage()
+    attachments = [item for item in kept.items if item.type == "attachment"]
+    events = sum(1 for item in kept.items if item.type == "event")
+    return Usage(events, len(attachments), sum(len(item.payload) for item in attachments))
+
+
+def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> Answer:
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.startswith("application/x-sentry-envelope"):
         return handle_envelope(environ, project_id, query)
@@ -306,10 +352,10 @@ def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]
         environ,
         request_meta(environ, query),
     )
-    return orjson.dumps({"id": event_id})
+    return Answer(orjson.dumps({"id": event_id}), [])
 
 
-def handle_security(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> bytes:
+def handle_security(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> Answer:
     key = authenticate(find_public_key(environ, query), project_id)
     body = decoded_body(environ)
     if len(body) > settings.TRACEHOUND_MAX_EVENT_SIZE:
@@ -325,7 +371,7 @@ def handle_security(environ: dict[str, Any], project_id: int, query: dict[str, s
     check_rate_limit(key)
     meta = request_meta(environ, query)
     enqueue(key.project_id, serialize_envelope(envelope), environ, meta)
-    return orjson.dumps({"id": event_id})
+    return Answer(orjson.dumps({"id": event_id}), [])
 
 
 def ingest_app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes] | None:
@@ -343,18 +389,18 @@ def ingest_app(environ: dict[str, Any], start_response: StartResponse) -> Iterab
             raise IngestError(405, f"method {method} not allowed, use POST")
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         if match is None:
-            body = handle_envelope(environ, None, query)
+            answer = handle_envelope(environ, None, query)
         else:
             project_id = parse_project_id(match.group(1) or "")
             endpoint = match.group(2)
             if project_id is None:
                 raise IngestError(400, "missing or invalid project id in the URL")
             if endpoint == "envelope":
-                body = handle_envelope(environ, project_id, query)
+                answer = handle_envelope(environ, project_id, query)
             elif endpoint == "store":
-                body = handle_store(environ, project_id, query)
+                answer = handle_store(environ, project_id, query)
             else:
-                body = handle_security(environ, project_id, query)
+                answer = handle_security(environ, project_id, query)
     except AuthError as exc:
         return error_response(start_response, IngestError(exc.status, exc.detail))
     except RateLimited as exc:
@@ -363,4 +409,4 @@ def ingest_app(environ: dict[str, Any], start_response: StartResponse) -> Iterab
         return error_response(start_response, exc)
     except db.IngestDatabaseError:
         return error_response(start_response, IngestError(503, "database unavailable, try again"))
-    return respond(start_response, 200, body)
+    return respond(start_response, 200, answer.body, answer.headers)

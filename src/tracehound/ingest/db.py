@@ -25,6 +25,14 @@ class IngestDatabaseError(Exception):
     pass
 
 
+class WouldBlock(Exception):
+    """A statement was about to run on a thread that must not wait (the event loop)."""
+
+
+def forbid_waiting(forbidden: bool) -> None:
+    _local.forbid_waiting = forbidden
+
+
 def _database() -> dict[str, Any]:
     database: dict[str, Any] = settings.DATABASES["default"]
     return database
@@ -49,6 +57,8 @@ def _sqlite_sql(sql: str) -> str:
 
 def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """Run one autocommitted statement; reconnect once if the connection was lost."""
+    if getattr(_local, "forbid_waiting", False):
+        raise WouldBlock(sql)
     for attempt in (1, 2):
         conn = getattr(_local, "conn", None)
         try:

@@ -63,12 +63,22 @@ def clean_meta(meta: dict[str, Any]) -> str:
 
 
 class Pending:
-    __slots__ = ("row", "done", "error")
+    """A row handed to the writer; `callback` (if any) runs on the writer thread once
+    the outcome is known (the async front uses it to wake its event loop)."""
 
-    def __init__(self, row: Row) -> None:
+    __slots__ = ("row", "done", "error", "callback")
+
+    def __init__(self, row: Row, callback: Callable[[], object] | None = None) -> None:
         self.row = row
         self.done = threading.Event()
         self.error: BaseException | None = None
+        self.callback = callback
+
+    def finish(self, error: BaseException | None) -> None:
+        self.error = error
+        self.done.set()
+        if self.callback is not None:
+            self.callback()
 
 
 class QueueWriter:
@@ -85,20 +95,28 @@ class QueueWriter:
         self.thread: threading.Thread | None = None
         self.stopping = False
 
-    def enqueue(self, row: Row, wait: float) -> None:
-        """Return once the row is committed. `wait` bounds the wait, so a hung database
-        costs the request an error instead of holding its thread (and every other)."""
-        item = Pending(row)
+    def submit(self, row: Row, callback: Callable[[], object] | None = None) -> Pending:
+        item = Pending(row, callback)
         with self.cond:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._run, name="queue-writer", daemon=True)
                 self.thread.start()
             self.pending.append(item)
             self.cond.notify()
+        return item
+
+    def withdraw(self, item: Pending) -> None:
+        """Give up on a row: if the writer has not taken it yet, it never will."""
+        with self.cond:
+            if item in self.pending:
+                self.pending.remove(item)
+
+    def enqueue(self, row: Row, wait: float) -> None:
+        """Return once the row is committed. `wait` bounds the wait, so a hung database
+        costs the request an error instead of holding its thread (and every other)."""
+        item = self.submit(row)
         if not item.done.wait(wait):
-            with self.cond:
-                if item in self.pending:  # not taken yet: it never will be
-                    self.pending.remove(item)
+            self.withdraw(item)
             raise EnqueueError(f"the database did not answer within {wait:g} s")
         if item.error is not None:
             raise EnqueueError(str(item.error)) from item.error
@@ -144,8 +162,7 @@ def write_batch(execute: Execute, batch: Sequence[Pending]) -> None:
                 except BaseException as single:
                     errors.append(single)
     for item, error in zip(batch, errors, strict=True):
-        item.error = error
-        item.done.set()
+        item.finish(error)
 
 
 def is_row_error(exc: BaseException) -> bool:
