@@ -31,7 +31,7 @@ from tracehound.ingest.app import (  # noqa: E402
     answering_inline,
     is_ingest_path,
 )
-from tracehound.ingest.db import WouldBlock  # noqa: E402
+from tracehound.ingest.db import WouldBlock, commit_wait  # noqa: E402
 from tracehound.wsgi import HEALTHY, application  # noqa: E402
 
 JSON = ("Content-Type", "application/json")
@@ -188,14 +188,14 @@ class Front:
             QUEUE.submit(row, functools.partial(loop.call_soon_threadsafe, _resolve, future))
             for row, future in zip(rows, committed, strict=True)
         ]
-        wait = settings.TRACEHOUND_INGEST_DB_TIMEOUT
+        wait = commit_wait()
         try:
             async with asyncio.timeout(wait):
                 await asyncio.gather(*committed)
         except TimeoutError:
             for item in items:
                 QUEUE.withdraw(item)
-            return error(503, f"the database did not answer within {wait} s, try again")
+            return error(503, f"the database did not answer within {wait:g} s, try again")
         if any(item.error is not None for item in items):
             return error(503, "could not queue the payload, try again")
         return response

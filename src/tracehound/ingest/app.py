@@ -231,7 +231,7 @@ def enqueue(project_id: int, body: bytes, environ: dict[str, Any], meta: dict[st
         deferred.append(row)
         return
     try:
-        QUEUE.enqueue(row, wait=settings.TRACEHOUND_INGEST_DB_TIMEOUT)
+        QUEUE.enqueue(row, wait=db.commit_wait())
     except EnqueueError:
         raise IngestError(503, "could not queue the payload, try again") from None
 

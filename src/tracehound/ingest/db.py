@@ -38,6 +38,13 @@ def _database() -> dict[str, Any]:
     return database
 
 
+def commit_wait() -> float:
+    """How long a request waits for its queue row: a connect and a statement, each
+    bounded by the timeout, so the database's own error normally answers first."""
+    timeout: int = settings.TRACEHOUND_INGEST_DB_TIMEOUT
+    return 2 * timeout + 1
+
+
 def _connect() -> Any:
     conn = connect(_database(), timeout=settings.TRACEHOUND_INGEST_DB_TIMEOUT)
     if isinstance(conn, sqlite3.Connection):
@@ -56,11 +63,14 @@ def _sqlite_sql(sql: str) -> str:
 
 
 def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run one autocommitted statement; reconnect once if the connection was lost."""
+    """Run one autocommitted statement; reconnect once if an open connection was lost
+    (a restarted server). A timeout or a refused value is not retried: each attempt
+    can take TRACEHOUND_INGEST_DB_TIMEOUT, and callers bound their wait on that."""
     if getattr(_local, "forbid_waiting", False):
         raise WouldBlock(sql)
     for attempt in (1, 2):
         conn = getattr(_local, "conn", None)
+        reused = conn is not None
         try:
             if conn is None:
                 conn = _local.conn = _connect()
@@ -72,8 +82,9 @@ def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         except Exception as exc:
             if not _is_database_error(exc):
                 raise
+            lost = reused and bool(getattr(conn, "broken", False) or getattr(conn, "closed", 0))
             close()
-            if attempt == 2:
+            if attempt == 2 or not lost:
                 raise IngestDatabaseError(str(exc)) from exc
     raise AssertionError("unreachable")
 
