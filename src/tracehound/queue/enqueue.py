@@ -9,6 +9,7 @@ writer). Alone, a request waits only for the hand-off to the thread.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import sqlite3
 import threading
@@ -78,7 +79,8 @@ class Pending:
         self.error = error
         self.done.set()
         if self.callback is not None:
-            self.callback()
+            with contextlib.suppress(Exception):  # e.g. its event loop closed: no one waits
+                self.callback()
 
 
 class QueueWriter:
