@@ -65,6 +65,7 @@ def granian_command(host: str, port: int) -> list[str]:
     return [
         sys.executable, "-m", "granian",
         "--interface", "rsgi",
+        "--loop", "uvloop" if sys.platform != "win32" else "auto",
         "--host", host,
         "--port", str(port),
         "--workers", str(TRACEHOUND_WEB_WORKERS),
