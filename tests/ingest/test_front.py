@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.envelopes import envelope
+from tests.envelopes import envelope, item
 
 from tracehound.projects.models import RateWindow
 from tracehound.queue.models import QueueItem
@@ -148,3 +148,18 @@ def test_the_environ_follows_pep_3333():
     assert environ["REMOTE_ADDR"] == "::1"
     assert environ["QUERY_STRING"] == "a=%00"
     assert environ["wsgi.input"].read() == b"abc"
+
+
+def test_a_body_that_inflates_past_a_megabyte_is_decompressed_on_the_ingest_pool(
+    front, project, settings
+):
+    import gzip
+
+    event = {"message": "big", "extra": {"blob": "a" * 600_000}}
+    attachment = item("attachment", b"z" * 900_000, filename="big.log")
+    body = gzip.compress(envelope(event, attachment))
+    assert len(body) < 64 * 1024  # small enough to be tried on the loop
+    headers = {**project.auth, "Content-Encoding": "gzip"}
+    proto = post(front, f"/api/{project.id}/envelope/", body, headers)
+    assert proto.status == 200, proto.response
+    assert QueueItem.objects.count() == 1

@@ -140,12 +140,19 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     return b"".join(parts)
 
 
+INLINE_DECOMPRESSED_MAX = 1024 * 1024  # ~1 ms of inflating on the event loop
+
+
 def decoded_body(environ: dict[str, Any]) -> bytes:
     limit = settings.TRACEHOUND_MAX_ENVELOPE_SIZE
     raw = read_body(environ, limit)
+    inline = getattr(_inline, "rows", None) is not None
+    cap = min(limit, INLINE_DECOMPRESSED_MAX) if inline else limit
     try:
-        return decompress(raw, environ.get("HTTP_CONTENT_ENCODING"), limit)
+        return decompress(raw, environ.get("HTTP_CONTENT_ENCODING"), cap)
     except BodyTooLarge as exc:
+        if cap < limit:  # a big (or bomb) body: decompress it on a thread instead
+            raise db.WouldBlock("body too large to decompress on the event loop") from None
         raise IngestError(413, f"decompressed body exceeds {exc.limit} bytes") from None
     except DecompressionError as exc:
         raise IngestError(400, f"failed to read request body: {exc}") from None
