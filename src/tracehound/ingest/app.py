@@ -21,12 +21,13 @@ from django.conf import settings
 from tracehound.ingest import db
 from tracehound.ingest.auth import (
     AuthError,
+    KeyInfo,
     authenticate,
     find_public_key,
     parse_project_id,
     public_key_from_dsn,
 )
-from tracehound.ingest.limits import RateLimited, Usage, check_rate_limit
+from tracehound.ingest.limits import RateLimited, Usage, check_rate_limit, effective_limit
 from tracehound.ingest.security import SecurityReportError, security_report_to_event
 from tracehound.lib.compression import BodyTooLarge, DecompressionError, decompress
 from tracehound.lib.envelope import (
@@ -231,6 +232,16 @@ def answering_inline() -> Iterator[list[Row]]:
         db.forbid_waiting(False)
 
 
+def needs_thread_if_limited(key: KeyInfo) -> KeyInfo:
+    """On the event loop, hand a rate-limited project's request to a thread before its
+    body is decompressed and parsed: counting it is a statement (db.WouldBlock)."""
+    if getattr(_inline, "rows", None) is not None and (
+        effective_limit(key) > 0 or settings.TRACEHOUND_ATTACHMENT_RATE_LIMIT_BYTES > 0
+    ):
+        raise db.WouldBlock("the rate limit is counted in the database")
+    return key
+
+
 def enqueue(project_id: int, body: bytes, environ: dict[str, Any], meta: dict[str, Any]) -> None:
     row = make_row(project_id, body, client_address(environ), meta)
     deferred: list[Row] | None = getattr(_inline, "rows", None)
@@ -288,6 +299,8 @@ def handle_envelope(
     # With credentials in the URL and headers, nothing is decompressed or parsed for
     # a sender who is not authenticated.
     early = authenticate(public_key, project_id) if project_id and public_key else None
+    if early is not None:
+        needs_thread_if_limited(early)
     body = decoded_body(environ)
     try:
         envelope = parse_envelope(body)
@@ -305,7 +318,7 @@ def handle_envelope(
         public_key = dsn_key
     if project_id is None:
         raise IngestError(401, "missing authorization information: envelope has no dsn")
-    key = early or authenticate(public_key, project_id)
+    key = early or needs_thread_if_limited(authenticate(public_key, project_id))
     try:
         kept, event_id, counts, _ = prepare_envelope(envelope)
     except EnvelopeError as exc:
@@ -338,7 +351,7 @@ def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.startswith("application/x-sentry-envelope"):
         return handle_envelope(environ, project_id, query)
-    key = authenticate(find_public_key(environ, query), project_id)
+    key = needs_thread_if_limited(authenticate(find_public_key(environ, query), project_id))
     body = decoded_body(environ)
     if len(body) > settings.TRACEHOUND_MAX_EVENT_SIZE:
         raise IngestError(413, f"event exceeds {settings.TRACEHOUND_MAX_EVENT_SIZE} bytes")
@@ -363,7 +376,7 @@ def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]
 
 
 def handle_security(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> Answer:
-    key = authenticate(find_public_key(environ, query), project_id)
+    key = needs_thread_if_limited(authenticate(find_public_key(environ, query), project_id))
     body = decoded_body(environ)
     if len(body) > settings.TRACEHOUND_MAX_EVENT_SIZE:
         raise IngestError(413, f"report exceeds {settings.TRACEHOUND_MAX_EVENT_SIZE} bytes")
