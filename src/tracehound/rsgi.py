@@ -156,13 +156,13 @@ class Front:
         except Exception:  # the client went away mid-body: nobody hears the answer
             return error(400, "request body could not be read", close=True)
         ingest = is_ingest_path(scope.path)
-        if ingest and len(body) <= INLINE_MAX:
-            response = await self.answer_inline(scope, body)
-            if response is not None:
-                return response
-        pool = self.ingest_pool if ingest else self.web_pool
-        environ = make_environ(scope, body)
         try:
+            if ingest and len(body) <= INLINE_MAX:
+                response = await self.answer_inline(scope, body)
+                if response is not None:
+                    return response
+            pool = self.ingest_pool if ingest else self.web_pool
+            environ = make_environ(scope, body)
             return await asyncio.get_running_loop().run_in_executor(pool, run_wsgi, environ)
         except Exception:
             traceback.print_exc()
