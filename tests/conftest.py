@@ -112,9 +112,9 @@ def close_ingest_connection(django_db_setup: None, django_db_blocker: Any) -> An
     # database is dropped.
     yield
     from tracehound.ingest import db
-    from tracehound.ingest.app import QUEUE_INSERT
+    from tracehound.ingest.app import QUEUE
 
-    QUEUE_INSERT.stop()
+    QUEUE.stop()
     db.close()
 
 

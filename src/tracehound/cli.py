@@ -112,19 +112,23 @@ def migrate_if_needed() -> None:
 
 
 def granian_command(host: str, port: int) -> list[str]:
-    from tracehound.settings import TRACEHOUND_WEB_THREADS, TRACEHOUND_WEB_WORKERS
+    from tracehound.settings import TRACEHOUND_BODY_TIMEOUT, TRACEHOUND_WEB_WORKERS
 
+    # RSGI: bodies are read on the event loop under a deadline (tracehound/rsgi.py),
+    # whose own thread pools (TRACEHOUND_WEB_THREADS each) run requests.
+    header_ms = min(TRACEHOUND_BODY_TIMEOUT, 60) * 1000  # granian's maximum is 60 s
     return [
         sys.executable, "-m", "granian",
-        "--interface", "wsgi",
+        "--interface", "rsgi",
+        "--loop", "uvloop" if sys.platform != "win32" else "auto",
         "--host", host,
         "--port", str(port),
         "--workers", str(TRACEHOUND_WEB_WORKERS),
-        "--blocking-threads", str(TRACEHOUND_WEB_THREADS),
+        "--http1-header-read-timeout", str(header_ms),
         "--no-ws",
         "--respawn-failed-workers",
         "--log-level", "warning",
-        "tracehound.wsgi:application",
+        "tracehound.rsgi:app",
     ]  # fmt: skip
 
 

@@ -219,6 +219,15 @@ def env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Netwo
         raise ImproperlyConfigured(f"{name} must be IP addresses or networks: {exc}") from None
 
 
+# Ingest deadlines (seconds): reading a request body (slower senders get 408), and
+# any one wait on the database (connect, statement, group commit; then 503).
+TRACEHOUND_BODY_TIMEOUT = env_int("TRACEHOUND_BODY_TIMEOUT", 30, minimum=1)
+TRACEHOUND_INGEST_DB_TIMEOUT = env_int("TRACEHOUND_INGEST_DB_TIMEOUT", 10, minimum=1)
+# Attachment bytes per minute per project; 0 = off. Attachment items also count against
+# the project's rate limit (as many attachments as events per minute).
+TRACEHOUND_ATTACHMENT_RATE_LIMIT_BYTES = env_int("TRACEHOUND_ATTACHMENT_RATE_LIMIT_BYTES", 0)
+
+
 # Reverse proxies whose X-Forwarded-For is believed, for the client IP ({{auto}}).
 TRACEHOUND_TRUSTED_PROXIES = env_networks("TRACEHOUND_TRUSTED_PROXIES")
 TRACEHOUND_DIGEST_BATCH = env_int("TRACEHOUND_DIGEST_BATCH", 200, minimum=1)

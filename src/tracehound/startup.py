@@ -5,28 +5,22 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-MIGRATION_LOCK_KEY = 0x7472_6163  # any constant; PostgreSQL advisory locks are per database
+from tracehound.lib.database import connect
 
-MIGRATING_APPS = {
-    "auth": "django.contrib.auth",
-    "contenttypes": "django.contrib.contenttypes",
-    "sessions": "django.contrib.sessions",
-    "projects": "tracehound.projects",
-    "accounts": "tracehound.accounts",
-    "queue": "tracehound.queue",
-    "issues": "tracehound.issues",
-    "events": "tracehound.events",
-}
+MIGRATION_LOCK_KEY = 0x7472_6163  # any constant; PostgreSQL advisory locks are per database
 
 
 def migration_files() -> set[tuple[str, str]]:
+    """(app label, migration name) of every migration file of the installed apps."""
+    from tracehound.settings import INSTALLED_APPS  # plain module: Django is not set up
+
     found = set()
-    for label, module in MIGRATING_APPS.items():
+    for module in INSTALLED_APPS:
+        label = module.rpartition(".")[2]  # every app here uses its default label
         spec = importlib.util.find_spec(module)
         if spec is None or not spec.submodule_search_locations:
             continue
@@ -37,22 +31,13 @@ def migration_files() -> set[tuple[str, str]]:
 
 def applied_migrations(database: dict[str, Any]) -> set[tuple[str, str]]:
     query = "SELECT app, name FROM django_migrations"
-    if database["ENGINE"].endswith("sqlite3"):
-        if not Path(database["NAME"]).exists():
-            return set()
-        with sqlite3.connect(database["NAME"], timeout=20) as conn:
-            return set(conn.execute(query).fetchall())
-    import psycopg
-
-    with psycopg.connect(
-        dbname=database["NAME"],
-        user=database["USER"] or None,
-        password=database["PASSWORD"] or None,
-        host=database["HOST"] or None,
-        port=database["PORT"] or None,
-        **database.get("OPTIONS", {}),
-    ) as conn:
+    if database["ENGINE"].endswith("sqlite3") and not Path(database["NAME"]).exists():
+        return set()
+    conn = connect(database)
+    try:
         return set(conn.execute(query).fetchall())
+    finally:
+        conn.close()
 
 
 def migrations_pending(database: dict[str, Any]) -> bool:

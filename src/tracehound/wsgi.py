@@ -1,4 +1,5 @@
-"""WSGI entry point.
+"""WSGI entry point: granian runs it behind the async front (tracehound.rsgi), which
+reads request bodies first; any WSGI server can run it directly.
 
 Ingest routes and /health/ are answered without Django; Django (UI, API) is loaded on
 the first request that needs it. A web process that only ingests stays small (~20 MB

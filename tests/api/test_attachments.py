@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 
 from tests.envelopes import envelope, exception_event, item
-from tracehound.ingest.envelope import parse_envelope
+from tracehound.lib.envelope import parse_envelope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

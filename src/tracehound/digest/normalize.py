@@ -40,7 +40,7 @@ from tracehound.digest.databag import (
 from tracehound.digest.interfaces import normalize_request, normalize_user
 from tracehound.digest.limits import MAX_CHARS, MAX_COUNT, MAX_TIMESTAMP, MIN_TIMESTAMP
 from tracehound.digest.stacktraces import normalize_exceptions
-from tracehound.ingest.envelope import EnvelopeError, normalize_event_id
+from tracehound.lib.envelope import EnvelopeError, normalize_event_id
 
 MAX_SECS_IN_PAST = 30 * 24 * 3600
 MAX_SECS_IN_FUTURE = 60

@@ -14,14 +14,14 @@ from tracehound.digest.normalize import normalize_event
 from tracehound.digest.scrub import scrub_event
 from tracehound.digest.tags import event_tags
 from tracehound.grouping import GroupingResult, group_event
-from tracehound.ingest.envelope import (
+from tracehound.lib.compression import compress_payload
+from tracehound.lib.envelope import (
     Envelope,
     EnvelopeError,
     Item,
     normalize_event_id,
     parse_envelope,
 )
-from tracehound.lib.compression import compress_payload
 
 # Largest count kept from a client report; store.py saturates sums at it. Far below
 # the 64-bit columns, so adding two never overflows; JSON readers keep it exact.

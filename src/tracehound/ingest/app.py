@@ -6,11 +6,12 @@ into the queue → 200 {"id"}. Nothing is parsed beyond what validation needs.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
-import time
+import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -20,11 +21,16 @@ from django.conf import settings
 from tracehound.ingest import db
 from tracehound.ingest.auth import (
     AuthError,
+    KeyInfo,
     authenticate,
     find_public_key,
+    parse_project_id,
     public_key_from_dsn,
 )
-from tracehound.ingest.envelope import (
+from tracehound.ingest.limits import RateLimited, Usage, check_rate_limit, effective_limit
+from tracehound.ingest.security import SecurityReportError, security_report_to_event
+from tracehound.lib.compression import BodyTooLarge, DecompressionError, decompress
+from tracehound.lib.envelope import (
     Envelope,
     EnvelopeError,
     Item,
@@ -33,11 +39,9 @@ from tracehound.ingest.envelope import (
     serialize_envelope,
     validate_json_item,
 )
-from tracehound.ingest.limits import RateLimited, check_rate_limit
-from tracehound.ingest.security import SecurityReportError, security_report_to_event
-from tracehound.lib.compression import BodyTooLarge, DecompressionError, decompress
+from tracehound.queue.enqueue import EnqueueError, QueueWriter, Row, make_row
 
-INGEST_PATH = re.compile(r"^/api/(?:(\d+)/)?(envelope|store|security|csp-report)/?$")
+INGEST_PATH = re.compile(r"^/api/(?:([^/]+)/)?(envelope|store|security|csp-report)/?$")
 TUNNEL_PATHS = frozenset(["/tunnel", "/tunnel/"])
 
 # Item types digest stores; every other type is accepted and only counted.
@@ -61,6 +65,10 @@ PREFLIGHT_HEADERS = [
 ]
 
 StartResponse = Callable[..., Any]
+
+
+def is_ingest_path(path: str) -> bool:
+    return path in TUNNEL_PATHS or INGEST_PATH.match(path) is not None
 
 
 class IngestError(Exception):
@@ -133,12 +141,19 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     return b"".join(parts)
 
 
+INLINE_DECOMPRESSED_MAX = 1024 * 1024  # ~1 ms of inflating on the event loop
+
+
 def decoded_body(environ: dict[str, Any]) -> bytes:
     limit = settings.TRACEHOUND_MAX_ENVELOPE_SIZE
     raw = read_body(environ, limit)
+    inline = getattr(_inline, "rows", None) is not None
+    cap = min(limit, INLINE_DECOMPRESSED_MAX) if inline else limit
     try:
-        return decompress(raw, environ.get("HTTP_CONTENT_ENCODING"), limit)
+        return decompress(raw, environ.get("HTTP_CONTENT_ENCODING"), cap)
     except BodyTooLarge as exc:
+        if cap < limit:  # a big (or bomb) body: decompress it on a thread instead
+            raise db.WouldBlock("body too large to decompress on the event loop") from None
         raise IngestError(413, f"decompressed body exceeds {exc.limit} bytes") from None
     except DecompressionError as exc:
         raise IngestError(400, f"failed to read request body: {exc}") from None
@@ -196,26 +211,46 @@ def prepare_envelope(envelope: Envelope) -> Prepared:
     return Prepared(Envelope(headers, kept), event_id, counts, has_event)
 
 
-QUEUE_INSERT = db.GroupCommit(
-    "INSERT INTO queue_queueitem"
-    " (project_id, kind, received_at, client_ip, meta, body, error, attempts)"
-    " VALUES (%s, %s, %s, %s, %s, %s, '', 0)"
-)
+QUEUE = QueueWriter(db.execute, db.close)
 
 
-def enqueue(
-    project_id: int,
-    kind: str,
-    body: bytes,
-    environ: dict[str, Any],
-    meta: dict[str, Any],
-) -> None:
-    meta_json = orjson.dumps(meta).decode()
-    client_ip = client_address(environ)
-    params = [project_id, kind, time.time(), client_ip, meta_json, body]
+_inline = threading.local()
+
+
+@contextlib.contextmanager
+def answering_inline() -> Iterator[list[Row]]:
+    """For the event loop: a database statement raises db.WouldBlock (the caller then
+    retries the request on a thread), and queue rows are collected, not waited for:
+    the caller commits them asynchronously before sending the response."""
+    rows: list[Row] = []
+    _inline.rows = rows
+    db.forbid_waiting(True)
     try:
-        QUEUE_INSERT.insert(params)
-    except db.IngestDatabaseError:
+        yield rows
+    finally:
+        _inline.rows = None
+        db.forbid_waiting(False)
+
+
+def needs_thread_if_limited(key: KeyInfo) -> KeyInfo:
+    """On the event loop, hand a rate-limited project's request to a thread before its
+    body is decompressed and parsed: counting it is a statement (db.WouldBlock)."""
+    if getattr(_inline, "rows", None) is not None and (
+        effective_limit(key) > 0 or settings.TRACEHOUND_ATTACHMENT_RATE_LIMIT_BYTES > 0
+    ):
+        raise db.WouldBlock("the rate limit is counted in the database")
+    return key
+
+
+def enqueue(project_id: int, body: bytes, environ: dict[str, Any], meta: dict[str, Any]) -> None:
+    row = make_row(project_id, body, client_address(environ), meta)
+    deferred: list[Row] | None = getattr(_inline, "rows", None)
+    if deferred is not None:
+        deferred.append(row)
+        return
+    try:
+        QUEUE.enqueue(row, wait=db.commit_wait())
+    except EnqueueError:
         raise IngestError(503, "could not queue the payload, try again") from None
 
 
@@ -252,48 +287,71 @@ def request_meta(environ: dict[str, Any], query: dict[str, str]) -> dict[str, An
     return meta
 
 
+class Answer(NamedTuple):
+    body: bytes
+    headers: list[tuple[str, str]]
+
+
 def handle_envelope(
     environ: dict[str, Any], project_id: int | None, query: dict[str, str]
-) -> bytes:
+) -> Answer:
+    public_key = find_public_key(environ, query)
+    # With credentials in the URL and headers, nothing is decompressed or parsed for
+    # a sender who is not authenticated.
+    early = authenticate(public_key, project_id) if project_id and public_key else None
+    if early is not None:
+        needs_thread_if_limited(early)
     body = decoded_body(environ)
     try:
         envelope = parse_envelope(body)
     except EnvelopeError as exc:
         raise IngestError(400, f"invalid envelope: {exc}") from None
-    public_key = find_public_key(environ, query)
     dsn = envelope.headers.get("dsn")
     if dsn:
         dsn_key, dsn_project = public_key_from_dsn(dsn)
         if public_key is not None and public_key != dsn_key:
             raise IngestError(401, "multiple authorization payloads detected")
         if project_id is None:
-            if not dsn_project.isdigit():
+            project_id = parse_project_id(dsn_project)
+            if project_id is None:
                 raise IngestError(400, f"invalid project id {dsn_project!r} in envelope dsn")
-            project_id = int(dsn_project)
         public_key = dsn_key
     if project_id is None:
         raise IngestError(401, "missing authorization information: envelope has no dsn")
-    key = authenticate(public_key, project_id)
+    key = early or needs_thread_if_limited(authenticate(public_key, project_id))
     try:
-        kept, event_id, counts, has_event = prepare_envelope(envelope)
+        kept, event_id, counts, _ = prepare_envelope(envelope)
     except EnvelopeError as exc:
         raise IngestError(400, f"invalid envelope: {exc}") from None
-    if has_event:
-        check_rate_limit(key)
+    headers: list[tuple[str, str]] = []
+    usage = envelope_usage(kept)
+    if usage.events or usage.attachments:
+        over = check_rate_limit(key, usage)
+        if over is not None and kept is not None:  # keep the event, drop its attachments
+            kept = Envelope(kept.headers, [i for i in kept.items if i.type != "attachment"])
+            headers = over.headers
     meta = request_meta(environ, query)
     if counts:
         meta["counts"] = counts
     if kept is not None or counts:
         queued = serialize_envelope(kept) if kept is not None else b""
-        enqueue(key.project_id, "envelope", queued, environ, meta)
-    return orjson.dumps({"id": event_id} if event_id else {})
+        enqueue(key.project_id, queued, environ, meta)
+    return Answer(orjson.dumps({"id": event_id} if event_id else {}), headers)
 
 
-def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> bytes:
+def envelope_usage(kept: Envelope | None) -> Usage:
+    if kept is None:
+        return Usage()
+    attachments = [item for item in kept.items if item.type == "attachment"]
+    events = sum(1 for item in kept.items if item.type == "event")
+    return Usage(events, len(attachments), sum(len(item.payload) for item in attachments))
+
+
+def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> Answer:
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.startswith("application/x-sentry-envelope"):
         return handle_envelope(environ, project_id, query)
-    key = authenticate(find_public_key(environ, query), project_id)
+    key = needs_thread_if_limited(authenticate(find_public_key(environ, query), project_id))
     body = decoded_body(environ)
     if len(body) > settings.TRACEHOUND_MAX_EVENT_SIZE:
         raise IngestError(413, f"event exceeds {settings.TRACEHOUND_MAX_EVENT_SIZE} bytes")
@@ -310,16 +368,15 @@ def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]
     check_rate_limit(key)
     enqueue(
         key.project_id,
-        "envelope",
         serialize_envelope(envelope),
         environ,
         request_meta(environ, query),
     )
-    return orjson.dumps({"id": event_id})
+    return Answer(orjson.dumps({"id": event_id}), [])
 
 
-def handle_security(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> bytes:
-    key = authenticate(find_public_key(environ, query), project_id)
+def handle_security(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> Answer:
+    key = needs_thread_if_limited(authenticate(find_public_key(environ, query), project_id))
     body = decoded_body(environ)
     if len(body) > settings.TRACEHOUND_MAX_EVENT_SIZE:
         raise IngestError(413, f"report exceeds {settings.TRACEHOUND_MAX_EVENT_SIZE} bytes")
@@ -333,8 +390,8 @@ def handle_security(environ: dict[str, Any], project_id: int, query: dict[str, s
     envelope, event_id = single_event_envelope(event)
     check_rate_limit(key)
     meta = request_meta(environ, query)
-    enqueue(key.project_id, "envelope", serialize_envelope(envelope), environ, meta)
-    return orjson.dumps({"id": event_id})
+    enqueue(key.project_id, serialize_envelope(envelope), environ, meta)
+    return Answer(orjson.dumps({"id": event_id}), [])
 
 
 def ingest_app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes] | None:
@@ -352,18 +409,18 @@ def ingest_app(environ: dict[str, Any], start_response: StartResponse) -> Iterab
             raise IngestError(405, f"method {method} not allowed, use POST")
         query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         if match is None:
-            body = handle_envelope(environ, None, query)
+            answer = handle_envelope(environ, None, query)
         else:
-            project_id = int(match.group(1)) if match.group(1) else None
+            project_id = parse_project_id(match.group(1) or "")
             endpoint = match.group(2)
-            if project_id is None or project_id == 0:
+            if project_id is None:
                 raise IngestError(400, "missing or invalid project id in the URL")
             if endpoint == "envelope":
-                body = handle_envelope(environ, project_id, query)
+                answer = handle_envelope(environ, project_id, query)
             elif endpoint == "store":
-                body = handle_store(environ, project_id, query)
+                answer = handle_store(environ, project_id, query)
             else:
-                body = handle_security(environ, project_id, query)
+                answer = handle_security(environ, project_id, query)
     except AuthError as exc:
         return error_response(start_response, IngestError(exc.status, exc.detail))
     except RateLimited as exc:
@@ -372,4 +429,4 @@ def ingest_app(environ: dict[str, Any], start_response: StartResponse) -> Iterab
         return error_response(start_response, exc)
     except db.IngestDatabaseError:
         return error_response(start_response, IngestError(503, "database unavailable, try again"))
-    return respond(start_response, 200, body)
+    return respond(start_response, 200, answer.body, answer.headers)

@@ -30,13 +30,31 @@ def parse_sentry_auth(value: str) -> dict[str, str]:
     return fields
 
 
+MAX_ID = 2**63 - 1  # ids are signed 64-bit columns on both databases
+
+
+def parse_project_id(text: str) -> int | None:
+    """A project id from a URL or DSN: ASCII digits within a bigint, else None.
+
+    `str.isdigit` and `int` accept "²" or "٣"; the database cannot take 2**63.
+    """
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def public_key_from_dsn(dsn: str) -> tuple[str, str]:
     """(public_key, project_id) from a DSN string."""
-    parts = urlsplit(dsn)
+    try:
+        parts = urlsplit(dsn)
+        username = parts.username
+    except ValueError:  # e.g. an unclosed "[" in the host
+        raise AuthError(401, "envelope dsn is not a valid DSN") from None
     project_id = parts.path.rstrip("/").rpartition("/")[2]
-    if not parts.username or not project_id:
+    if not username or not project_id:
         raise AuthError(401, "envelope dsn is not a valid DSN")
-    return parts.username, project_id
+    return username, project_id
 
 
 def find_public_key(environ: dict[str, Any], query: dict[str, str]) -> str | None:

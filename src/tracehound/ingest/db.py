@@ -16,6 +16,8 @@ from typing import Any
 
 from django.conf import settings
 
+from tracehound.lib.database import connect
+
 _local = threading.local()
 
 
@@ -23,33 +25,36 @@ class IngestDatabaseError(Exception):
     pass
 
 
+class WouldBlock(Exception):
+    """A statement was about to run on a thread that must not wait (the event loop)."""
+
+
+def forbid_waiting(forbidden: bool) -> None:
+    _local.forbid_waiting = forbidden
+
+
 def _database() -> dict[str, Any]:
     database: dict[str, Any] = settings.DATABASES["default"]
     return database
 
 
+def commit_wait() -> float:
+    """How long a request waits for its queue row: a connect and a statement, each
+    bounded by the timeout, so the database's own error normally answers first."""
+    timeout: int = settings.TRACEHOUND_INGEST_DB_TIMEOUT
+    return 2 * timeout + 1
+
+
 def _connect() -> Any:
-    database = _database()
-    if database["ENGINE"].endswith("sqlite3"):
-        conn = sqlite3.connect(database["NAME"], timeout=20, isolation_level=None)
+    conn = connect(_database(), timeout=settings.TRACEHOUND_INGEST_DB_TIMEOUT)
+    if isinstance(conn, sqlite3.Connection):
         # Same pragmas as the Django connection, but no automatic checkpoints: an ingest
         # request would wait for megabytes to be copied; the worker checkpoints instead.
         conn.executescript(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
             " PRAGMA wal_autocheckpoint=0;"
         )
-        return conn
-    import psycopg
-
-    return psycopg.connect(
-        dbname=database["NAME"],
-        user=database["USER"] or None,
-        password=database["PASSWORD"] or None,
-        host=database["HOST"] or None,
-        port=database["PORT"] or None,
-        autocommit=True,
-        **database.get("OPTIONS", {}),
-    )
+    return conn
 
 
 @lru_cache(maxsize=64)
@@ -58,9 +63,14 @@ def _sqlite_sql(sql: str) -> str:
 
 
 def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run one autocommitted statement; reconnect once if the connection was lost."""
+    """Run one autocommitted statement; reconnect once if an open connection was lost
+    (a restarted server). A timeout or a refused value is not retried: each attempt
+    can take TRACEHOUND_INGEST_DB_TIMEOUT, and callers bound their wait on that."""
+    if getattr(_local, "forbid_waiting", False):
+        raise WouldBlock(sql)
     for attempt in (1, 2):
         conn = getattr(_local, "conn", None)
+        reused = conn is not None
         try:
             if conn is None:
                 conn = _local.conn = _connect()
@@ -72,8 +82,9 @@ def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         except Exception as exc:
             if not _is_database_error(exc):
                 raise
+            lost = reused and bool(getattr(conn, "broken", False) or getattr(conn, "closed", 0))
             close()
-            if attempt == 2:
+            if attempt == 2 or not lost:
                 raise IngestDatabaseError(str(exc)) from exc
     raise AssertionError("unreachable")
 
@@ -94,86 +105,3 @@ def close() -> None:
     if conn is not None:
         with contextlib.suppress(Exception):  # it is being discarded anyway
             conn.close()
-
-
-class _Pending:
-    __slots__ = ("params", "done", "error")
-
-    def __init__(self, params: Sequence[Any]) -> None:
-        self.params = params
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-
-
-class GroupCommit:
-    """One writer thread inserts the rows of all requests waiting at that moment in one
-    transaction; each request returns once its row is committed.
-
-    A commit per request made the database's commit cost the limit (PostgreSQL
-    backends spent most of a core on ~2,200 commits/s; SQLite threads queued on its
-    single writer). Alone, a request waits only for the hand-off to the thread.
-    """
-
-    MAX_ROWS = 128
-
-    def __init__(self, sql: str) -> None:
-        self.sql = sql
-        self.pending: list[_Pending] = []
-        self.cond = threading.Condition()
-        self.thread: threading.Thread | None = None
-        self.stopping = False
-
-    def insert(self, params: Sequence[Any]) -> None:
-        item = _Pending(params)
-        with self.cond:
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-                self.thread.start()
-            self.pending.append(item)
-            self.cond.notify()
-        item.done.wait()
-        if item.error is not None:
-            raise IngestDatabaseError(str(item.error)) from item.error
-
-    def stop(self) -> None:
-        """Let the writer thread close its connection and end (tests; process exit)."""
-        with self.cond:
-            self.stopping = True
-            self.cond.notify()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
-        self.stopping = False
-        self.thread = None
-
-    def _run(self) -> None:
-        while True:
-            with self.cond:
-                while not self.pending and not self.stopping:
-                    self.cond.wait()
-                if self.stopping and not self.pending:
-                    close()
-                    return
-                batch = self.pending[: self.MAX_ROWS]
-                del self.pending[: self.MAX_ROWS]
-            error: BaseException | None = None
-            try:
-                insert_rows(self.sql, [item.params for item in batch])
-            except BaseException as exc:  # every waiting request must hear of it
-                error = exc
-            for item in batch:
-                item.error = error
-                item.done.set()
-
-
-@lru_cache(maxsize=256)
-def _multi_row(sql: str, rows: int) -> str:
-    head, _, values = sql.partition(" VALUES ")
-    return f"{head} VALUES " + ", ".join([values] * rows)
-
-
-def insert_rows(sql: str, rows: list[Sequence[Any]]) -> None:
-    """Insert all rows with one statement: one round trip, atomic as any statement is.
-
-    `sql` is a single-row `INSERT ... VALUES (...)`.
-    """
-    execute(_multi_row(sql, len(rows)), [value for row in rows for value in row])

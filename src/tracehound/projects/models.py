@@ -97,11 +97,13 @@ class ProjectStat(models.Model):
 
 
 class RateWindow(models.Model):
-    """Events accepted per project per minute, shared by every web process."""
+    """What each project sent per minute, shared by every web process (rate limits)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
     minute = models.BigIntegerField()  # unix time // 60
-    count = models.PositiveIntegerField(default=0)
+    count = models.PositiveIntegerField(default=0)  # events
+    attachments = models.PositiveIntegerField(default=0)
+    attachment_bytes = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -8,16 +8,11 @@ class QueueItem(models.Model):
     accepted payload is stored exactly once whatever process dies when.
     """
 
-    class Kind(models.TextChoices):
-        ENVELOPE = "envelope"
-        STORE = "store"
-        SECURITY = "security"
-
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
     received_at = models.FloatField()
     client_ip = models.CharField(max_length=45, blank=True, default="")
-    # Small request facts digest needs (user agent, sentry_client, query params for security).
+    # Request facts digest needs: user_agent, sentry_client, and counts of item types
+    # that are counted, not stored.
     meta = models.JSONField(default=dict)
     body = models.BinaryField()
     # Lease of the worker digesting it; expired leases are taken again (worker crashed).

@@ -95,7 +95,10 @@ def _has_duplicate_key(line: bytes, key: str) -> bool:
         seen = max(seen, sum(1 for k, _ in pairs if k == key))
         return dict(pairs)
 
-    json.loads(line, object_pairs_hook=count)
+    try:
+        json.loads(line, object_pairs_hook=count)
+    except RecursionError:  # orjson allows deeper nesting than the json module
+        raise EnvelopeError("envelope header is nested too deeply") from None
     return seen > 1
 
 

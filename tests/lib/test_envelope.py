@@ -4,7 +4,7 @@ import time
 import orjson
 import pytest
 
-from tracehound.ingest.envelope import (
+from tracehound.lib.envelope import (
     Envelope,
     EnvelopeError,
     Item,
