@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 import urllib3
 
+from tests.envelopes import envelope
+
 HTTP = urllib3.PoolManager(maxsize=16, retries=False, timeout=urllib3.Timeout(connect=2, read=30))
 
 
@@ -218,15 +220,5 @@ def event_envelope(event_id: str, group: int, *, dsn_key: str = "") -> bytes:
             ]
         },
     }
-    payload = orjson.dumps(event)
-    header = {"event_id": event_id}
-    if dsn_key:
-        header["dsn"] = dsn_key
-    return (
-        orjson.dumps(header)
-        + b"\n"
-        + orjson.dumps({"type": "event", "length": len(payload)})
-        + b"\n"
-        + payload
-        + b"\n"
-    )
+    headers = {"dsn": dsn_key} if dsn_key else {}
+    return envelope(event, event_id=event_id, **headers)

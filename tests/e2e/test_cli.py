@@ -220,11 +220,12 @@ def test_serve_stops_cleanly_on_a_signal(fresh_server: Server, sig):
 
 
 def test_several_web_processes_starting_on_a_new_database_migrate_it_once(tmp_path_factory):
-    from tests.e2e.server import drop_postgres, make_server
+    from tests.e2e.server import drop_postgres, free_port, make_server
 
     server, pg_url = make_server(tmp_path_factory.mktemp("fresh"))
     try:
-        ports = [server.port, server.port + 1, server.port + 2]
+        # Each its own free port: neighbours of a free port may be taken.
+        ports = [server.port, free_port(), free_port()]
         procs = [server.spawn("web", "--port", str(port)) for port in ports]
         for port in ports:
             server.port = port

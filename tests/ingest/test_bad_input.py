@@ -9,6 +9,8 @@ import orjson
 import pytest
 import time_machine
 from django.test import override_settings
+from tests.envelopes import envelope as build_envelope
+from tests.envelopes import item
 
 from tracehound.events.models import Event
 from tracehound.issues.models import Issue
@@ -27,9 +29,8 @@ def snapshot() -> tuple[int, ...]:
     )
 
 
-def envelope(payload: bytes = b'{"message":"hi"}', header: dict | None = None) -> bytes:
-    item = orjson.dumps(header or {"type": "event", "length": len(payload)})
-    return orjson.dumps({"event_id": uuid.uuid4().hex}) + b"\n" + item + b"\n" + payload + b"\n"
+def envelope(payload: bytes = b'{"message":"hi"}') -> bytes:
+    return build_envelope(item("event", payload))
 
 
 def assert_rejected(response, status: int, words: str) -> None:
@@ -123,11 +124,8 @@ def test_an_oversized_event_item_is_rejected(wsgi, project, unchanged):
 
 @override_settings(TRACEHOUND_MAX_ATTACHMENT_SIZE=2048)
 def test_an_oversized_attachment_is_rejected(wsgi, project, unchanged):
-    data = b"a" * 3000
-    header = {"type": "attachment", "length": len(data), "filename": "big.bin"}
-    response = wsgi(
-        "POST", f"/api/{project.id}/envelope/", envelope(data, header), headers=project.auth
-    )
+    body = build_envelope(item("attachment", b"a" * 3000, filename="big.bin"))
+    response = wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth)
     assert_rejected(response, 413, "(attachment) exceeds 2048 bytes")
 
 
@@ -235,7 +233,5 @@ def test_an_attachment_sent_after_its_event_does_not_count_against_the_rate_limi
     assert (
         wsgi("POST", f"/api/{project.id}/envelope/", envelope(), headers=project.auth).status == 200
     )
-    data = b"log line\n"
-    header = {"type": "attachment", "length": len(data), "filename": "app.log"}
-    body = orjson.dumps({"event_id": event_id}) + b"\n" + orjson.dumps(header) + b"\n" + data
+    body = build_envelope(item("attachment", b"log line\n", filename="app.log"), event_id=event_id)
     assert wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth).status == 200

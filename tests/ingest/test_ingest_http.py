@@ -10,6 +10,7 @@ import brotli
 import orjson
 import pytest
 import zstandard
+from tests.envelopes import envelope, exception_event, item
 
 from tracehound.events.models import Attachment, Event, UserReport
 from tracehound.issues.models import Issue
@@ -22,43 +23,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def event_envelope(
     event_id: str | None = None, *, with_length: bool = True, extra: bytes = b""
 ) -> bytes:
-    event_id = event_id or uuid.uuid4().hex
-    payload = orjson.dumps(
-        {
-            "event_id": event_id,
-            "timestamp": 1795341823.837,
-            "platform": "python",
-            "level": "error",
-            "exception": {
-                "values": [
-                    {
-                        "type": "ValueError",
-                        "value": "bad thing",
-                        "stacktrace": {
-                            "frames": [
-                                {
-                                    "filename": "app.py",
-                                    "function": "run",
-                                    "module": "app",
-                                    "lineno": 3,
-                                    "in_app": True,
-                                }
-                            ]
-                        },
-                    }
-                ]
-            },
-        }
-    )
-    header = {"type": "event", "length": len(payload)} if with_length else {"type": "event"}
-    return (
-        orjson.dumps({"event_id": event_id, "sent_at": "2026-11-22T10:03:15.754580Z"})
-        + b"\n"
-        + orjson.dumps(header)
-        + b"\n"
-        + payload
-        + b"\n"
-        + extra
+    event = exception_event(event_id=event_id or uuid.uuid4().hex, timestamp=1795341823.837)
+    return envelope(
+        event, with_length=with_length, trailer=extra, sent_at="2026-11-22T10:03:15.754580Z"
     )
 
 
@@ -200,29 +167,12 @@ def test_attachments_and_user_reports_are_stored_with_their_event(wsgi, project,
             "comments": "It broke when I clicked save",
         }
     )
-    extra = (
-        orjson.dumps(
-            {
-                "type": "attachment",
-                "length": len(attachment),
-                "filename": "note.txt",
-                "content_type": "text/plain",
-            }
-        )
-        + b"\n"
-        + attachment
-        + b"\n"
-        + orjson.dumps({"type": "user_report", "length": len(report)})
-        + b"\n"
-        + report
-        + b"\n"
+    body = envelope(
+        exception_event(event_id=event_id),
+        item("attachment", attachment, filename="note.txt", content_type="text/plain"),
+        item("user_report", report),
     )
-    response = wsgi(
-        "POST",
-        f"/api/{project.id}/envelope/",
-        event_envelope(event_id, extra=extra),
-        headers=project.auth,
-    )
+    response = wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth)
     assert response.status == 200, response.body
     digest_all()
     stored = Attachment.objects.get()
