@@ -86,9 +86,15 @@ def normalize_event(
     received_at: float,
     sent_at: str | None,
     client_ip: str | None,
+    may_hold_nul: bool = True,
 ) -> dict[str, Any]:
-    """Normalize `event` in place and return it. See the module docstring."""
-    if has_nul(event):
+    """Normalize `event` in place and return it. See the module docstring.
+
+    `may_hold_nul=False` skips the NUL check: digest knows from the raw JSON that there
+    is none (JSON can only spell NUL as an escape), which is cheaper than serializing
+    the parsed event again.
+    """
+    if may_hold_nul and has_nul(event):
         strip_nul(event)
     meta = _client_meta(event.get("_meta"))
 
