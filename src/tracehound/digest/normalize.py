@@ -20,6 +20,7 @@ Unknown top-level keys are kept as they are, like Sentry does.
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -86,9 +87,15 @@ def normalize_event(
     received_at: float,
     sent_at: str | None,
     client_ip: str | None,
+    may_hold_nul: bool = True,
 ) -> dict[str, Any]:
-    """Normalize `event` in place and return it. See the module docstring."""
-    if has_nul(event):
+    """Normalize `event` in place and return it. See the module docstring.
+
+    `may_hold_nul=False` skips the NUL check: digest knows from the raw JSON that there
+    is none (JSON can only spell NUL as an escape), which is cheaper than serializing
+    the parsed event again.
+    """
+    if may_hold_nul and has_nul(event):
         strip_nul(event)
     meta = _client_meta(event.get("_meta"))
 
@@ -221,41 +228,47 @@ def _normalize_breadcrumbs(event: dict[str, Any], meta: Meta) -> None:
 
 
 def _normalize_breadcrumb(crumb: dict[str, Any], meta: Meta, path: Path) -> None:
-    # One pass with a fast path for well-formed values: up to 100 per event.
-    removed: list[str] = []
+    # One pass with a fast path for well-formed values: up to 100 per event. Nothing
+    # is allocated for a well-formed crumb (the removal list is made on demand).
+    removed: list[str] | None = None
     for key, value in crumb.items():
         cap = _CRUMB_STRINGS.get(key)
         if cap is not None:
-            if type(value) is not str or len(value) > cap:
-                text = coerce_str(value)
-                if text is None:
-                    removed.append(key)
-                else:
-                    crumb[key] = trim_string(text, cap, meta, [*path, key])
+            if type(value) is str and len(value) <= cap:
+                continue
+            text = coerce_str(value)
+            if text is not None:
+                crumb[key] = trim_string(text, cap, meta, [*path, key])
+                continue
         elif key == "timestamp":
+            if type(value) is float and math.isfinite(value):
+                continue  # what SDKs send; parse_timestamp would return it as is
             timestamp = parse_timestamp(value)
-            if timestamp is None:
-                removed.append(key)
-            else:
+            if timestamp is not None:
                 crumb[key] = timestamp
+                continue
         elif key == "data":
-            crumb[key] = trim_databag(value, meta, [*path, key], max_bytes=4096)
+            path.append(key)  # trim_databag restores it
+            crumb[key] = trim_databag(value, meta, path, max_bytes=4096)
+            path.pop()
+            continue
         elif key == "level":
             level = value if type(value) is str and value in LEVELS else _level(value)
-            if level is None:
-                removed.append(key)
-            else:
+            if level is not None:
                 crumb[key] = level
+                continue
         elif key == "event_id":
             crumb_event_id = _event_id(value)
-            if crumb_event_id is None:
-                removed.append(key)
-            else:
+            if crumb_event_id is not None:
                 crumb[key] = crumb_event_id
-        else:
-            removed.append(key)  # only the protocol's fields are kept: all of them are shown
-    for key in removed:
-        del crumb[key]
+                continue
+        # Unusable, or not a protocol field (only those are kept: all of them are shown).
+        if removed is None:
+            removed = []
+        removed.append(key)
+    if removed is not None:
+        for key in removed:
+            del crumb[key]
     # JavaScript SDKs leave `type` out; Sentry's default is "default".
     if not crumb.get("type"):
         crumb["type"] = "default"

@@ -90,9 +90,15 @@ def process_event(
     client_ip: str | None,
     grouping_version: str,
     dictionary: bytes | None = None,
+    may_hold_nul: bool = True,
 ) -> ProcessedEvent:
     event = normalize_event(
-        payload, event_id=event_id, received_at=received_at, sent_at=sent_at, client_ip=client_ip
+        payload,
+        event_id=event_id,
+        received_at=received_at,
+        sent_at=sent_at,
+        client_ip=client_ip,
+        may_hold_nul=may_hold_nul,
     )
     scrub_event(event)
     grouping = group_event(event, grouping_version)
@@ -245,6 +251,9 @@ def handle_item(
             client_ip=client_ip or None,
             grouping_version=grouping_version,
             dictionary=dictionary,
+            # A NUL in JSON text is always the escape `\u0000` (raw control characters
+            # are invalid JSON): a byte search rules it out for nearly every event.
+            may_hold_nul=b"\\u0000" in item.payload,
         )
     elif kind == "user_report":
         result.reports.append(report_from_user_report(data))
