@@ -92,11 +92,18 @@ def make_environ(scope: Any, body: bytes) -> dict[str, Any]:
         "wsgi.run_once": False,
     }
     for name, value in scope.headers.items():
-        if name == "content-length":
-            continue
-        key = "CONTENT_TYPE" if name == "content-type" else "HTTP_" + name.upper().replace("-", "_")
-        environ[key] = f"{environ[key]},{value}" if key in environ else value
+        key = environ_key(name)
+        if key:
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
     return environ
+
+
+@functools.lru_cache(maxsize=256)  # the same few header names on every request
+def environ_key(name: str) -> str:
+    """The environ key of a (lowercase) header name; "" for Content-Length, set apart."""
+    if name == "content-length":
+        return ""
+    return "CONTENT_TYPE" if name == "content-type" else "HTTP_" + name.upper().replace("-", "_")
 
 
 def run_wsgi(environ: dict[str, Any]) -> Response:

@@ -50,6 +50,7 @@ def make_row(project_id: int, body: bytes, client_ip: str, meta: dict[str, Any])
     return Row(project_id, time.time(), clean_ip(client_ip), clean_meta(meta), body)
 
 
+@lru_cache(maxsize=1024)  # the same few client addresses, parsed once, not per request
 def clean_ip(address: str) -> str:
     try:
         return str(ipaddress.ip_address(address))
