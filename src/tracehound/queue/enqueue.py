@@ -27,6 +27,7 @@ INSERT = (
 )
 
 Execute = Callable[[str, Sequence[Any]], Any]
+Callback = Callable[[BaseException | None], object]
 
 
 class EnqueueError(Exception):
@@ -65,12 +66,12 @@ def clean_meta(meta: dict[str, Any]) -> str:
 
 
 class Pending:
-    """A row handed to the writer; `callback` (if any) runs on the writer thread once
-    the outcome is known (the async front uses it to wake its event loop)."""
+    """A row handed to the writer; `callback(error)` (if any) runs on the writer thread
+    once the outcome is known (the async front answers the request from it)."""
 
     __slots__ = ("row", "done", "error", "callback")
 
-    def __init__(self, row: Row, callback: Callable[[], object] | None = None) -> None:
+    def __init__(self, row: Row, callback: Callback | None = None) -> None:
         self.row = row
         self.done = threading.Event()
         self.error: BaseException | None = None
@@ -81,7 +82,7 @@ class Pending:
         self.done.set()
         if self.callback is not None:
             with contextlib.suppress(Exception):  # e.g. its event loop closed: no one waits
-                self.callback()
+                self.callback(error)
 
 
 class QueueWriter:
@@ -98,7 +99,7 @@ class QueueWriter:
         self.thread: threading.Thread | None = None
         self.stopping = False
 
-    def submit(self, row: Row, callback: Callable[[], object] | None = None) -> Pending:
+    def submit(self, row: Row, callback: Callback | None = None) -> Pending:
         item = Pending(row, callback)
         with self.cond:
             if self.thread is None or not self.thread.is_alive():
