@@ -66,20 +66,23 @@ def clean_meta(meta: dict[str, Any]) -> str:
 
 
 class Pending:
-    """A row handed to the writer; `callback(error)` (if any) runs on the writer thread
-    once the outcome is known (the async front answers the request from it)."""
+    """A row handed to the writer. Once the outcome is known, on the writer thread,
+    `callback(error)` runs (the async front answers the request from it) or, without
+    a callback, `done` is set for the thread waiting in `enqueue`."""
 
     __slots__ = ("row", "done", "error", "callback")
 
     def __init__(self, row: Row, callback: Callback | None = None) -> None:
         self.row = row
-        self.done = threading.Event()
+        # An Event is a Condition and a lock: ~2 us the async front does not need.
+        self.done = threading.Event() if callback is None else None
         self.error: BaseException | None = None
         self.callback = callback
 
     def finish(self, error: BaseException | None) -> None:
         self.error = error
-        self.done.set()
+        if self.done is not None:
+            self.done.set()
         if self.callback is not None:
             with contextlib.suppress(Exception):  # e.g. its event loop closed: no one waits
                 self.callback(error)
@@ -119,6 +122,7 @@ class QueueWriter:
         """Return once the row is committed. `wait` bounds the wait, so a hung database
         costs the request an error instead of holding its thread (and every other)."""
         item = self.submit(row)
+        assert item.done is not None  # no callback: an Event
         if not item.done.wait(wait):
             self.withdraw(item)
             raise EnqueueError(f"the database did not answer within {wait:g} s")
