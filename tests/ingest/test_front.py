@@ -8,8 +8,13 @@ from typing import Any
 
 import orjson
 import pytest
+from django.db import connection
+from django.test import override_settings
 from tests.envelopes import envelope, item
 
+from tracehound.ingest import db
+from tracehound.ingest.app import QUEUE
+from tracehound.lib.database import connect
 from tracehound.projects.models import RateWindow
 from tracehound.queue.models import QueueItem
 from tracehound.rsgi import Front, make_environ
@@ -49,6 +54,7 @@ class Proto:
         self.status: int | None = None
         self.headers: dict[str, str] = {}
         self.response = b""
+        self.answers = 0
 
     async def __call__(self) -> bytes:
         if self.stall:
@@ -63,6 +69,7 @@ class Proto:
 
     def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.status, self.headers, self.response = status, dict(headers), body
+        self.answers += 1
 
 
 def post(front: Front, path: str, body: bytes, headers: dict[str, str], **kw: Any) -> Proto:
@@ -89,6 +96,28 @@ def test_an_event_answered_on_the_loop_is_committed_before_the_answer(front, pro
     assert proto.status == 200, proto.response
     event_id = orjson.loads(proto.response)["id"]
     assert event_id.encode() in bytes(QueueItem.objects.get().body)
+
+
+def test_an_event_whose_row_is_refused_gets_one_503_answer_from_the_loop(front, project):
+    path = f"/api/{project.id}/envelope/"
+    first = post(front, path, envelope({"message": "caches the key"}), project.auth)
+    assert first.status == 200, first.response
+    with override_settings(TRACEHOUND_INGEST_DB_TIMEOUT=1):
+        QUEUE.stop()  # the writer reconnects with the short timeout
+        locker = connect(connection.settings_dict)
+        if connection.vendor == "postgresql":
+            locker.execute("BEGIN")
+            locker.execute("LOCK TABLE queue_queueitem IN ACCESS EXCLUSIVE MODE")
+        else:
+            locker.execute("BEGIN IMMEDIATE")
+        try:
+            proto = post(front, path, envelope({"message": "refused"}), project.auth)
+        finally:
+            locker.close()
+            QUEUE.stop()
+            db.close()
+    assert (proto.status, proto.answers) == (503, 1), proto.response
+    assert QueueItem.objects.count() == 1
 
 
 def test_a_chunked_body_is_read_whole(front, project):

@@ -342,9 +342,15 @@ def handle_envelope(
 def envelope_usage(kept: Envelope | None) -> Usage:
     if kept is None:
         return Usage()
-    attachments = [item for item in kept.items if item.type == "attachment"]
-    events = sum(1 for item in kept.items if item.type == "event")
-    return Usage(events, len(attachments), sum(len(item.payload) for item in attachments))
+    events = attachments = attachment_bytes = 0
+    for item in kept.items:  # one pass: this runs on every request
+        kind = item.type
+        if kind == "event":
+            events += 1
+        elif kind == "attachment":
+            attachments += 1
+            attachment_bytes += len(item.payload)
+    return Usage(events, attachments, attachment_bytes)
 
 
 def handle_store(environ: dict[str, Any], project_id: int, query: dict[str, str]) -> Answer:
