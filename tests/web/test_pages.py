@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tests.envelopes import envelope, item
+from tests.envelopes import envelope, exception_event, item
 
 from tracehound.issues.models import Issue
 
@@ -78,3 +78,22 @@ def test_an_outsider_gets_404_for_another_organizations_pages(client, outsider, 
     assert client.get("/acme/backend/").status_code == 404
     assert client.get(f"/organizations/acme/issues/{issue.id}/").status_code == 404
     assert b"backend" not in client.get("/").content
+
+
+def test_variables_and_user_fields_named_like_dict_methods_show_on_the_issue_page(
+    wsgi, project, digest_all, client, member
+):
+    # Django's template lookup tries x["items"] before x.items(): a local variable
+    # called `items` (common in Python) or a user field of that name broke the page.
+    event = exception_event(user={"id": "u1", "items": 5, "keys": "k"})
+    frame = event["exception"]["values"][0]["stacktrace"]["frames"][0]
+    frame["vars"] = {"items": ["a", "b"], "values": "v", "total": "3"}
+    body = envelope(event)
+    assert wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth).status == 200
+    digest_all()
+    client.force_login(member)
+    response = client.get(f"/organizations/acme/issues/{Issue.objects.get().id}/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<th>items</th><td><code>[&#x27;a&#x27;, &#x27;b&#x27;]</code>" in page
+    assert "<th>items</th><td>5</td>" in page

@@ -118,7 +118,12 @@ def issue_detail(request: HttpRequest, org: str, issue_id: int) -> HttpResponse:
             if entry["type"] == "exception":
                 # Newest exception first, frames newest first: how people read a crash.
                 for value in reversed(entry["data"]["values"]):
-                    frames = list(reversed((value.get("stacktrace") or {}).get("frames") or []))
+                    frames = [
+                        # Pairs, not the dict: the template would read a variable
+                        # named "items" instead of calling .items().
+                        {**frame, "var_items": list((frame.get("vars") or {}).items())}
+                        for frame in reversed((value.get("stacktrace") or {}).get("frames") or [])
+                    ]
                     exceptions.append({**value, "frames": frames})
     entries = {e["type"]: e["data"] for e in data["entries"]} if data else {}
     tag_values = issue.tag_values.order_by("key", "-times_seen")[:200]
@@ -140,6 +145,7 @@ def issue_detail(request: HttpRequest, org: str, issue_id: int) -> HttpResponse:
             "breadcrumbs": (entries.get("breadcrumbs") or {}).get("values", [])[-30:],
             "request_data": entries.get("request"),
             "tag_values": tag_values,
+            "user_items": list((data.get("user") or {}).items()) if data else [],
             "user_count": user_counts([issue.id]).get(issue.id, 0),
             "attachments": attachments,
             "reports": reports,
