@@ -63,3 +63,18 @@ def test_a_log_in_with_a_nul_or_a_huge_user_name_is_an_ordinary_failure(client, 
         response = log_in(client, username, "wrong")
         assert response.status_code == 200
         assert b"didn" in response.content  # the usual "didn't match" error
+
+
+@pytest.mark.parametrize("spelling", [" ann", "ann ", "\uff41nn"])
+def test_another_spelling_of_a_locked_username_is_locked_too(client, ann, spelling):
+    # The log-in form strips and NFKC-normalizes the name before looking the user up.
+    for n in range(5):
+        log_in(client, "ann", "wrong", ip=f"198.51.100.{n}")
+    assert log_in(client, spelling, PASSWORD, ip="203.0.113.50").status_code == 429
+
+
+def test_addresses_of_one_ipv6_network_share_the_address_limit(client, ann):
+    for n in range(20):
+        log_in(client, f"guess{n}", "wrong", ip=f"2001:db8:1:2::{n:x}")
+    assert log_in(client, "ann", PASSWORD, ip="2001:db8:1:2::ffff").status_code == 429
+    assert log_in(client, "ann", PASSWORD, ip="2001:db8:1:3::1").status_code == 302

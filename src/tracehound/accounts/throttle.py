@@ -3,6 +3,8 @@ further attempts until the oldest of them leaves the window."""
 
 from __future__ import annotations
 
+import ipaddress
+import unicodedata
 from datetime import timedelta
 
 from django.utils import timezone
@@ -16,14 +18,27 @@ FAILURES_PER_ADDRESS = 20
 
 
 def _account_key(username: str) -> str:
-    # NUL cannot be stored in PostgreSQL text; such a name never logs in anyway.
-    return f"account:{username[:150].replace(chr(0), '')}"
+    # The name as the log-in form looks it up (stripped, NFKC), so " ann" or a
+    # full-width "ａnn" count against ann. NUL cannot be stored in PostgreSQL text.
+    name = unicodedata.normalize("NFKC", username.strip())
+    return f"account:{name[:150].replace(chr(0), '')}"
+
+
+def _address_key(address: str) -> str:
+    # One IPv6 host usually holds a whole /64: count the network, not each address.
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"ip:{address[:64].replace(chr(0), '')}"
+    if ip.version == 6:
+        return f"ip:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"ip:{ip}"
 
 
 def _keys(username: str, address: str) -> list[tuple[str, int]]:
     return [
         (_account_key(username), FAILURES_PER_ACCOUNT),
-        (f"ip:{address[:64].replace(chr(0), '')}", FAILURES_PER_ADDRESS),
+        (_address_key(address), FAILURES_PER_ADDRESS),
     ]
 
 
