@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from tests.envelopes import envelope
 
@@ -66,3 +68,21 @@ def test_credentials_in_the_request_are_checked_before_the_body_is_read(wsgi, pr
         "POST", f"/api/{project.id}/envelope/", b"garbage\n{\n", query="sentry_key=nobody"
     )
     assert response.status == 401, response.body
+
+
+@pytest.mark.parametrize("key", ["ab\x00cd", "k" * 5000, "é" * 32])
+@pytest.mark.parametrize("where", ["query", "header", "dsn"])
+def test_a_public_key_no_dsn_could_hold_is_a_401(wsgi, project, key, where):
+    # On PostgreSQL a NUL in the key failed the lookup: 503, and a reconnect per request.
+    body, headers, query, path = envelope({"message": "hi"}), {}, "", f"/api/{project.id}/envelope/"
+    if where == "query":
+        query = "sentry_key=" + quote(key)
+    elif where == "header":
+        headers = {"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"}
+    else:
+        body = envelope({"message": "hi"}, dsn=f"http://{quote(key)}@127.0.0.1:8000/{project.id}")
+        path = "/tunnel"
+    response = wsgi("POST", path, body, headers=headers, query=query)
+    assert response.status == 401, response.body
+    assert "public key" in response.json()["detail"]
+    assert QueueItem.objects.count() == 0

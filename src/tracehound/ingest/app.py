@@ -50,6 +50,8 @@ JSON_ITEM_TYPES = frozenset(
     ["event", "transaction", "user_report", "feedback", "client_report", "check_in", "session"]
 )
 
+MAX_COUNTED_TYPES = 16
+
 CORS_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Expose-Headers", "x-sentry-error, x-sentry-rate-limits, retry-after"),
@@ -199,7 +201,11 @@ def prepare_envelope(envelope: Envelope) -> Prepared:
         if kind in STORED_ITEM_TYPES:
             kept.append(item)
         else:
-            counts[kind] = counts.get(kind, 0) + 1
+            # Each counted type becomes a stats row: a few per envelope, not one per item.
+            name = kind[:64]
+            if name not in counts and len(counts) >= MAX_COUNTED_TYPES:
+                name = "other"
+            counts[name] = counts.get(name, 0) + 1
     has_event = any(item.type == "event" for item in kept)
     if has_event and event_id is None:
         event_id = uuid.uuid4().hex

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -115,9 +116,17 @@ def project_exists(project_id: int) -> bool:
     return bool(db.execute("SELECT 1 FROM projects_project WHERE id = %s", [project_id]))
 
 
+# What a DSN key can be (ours are 32 hex digits): anything else is refused unread, so a
+# NUL (which PostgreSQL refuses, dropping the connection) or a huge key never reaches
+# the database or the key cache.
+KEY_FORMAT = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
 def authenticate(public_key: str | None, project_id: int) -> KeyInfo:
     if public_key is None:
         raise AuthError(401, "missing authorization information")
+    if not KEY_FORMAT.fullmatch(public_key):
+        raise AuthError(401, "invalid public key: expected the 32 hex digits of a DSN key")
     info = lookup_key(public_key)
     if info is None:
         if not project_exists(project_id):

@@ -61,8 +61,20 @@ def clean_ip(address: str) -> str:
 
 def clean_meta(meta: dict[str, Any]) -> str:
     text = orjson.dumps(meta).decode()
-    # NUL can only appear as the escape "\u0000" in orjson's output; drop it.
-    return text.replace("\\u0000", "") if "\\u0000" in text else text
+    # A NUL shows as the escape "\u0000" in orjson's output; only then (or when a client
+    # spelled those six characters) are the strings cleaned and dumped again. Editing
+    # the JSON text instead would break a literal backslash-u0000 into invalid JSON.
+    return orjson.dumps(_without_nul(meta)).decode() if "\\u0000" in text else text
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 class Pending:
