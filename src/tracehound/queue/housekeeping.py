@@ -42,7 +42,8 @@ def enable_incremental_vacuum() -> None:
             return
     log.info("enabling incremental auto-vacuum (one VACUUM of the database)")
     connection.ensure_connection()
-    connection.connection.executescript("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
+    with connection.wrap_database_errors:  # raw sqlite3 errors as Django's DatabaseError
+        connection.connection.executescript("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
 
 
 def compact_sqlite() -> None:
@@ -59,7 +60,8 @@ def compact_sqlite() -> None:
         free_pages = cursor.fetchone()[0]
     if free_pages > MIN_FREE_PAGES:
         # executescript steps the pragma to the end; one execute() frees a single page.
-        connection.connection.executescript("PRAGMA incremental_vacuum;")
+        with connection.wrap_database_errors:
+            connection.connection.executescript("PRAGMA incremental_vacuum;")
     wal = Path(f"{connection.settings_dict['NAME']}-wal")
     if wal.exists() and wal.stat().st_size > MAX_IDLE_WAL_BYTES:
         with connection.cursor() as cursor:

@@ -106,11 +106,14 @@ def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
 
 
 def upkeep() -> None:
+    """Prune and compact; whatever goes wrong (busy, disk full) waits for next time."""
     try:
         prune_old_rows()
         compact_sqlite()
-    except DatabaseError as exc:  # busy or unavailable: next time
+    except DatabaseError as exc:
         log.warning("upkeep skipped: %s", exc)
+    except Exception:
+        log.exception("upkeep failed")
 
 
 def digest_until_stopped(stop: threading.Event, pool: DigestPool, idle_sleep: float) -> None:
