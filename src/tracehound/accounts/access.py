@@ -9,9 +9,8 @@ from django.http import Http404
 
 from tracehound.events.models import Attachment
 from tracehound.issues.models import Issue
+from tracehound.lib.ids import parse_id
 from tracehound.projects.models import Organization, Project
-
-MAX_ID = 2**63 - 1  # ids are 64-bit; a larger one is simply not found
 
 
 def visible_organizations(user: Any) -> QuerySet[Organization]:
@@ -24,15 +23,6 @@ def visible_projects(user: Any) -> QuerySet[Project]:
     return Project.objects.filter(organization__in=visible_organizations(user)).select_related(
         "organization"
     )
-
-
-def parse_id(value: int | str) -> int | None:
-    """A positive 64-bit id written in ASCII digits, else None ("²" and "1_0" are not ids)."""
-    text = str(value)
-    if not (text.isascii() and text.isdigit() and len(text) <= 19):
-        return None
-    number = int(text)
-    return number if 0 < number <= MAX_ID else None
 
 
 def get_project(user: Any, org_slug: str, project_slug: str) -> Project:

@@ -5,7 +5,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from tracehound.accounts.access import get_issue, get_project, parse_id
+from tracehound.accounts.access import get_issue, get_project
 from tracehound.api.auth import api_endpoint
 from tracehound.api.downloads import attachment_response
 from tracehound.api.errors import ApiError, api_error
@@ -14,6 +14,7 @@ from tracehound.api.serializers import iso, serialize_event, serialize_issue
 from tracehound.events.models import Attachment, Event, UserReport
 from tracehound.issues.models import Issue
 from tracehound.issues.queries import latest_event, user_counts
+from tracehound.lib.ids import parse_id
 
 STATUS_QUERIES = {"is:unresolved": "unresolved", "is:resolved": "resolved", "is:ignored": "ignored"}
 # Sentry's sort values that an issue column answers; others are refused, not ignored.

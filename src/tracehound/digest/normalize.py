@@ -99,7 +99,9 @@ def normalize_event(
         strip_nul(event)
     meta = _client_meta(event.get("_meta"))
 
-    event["event_id"] = _event_id(event_id) or _event_id(event.get("event_id")) or uuid.uuid4().hex
+    event["event_id"] = (
+        event_id_or_none(event_id) or event_id_or_none(event.get("event_id")) or uuid.uuid4().hex
+    )
     _normalize_breadcrumbs(event, meta)
     _normalize_timestamps(event, meta, received_at, sent_at)
     _normalize_level(event, meta)
@@ -132,7 +134,8 @@ def _client_meta(raw: Any) -> Meta:
 # --- ids and times ----------------------------------------------------------
 
 
-def _event_id(value: Any) -> str | None:
+def event_id_or_none(value: Any) -> str | None:
+    """The id as 32 lowercase hex, or None when it is malformed (never an error)."""
     try:
         return normalize_event_id(value)
     except EnvelopeError:
@@ -258,7 +261,7 @@ def _normalize_breadcrumb(crumb: dict[str, Any], meta: Meta, path: Path) -> None
                 crumb[key] = level
                 continue
         elif key == "event_id":
-            crumb_event_id = _event_id(value)
+            crumb_event_id = event_id_or_none(value)
             if crumb_event_id is not None:
                 crumb[key] = crumb_event_id
                 continue

@@ -10,16 +10,14 @@ import orjson
 
 from tracehound.digest.databag import clean_text
 from tracehound.digest.limits import MAX_CHARS
-from tracehound.digest.normalize import normalize_event
+from tracehound.digest.normalize import event_id_or_none, normalize_event
 from tracehound.digest.scrub import scrub_event
 from tracehound.digest.tags import event_tags
 from tracehound.grouping import GroupingResult, group_event
 from tracehound.lib.compression import compress_payload
 from tracehound.lib.envelope import (
     Envelope,
-    EnvelopeError,
     Item,
-    normalize_event_id,
     parse_envelope,
 )
 
@@ -123,18 +121,10 @@ def process_event(
     )
 
 
-def lenient_event_id(value: Any) -> str:
-    # A malformed link should not lose the feedback itself.
-    try:
-        return normalize_event_id(value) or ""
-    except EnvelopeError:
-        return ""
-
-
 def report_from_user_report(data: dict[str, Any]) -> ProcessedReport:
     if not isinstance(data, dict):
         raise DigestError("user_report item is not a JSON object")
-    event_id = lenient_event_id(data.get("event_id"))
+    event_id = event_id_or_none(data.get("event_id")) or ""  # a bad id loses no report
     return ProcessedReport(
         event_id=event_id,
         feedback_id=event_id,
@@ -154,8 +144,8 @@ def report_from_feedback(data: dict[str, Any], envelope_event_id: str | None) ->
     if not comments:
         raise DigestError("feedback item has no contexts.feedback.message")
     return ProcessedReport(
-        event_id=lenient_event_id(feedback.get("associated_event_id")),
-        feedback_id=lenient_event_id(data.get("event_id")) or envelope_event_id or "",
+        event_id=event_id_or_none(feedback.get("associated_event_id")) or "",
+        feedback_id=event_id_or_none(data.get("event_id")) or envelope_event_id or "",
         name=clean_text(feedback.get("name"), MAX_CHARS["report.name"]),
         email=clean_text(feedback.get("contact_email"), MAX_CHARS["report.email"]),
         comments=comments,

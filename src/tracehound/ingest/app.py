@@ -24,7 +24,6 @@ from tracehound.ingest.auth import (
     KeyInfo,
     authenticate,
     find_public_key,
-    parse_project_id,
     public_key_from_dsn,
 )
 from tracehound.ingest.limits import RateLimited, Usage, check_rate_limit, effective_limit
@@ -39,6 +38,7 @@ from tracehound.lib.envelope import (
     serialize_envelope,
     validate_json_item,
 )
+from tracehound.lib.ids import parse_id
 from tracehound.queue.enqueue import EnqueueError, QueueWriter, Row, make_row
 
 INGEST_PATH = re.compile(r"^/api/(?:([^/]+)/)?(envelope|store|security|csp-report)/?$")
@@ -318,7 +318,7 @@ def handle_envelope(
         if public_key is not None and public_key != dsn_key:
             raise IngestError(401, "multiple authorization payloads detected")
         if project_id is None:
-            project_id = parse_project_id(dsn_project)
+            project_id = parse_id(dsn_project)
             if project_id is None:
                 raise IngestError(400, f"invalid project id {dsn_project!r} in envelope dsn")
         public_key = dsn_key
@@ -423,7 +423,7 @@ def ingest_app(environ: dict[str, Any], start_response: StartResponse) -> Iterab
         if match is None:
             answer = handle_envelope(environ, None, query)
         else:
-            project_id = parse_project_id(match.group(1) or "")
+            project_id = parse_id(match.group(1) or "")
             endpoint = match.group(2)
             if project_id is None:
                 raise IngestError(400, "missing or invalid project id in the URL")

@@ -31,20 +31,6 @@ def parse_sentry_auth(value: str) -> dict[str, str]:
     return fields
 
 
-MAX_ID = 2**63 - 1  # ids are signed 64-bit columns on both databases
-
-
-def parse_project_id(text: str) -> int | None:
-    """A project id from a URL or DSN: ASCII digits within a bigint, else None.
-
-    `str.isdigit` and `int` accept "²" or "٣"; the database cannot take 2**63.
-    """
-    if not text.isascii() or not text.isdigit() or len(text) > 19:
-        return None
-    value = int(text)
-    return value if 0 < value <= MAX_ID else None
-
-
 def public_key_from_dsn(dsn: str) -> tuple[str, str]:
     """(public_key, project_id) from a DSN string."""
     try:
