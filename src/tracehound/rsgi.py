@@ -47,18 +47,48 @@ class BodyTooLarge(Exception):
     pass
 
 
-def error(status: int, detail: str, *, close: bool = False) -> Response:
+class OverBudget(Exception):
+    pass
+
+
+class BodyBudget:
+    """Bytes of request bodies held at once by this worker's loop (only the loop
+    touches it). Threads once bounded that; the loop reads any number of bodies."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, held: list[int], size: int) -> None:
+        if self.used + size > self.limit:
+            raise OverBudget
+        self.used += size
+        held[0] += size
+
+    def give_back(self, held: list[int]) -> None:
+        self.used -= held[0]
+        held[0] = 0
+
+
+def error(
+    status: int, detail: str, *, close: bool = False, retry_after: int | None = None
+) -> Response:
     headers = [JSON, *CORS_HEADERS, ("X-Sentry-Error", detail)]
     if close:  # the rest of the body is not read; the connection cannot be reused
         headers.append(("Connection", "close"))
+    if retry_after is not None:
+        headers.append(("Retry-After", str(retry_after)))
     return status, headers, orjson.dumps({"detail": detail})
 
 
-async def read_body(scope: Any, proto: Any, limit: int) -> bytes:
+async def read_body(
+    scope: Any, proto: Any, limit: int, budget: BodyBudget, held: list[int]
+) -> bytes:
     length = scope.headers.get("content-length")
     if length is not None and length.isdigit():
         if int(length) > limit:
             raise BodyTooLarge
+        budget.take(held, int(length))
         body: bytes = await proto()  # granian reads no more than Content-Length
         return body
     parts, total = [], 0
@@ -66,6 +96,7 @@ async def read_body(scope: Any, proto: Any, limit: int) -> bytes:
         total += len(chunk)
         if total > limit:
             raise BodyTooLarge
+        budget.take(held, len(chunk))
         parts.append(chunk)
     return b"".join(parts)
 
@@ -191,6 +222,7 @@ class Front:
         self.web_pool = ThreadPoolExecutor(threads, thread_name_prefix="web")
         self.body_timeout = settings.TRACEHOUND_BODY_TIMEOUT
         self.body_limit = settings.TRACEHOUND_MAX_ENVELOPE_SIZE
+        self.budget = BodyBudget(settings.TRACEHOUND_BODY_MEMORY)
         self.reads = Deadlines(self.body_timeout, expire_reading, is_read)
         self.commits = Deadlines(commit_wait(), expire_commit, is_committed)
 
@@ -225,10 +257,21 @@ class Front:
             proto.response_bytes(*response)
 
     async def answer(self, scope: Any, proto: Any) -> Response | None:
+        held = [0]  # budget bytes this request holds until it is answered
+        try:
+            return await self.read_and_answer(scope, proto, held)
+        finally:
+            self.budget.give_back(held)
+
+    async def read_and_answer(self, scope: Any, proto: Any, held: list[int]) -> Response | None:
         reading = Reading(asyncio.current_task())
         self.reads.add(reading)
         try:
-            body = await read_body(scope, proto, self.body_limit)
+            body = await read_body(scope, proto, self.body_limit, self.budget, held)
+        except OverBudget:
+            return error(
+                503, "too many request bodies in flight, try again", close=True, retry_after=1
+            )
         except asyncio.CancelledError:
             if not reading.expired or reading.task is None:
                 raise

@@ -223,6 +223,13 @@ def env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Netwo
 # any one wait on the database (connect, statement, group commit; then 503).
 TRACEHOUND_BODY_TIMEOUT = env_int("TRACEHOUND_BODY_TIMEOUT", 30, minimum=1)
 TRACEHOUND_INGEST_DB_TIMEOUT = env_int("TRACEHOUND_INGEST_DB_TIMEOUT", 10, minimum=1)
+# Request-body bytes one web worker holds at once (the event loop reads bodies before
+# any thread is free, so nothing else bounds them); past it, 503 with Retry-After.
+TRACEHOUND_BODY_MEMORY = env_int(
+    "TRACEHOUND_BODY_MEMORY",
+    max(256 * 1024 * 1024, 2 * TRACEHOUND_MAX_ENVELOPE_SIZE),
+    minimum=TRACEHOUND_MAX_ENVELOPE_SIZE,
+)
 # Attachment bytes per minute per project; 0 = off. Attachment items also count against
 # the project's rate limit (as many attachments as events per minute).
 TRACEHOUND_ATTACHMENT_RATE_LIMIT_BYTES = env_int("TRACEHOUND_ATTACHMENT_RATE_LIMIT_BYTES", 0)

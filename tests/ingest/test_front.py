@@ -192,3 +192,31 @@ def test_a_body_that_inflates_past_a_megabyte_is_decompressed_on_the_ingest_pool
     proto = post(front, f"/api/{project.id}/envelope/", body, headers)
     assert proto.status == 200, proto.response
     assert QueueItem.objects.count() == 1
+
+
+def test_bodies_past_the_memory_budget_get_503_until_earlier_ones_are_done(
+    front, project, settings
+):
+    # Reading bodies on the loop has no thread count to bound them: without a budget,
+    # a thousand connections of 20 MB each would be held at once.
+    settings.TRACEHOUND_BODY_TIMEOUT = 1
+    settings.TRACEHOUND_BODY_MEMORY = 3000
+    path = f"/api/{project.id}/envelope/"
+    body = envelope({"message": "x" * 1500})
+    headers = [(k.lower(), v) for k, v in project.auth.items()]
+    headers.append(("content-length", str(len(body))))
+
+    async def both() -> tuple[Proto, Proto]:
+        slow, second = Proto(body, stall=True), Proto(body)
+        first = asyncio.ensure_future(front.__rsgi__(Scope("POST", path, headers), slow))
+        await asyncio.sleep(0.05)  # the slow one holds its share of the budget
+        await front.__rsgi__(Scope("POST", path, headers), second)
+        await first
+        return slow, second
+
+    slow, second = asyncio.run(both())
+    assert second.status == 503
+    assert second.headers["Retry-After"] == "1"
+    assert slow.status == 408
+    assert post(front, path, body, project.auth).status == 200  # the budget was given back
+    assert QueueItem.objects.count() == 1
