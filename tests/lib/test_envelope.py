@@ -367,3 +367,14 @@ def test_it_parses_a_20_kb_envelope_quickly():
         parse_envelope(data)
     per_parse = (time.perf_counter() - started) / rounds
     assert per_parse < 50e-6  # a few microseconds in practice; generous for CI noise
+
+
+@pytest.mark.parametrize("which", ["envelope header", "item 1 header"])
+def test_a_header_line_over_64_kib_is_refused_before_parsing(which):
+    # A megabyte of nested duplicate sent_at keys kept the event loop busy ~70 ms.
+    nested = b'{"sent_at":1,"x":' * 4000 + b"1" + b"}" * 4000
+    if which == "envelope header":
+        data = nested + b"\n"
+    else:
+        data = b"{}\n" + b'{"type":"event","pad":"' + b"p" * 70_000 + b'"}\n{}\n'
+    assert _error(data) == f"{which} exceeds 65536 bytes"

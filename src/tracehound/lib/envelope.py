@@ -73,7 +73,14 @@ def normalize_event_id(value: object) -> str | None:
     raise EnvelopeError(f"invalid event_id {value!r}: expected 32 hex digits or a UUID")
 
 
+# SDKs send header lines of a few hundred bytes (a `trace` context included); a longer
+# one is refused before any parsing, which for the duplicate-key check is slow Python.
+MAX_HEADER_LINE = 64 * 1024
+
+
 def _load_header(line: bytes, what: str) -> dict[str, Any]:
+    if len(line) > MAX_HEADER_LINE:
+        raise EnvelopeError(f"{what} exceeds {MAX_HEADER_LINE} bytes")
     try:
         headers = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
