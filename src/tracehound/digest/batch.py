@@ -14,16 +14,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-import traceback
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
-from tracehound.digest.process import ProcessedItem
+from tracehound.digest.process import Failure, ProcessedItem, describe
 from tracehound.digest.store import store_batch
 
 log = logging.getLogger("tracehound.worker")
 
-Failure = tuple[int, str]  # (queue id, error)
 
 # PostgreSQL SQLSTATE classes worth retrying: connection exception, transaction
 # rollback (serialization failure, deadlock), insufficient resources, operator
@@ -51,10 +49,6 @@ def is_transient(exc: BaseException) -> bool:
         return code in TRANSIENT_SQLITE_CODES
     # A driver error without a code: psycopg reports a lost connection this way.
     return isinstance(exc, OperationalError)
-
-
-def describe(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(exc)).strip()[:2000]
 
 
 def delete_rows(ids: list[int]) -> set[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,14 @@ from tracehound.lib.envelope import (
 # Largest count kept from a client report; store.py saturates sums at it. Far below
 # the 64-bit columns, so adding two never overflows; JSON readers keep it exact.
 MAX_QUANTITY = 2**53 - 1
+
+
+Failure = tuple[int, str]  # (queue id, error): an item kept and marked failed
+
+
+def describe(exc: BaseException) -> str:
+    """An error as stored beside a failed item: its last line, bounded."""
+    return "".join(traceback.format_exception_only(exc)).strip()[:2000]
 
 
 class DigestError(Exception):

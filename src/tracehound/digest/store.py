@@ -77,16 +77,8 @@ def new_events(items: list[ProcessedItem]) -> list[tuple[int, ProcessedEvent]]:
 
 
 def known_hashes(events: list[tuple[int, ProcessedEvent]]) -> dict[tuple[int, str], int]:
-    by_project: dict[int, set[str]] = defaultdict(set)
-    for project_id, event in events:
-        by_project[project_id].update(event.grouping.hashes)
-    known: dict[tuple[int, str], int] = {}
-    for project_id, hashes in by_project.items():
-        for part in chunks(sorted(hashes)):
-            rows = GroupHash.objects.filter(project_id=project_id, hash__in=part)
-            for hash_, issue_id in rows.values_list("hash", "issue_id"):
-                known[(project_id, hash_)] = issue_id
-    return known
+    keys = {(project_id, h) for project_id, event in events for h in event.grouping.hashes}
+    return hash_owners(sorted(keys))
 
 
 def reserve_short_ids(project_id: int, count: int) -> int:

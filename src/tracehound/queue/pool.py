@@ -16,7 +16,6 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,7 +23,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from tracehound.digest.process import ProcessedItem, process_queue_item
+from tracehound.digest.process import Failure, ProcessedItem, describe, process_queue_item
 
 log = logging.getLogger("tracehound.worker")
 
@@ -39,8 +38,6 @@ class QueueRow(NamedTuple):
     meta: Any  # dict, or its JSON text from drivers that do not decode it
     body: bytes
 
-
-Failure = tuple[int, str]  # (queue id, error)
 
 # Below this many rows the round trip to a child costs more than it saves.
 MIN_PARALLEL_ROWS = 32
@@ -69,7 +66,7 @@ def process_rows(
             )
         except Exception as exc:  # any bad payload is kept and shown, never dropped
             log.warning("digest of queue item %s failed: %s", row.id, exc)
-            failed.append((row.id, "".join(traceback.format_exception_only(exc)).strip()))
+            failed.append((row.id, describe(exc)))
     return processed, failed
 
 

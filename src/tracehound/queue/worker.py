@@ -21,10 +21,10 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from tracehound.digest.batch import store_digested
-from tracehound.digest.process import ProcessedItem
+from tracehound.digest.process import Failure, ProcessedItem
 from tracehound.events.codec import current_dictionary, train_dictionary_if_due
 from tracehound.queue.housekeeping import compact_sqlite, enable_incremental_vacuum, prune_old_rows
-from tracehound.queue.pool import DigestPool, Failure, QueueRow
+from tracehound.queue.pool import DigestPool, QueueRow
 
 IN_PROCESS = DigestPool(processes=1)
 UPKEEP_SECONDS = 60.0
