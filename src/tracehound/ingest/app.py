@@ -181,7 +181,6 @@ class Prepared(NamedTuple):
     envelope: Envelope | None  # what to queue: the items digest stores
     event_id: str | None  # for the response
     counts: dict[str, int]  # items of other types, counted only
-    has_event: bool  # counts against the rate limit
 
 
 def prepare_envelope(envelope: Envelope) -> Prepared:
@@ -206,15 +205,14 @@ def prepare_envelope(envelope: Envelope) -> Prepared:
             if name not in counts and len(counts) >= MAX_COUNTED_TYPES:
                 name = "other"
             counts[name] = counts.get(name, 0) + 1
-    has_event = any(item.type == "event" for item in kept)
-    if has_event and event_id is None:
+    if event_id is None and any(item.type == "event" for item in kept):
         event_id = uuid.uuid4().hex
     if not kept:
-        return Prepared(None, event_id, counts, has_event)
+        return Prepared(None, event_id, counts)
     headers = dict(envelope.headers)
     if event_id is not None:
         headers["event_id"] = event_id
-    return Prepared(Envelope(headers, kept), event_id, counts, has_event)
+    return Prepared(Envelope(headers, kept), event_id, counts)
 
 
 QUEUE = QueueWriter(db.execute, db.close)
@@ -326,7 +324,7 @@ def handle_envelope(
         raise IngestError(401, "missing authorization information: envelope has no dsn")
     key = early or needs_thread_if_limited(authenticate(public_key, project_id))
     try:
-        kept, event_id, counts, _ = prepare_envelope(envelope)
+        kept, event_id, counts = prepare_envelope(envelope)
     except EnvelopeError as exc:
         raise IngestError(400, f"invalid envelope: {exc}") from None
     headers: list[tuple[str, str]] = []
