@@ -246,7 +246,8 @@ def insert_events(rows: list[tuple[int, ProcessedEvent, int]]) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO events_event (project_id, issue_id, event_id, timestamp, received_at,"
-            " level, release, environment, payload) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " level, release, environment, primary_hash, payload)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 [
                     project_id,
@@ -257,6 +258,7 @@ def insert_events(rows: list[tuple[int, ProcessedEvent, int]]) -> None:
                     e.level,
                     e.release[:200],
                     e.environment[:64],
+                    e.grouping.hashes[0],
                     e.payload,
                 ]
                 for project_id, e, issue_id in rows

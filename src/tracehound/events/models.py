@@ -12,6 +12,8 @@ class Event(models.Model):
     level = models.CharField(max_length=8)
     release = models.CharField(max_length=200, blank=True, default="")
     environment = models.CharField(max_length=64, blank=True, default="")
+    # The event's first grouping hash: unmerge moves the events of the hashes split off.
+    primary_hash = models.CharField(max_length=32, blank=True, default="")
     payload = models.BinaryField()
 
     class Meta:

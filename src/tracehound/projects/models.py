@@ -41,6 +41,16 @@ class Project(models.Model):
     name = models.CharField(max_length=100)
     platform = models.CharField(max_length=64, blank=True, default="")
     grouping_version = models.CharField(max_length=32)
+    # While a grouping upgrade is in its transition window, digest also looks up the
+    # hashes of the previous version, so old issues keep receiving their events.
+    secondary_grouping_version = models.CharField(max_length=32, blank=True, default="")
+    secondary_grouping_expiry = models.DateTimeField(null=True, blank=True)
+    # Per-project rules in Sentry's text syntax, validated on save, applied at digest.
+    fingerprint_rules = models.TextField(blank=True, default="")
+    stacktrace_rules = models.TextField(blank=True, default="")
+    # None: TRACEHOUND_RETENTION_DAYS (30). Auto-resolve: None or 0 = off.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    auto_resolve_days = models.PositiveIntegerField(null=True, blank=True)
     # Events per minute accepted at ingest; None falls back to TRACEHOUND_RATE_LIMIT, 0 = off.
     rate_limit = models.PositiveIntegerField(null=True, blank=True)
     # Source of issue short ids (PROJECT-1, PROJECT-2, …); bumped once per digest batch.
