@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tests.issues.digesting import error, send
 
 from tracehound.digest.tags import event_tags
 from tracehound.digest.useragent import MAX_LENGTH, parse_browser, parse_os
+from tracehound.issues.models import IssueTagValue
 
 CHROME_MAC = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko)"
@@ -143,3 +145,16 @@ def test_an_sdk_tag_wins_over_a_derived_one():
 def test_odd_request_shapes_add_no_tags(request_):
     tags = dict(event_tags({"request": request_}))
     assert "browser" not in tags and "url" not in tags
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_browser_event_is_faceted_by_browser_and_os_after_digest(wsgi, project, digest_all):
+    send(wsgi, project, error(platform="javascript", **headers_event(SAFARI_IPHONE)))
+    send(wsgi, project, error(platform="javascript", **headers_event(CHROME_ANDROID)))
+    digest_all()
+    facets = dict(
+        IssueTagValue.objects.filter(key__in=["browser.name", "os.name"]).values_list(
+            "value", "times_seen"
+        )
+    )
+    assert facets == {"Mobile Safari": 1, "iOS": 1, "Chrome Mobile": 1, "Android": 1}
