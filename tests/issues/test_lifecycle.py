@@ -87,30 +87,37 @@ def test_ignore_until_ends_when_the_time_has_come():
     assert met(state(ignore_until=NOW))[0] == {"ignoreUntil": NOW.isoformat()}
 
 
-def test_ignore_count_counts_events_since_ignoring():
-    s = state(ignore_count=10, base_times_seen=100)
-    assert met(s, times_seen=109)[0] is None
-    assert met(s, times_seen=110)[0] == {"ignoreCount": 10}
+@pytest.mark.parametrize(
+    ("count", "base", "seen", "name"),
+    [
+        ("ignore_count", "base_times_seen", "times_seen", "ignoreCount"),
+        ("ignore_user_count", "base_users_seen", "users_seen", "ignoreUserCount"),
+    ],
+)
+def test_counts_since_ignoring_end_the_ignore_at_n_more(count, base, seen, name):
+    s = state(**{count: 10, base: 100})
+    assert met(s, **{seen: 109})[0] is None
+    assert met(s, **{seen: 110})[0] == {name: 10}
 
 
-def test_ignore_count_in_a_window_counts_only_events_in_it():
-    s = state(ignore_count=10, ignore_window=60, base_times_seen=0)
-    result, calls = met(s, times_seen=1000, events=9)
-    assert result is None  # many events in all, but only 9 within the hour
-    assert calls == [("events", 60, 10)]  # asked to stop counting at the threshold
-    assert met(s, events=10)[0] == {"ignoreCount": 10, "ignoreWindow": 60}
-
-
-def test_ignore_user_count_counts_new_users_since_ignoring():
-    s = state(ignore_user_count=3, base_users_seen=5)
-    assert met(s, users_seen=7)[0] is None
-    assert met(s, users_seen=8)[0] == {"ignoreUserCount": 3}
-
-
-def test_ignore_user_count_in_a_window_counts_users_seen_in_it():
-    s = state(ignore_user_count=3, ignore_user_window=30, base_users_seen=0)
-    assert met(s, users_seen=50, users=2)[0] is None
-    assert met(s, users=3)[0] == {"ignoreUserCount": 3, "ignoreUserWindow": 30}
+@pytest.mark.parametrize(
+    ("count", "window", "kind", "names"),
+    [
+        ("ignore_count", "ignore_window", "events", ("ignoreCount", "ignoreWindow")),
+        (
+            "ignore_user_count",
+            "ignore_user_window",
+            "users",
+            ("ignoreUserCount", "ignoreUserWindow"),
+        ),
+    ],
+)
+def test_counts_in_a_window_count_only_what_is_in_it(count, window, kind, names):
+    s = state(**{count: 10, window: 60})
+    result, calls = met(s, times_seen=1000, users_seen=1000, **{kind: 9})
+    assert result is None  # many in all, but only 9 within the hour
+    assert calls == [(kind, 60, 10)]  # asked to stop counting at the threshold
+    assert met(s, **{kind: 10})[0] == {names[0]: 10, names[1]: 60}
 
 
 def test_window_counts_are_not_asked_for_without_a_window_condition():

@@ -160,21 +160,37 @@ def insert_new_users(
     rows start at times_seen 0; the tag upsert that follows adds the batch's counts.
     """
     new: dict[int, int] = defaultdict(int)
-    rows = sorted(users.items())
+    inserted = insert_new_rows(
+        "issues_issuetagvalue (issue_id, key, value, times_seen, first_seen, last_seen)",
+        "(%s, 'user', %s, 0, %s, %s)",
+        [
+            (issue_id, value, adapt(s.first), adapt(s.last))
+            for (issue_id, value), s in sorted(users.items())
+        ],
+        "(issue_id, key, value)",
+        "issue_id",
+    )
+    for (issue_id,) in inserted:
+        new[issue_id] += 1
+    return new
+
+
+def insert_new_rows(
+    into: str, template: str, rows: list[tuple[Any, ...]], conflict: str, returning: str
+) -> list[tuple[Any, ...]]:
+    """Multi-row INSERT .. ON CONFLICT DO NOTHING; returns what this call inserted.
+
+    A row another worker inserted first (committed, or committing: PostgreSQL waits for
+    it) is not returned. Rows should come sorted, so concurrent inserts lock in one order.
+    """
+    inserted: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 500):
             part = rows[start : start + 500]
-            values = ", ".join(["(%s, 'user', %s, 0, %s, %s)"] * len(part))
             cursor.execute(
-                "INSERT INTO issues_issuetagvalue (issue_id, key, value, times_seen,"
-                f" first_seen, last_seen) VALUES {values}"
-                " ON CONFLICT (issue_id, key, value) DO NOTHING RETURNING issue_id",
-                [
-                    v
-                    for (issue_id, value), s in part
-                    for v in (issue_id, value, adapt(s.first), adapt(s.last))
-                ],
+                f"INSERT INTO {into} VALUES {', '.join([template] * len(part))}"
+                f" ON CONFLICT {conflict} DO NOTHING RETURNING {returning}",
+                [v for row in part for v in row],
             )
-            for (issue_id,) in cursor.fetchall():
-                new[issue_id] += 1
-    return new
+            inserted += cursor.fetchall()
+    return inserted

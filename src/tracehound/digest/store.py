@@ -23,6 +23,7 @@ from tracehound.digest.process import MAX_QUANTITY, ProcessedEvent, ProcessedIte
 from tracehound.digest.rollups import (
     Seen,
     counted_time,
+    insert_new_rows,
     insert_new_users,
     seen_at,
     store_environments,
@@ -122,20 +123,15 @@ def insert_hashes(rows: list[GroupHash]) -> set[tuple[int, str]]:
     A pair another worker inserted first (committed, or committing: PostgreSQL waits
     for it) is skipped. Sorted, so concurrent inserts take index locks in one order.
     """
-    won: set[tuple[int, str]] = set()
     rows = sorted(rows, key=lambda r: (r.project_id, r.hash))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            part = rows[start : start + 500]
-            values = ", ".join(["(%s, %s, %s, %s)"] * len(part))
-            cursor.execute(
-                "INSERT INTO issues_grouphash (project_id, hash, issue_id, grouping_version)"
-                f" VALUES {values} ON CONFLICT (project_id, hash) DO NOTHING"
-                " RETURNING project_id, hash",
-                [v for r in part for v in (r.project_id, r.hash, r.issue_id, r.grouping_version)],
-            )
-            won.update((project_id, hash_) for project_id, hash_ in cursor.fetchall())
-    return won
+    inserted = insert_new_rows(
+        "issues_grouphash (project_id, hash, issue_id, grouping_version)",
+        "(%s, %s, %s, %s)",
+        [(r.project_id, r.hash, r.issue_id, r.grouping_version) for r in rows],
+        "(project_id, hash)",
+        "project_id, hash",
+    )
+    return {(project_id, hash_) for project_id, hash_ in inserted}
 
 
 def hash_owners(keys: list[tuple[int, str]]) -> dict[tuple[int, str], HashOwner]:

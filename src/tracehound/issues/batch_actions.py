@@ -258,34 +258,34 @@ def unignore_activity(project_id: int, issue_id: int, condition: Any, now: datet
     )
 
 
-def set_regressed(issue_ids: list[int]) -> None:
+def update_issues(assignments: str, values: list[Any], issue_ids: list[int]) -> None:
+    """One UPDATE of the same columns for several issues, in id order."""
     if not issue_ids:
         return
     with connection.cursor() as cursor:
         cursor.executemany(
-            "UPDATE issues_issue SET status = %s, substatus = %s, resolved_at = NULL,"
-            " resolution = '', resolved_release = '' WHERE id = %s",
-            [
-                [Issue.Status.UNRESOLVED, Issue.Substatus.REGRESSED, issue_id]
-                for issue_id in sorted(issue_ids)
-            ],
+            f"UPDATE issues_issue SET {assignments} WHERE id = %s",
+            [[*values, issue_id] for issue_id in sorted(issue_ids)],
         )
+
+
+def set_regressed(issue_ids: list[int]) -> None:
+    update_issues(
+        "status = %s, substatus = %s, resolved_at = NULL, resolution = '', resolved_release = ''",
+        [Issue.Status.UNRESOLVED, Issue.Substatus.REGRESSED],
+        issue_ids,
+    )
 
 
 def set_unignored(issue_ids: list[int]) -> None:
-    if not issue_ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "UPDATE issues_issue SET status = %s, substatus = %s, ignored_at = NULL,"
-            " ignore_until = NULL, ignore_count = NULL, ignore_window = NULL,"
-            " ignore_user_count = NULL, ignore_user_window = NULL,"
-            " ignore_base_times_seen = NULL, ignore_base_users_seen = NULL WHERE id = %s",
-            [
-                [Issue.Status.UNRESOLVED, Issue.Substatus.ONGOING, issue_id]
-                for issue_id in sorted(issue_ids)
-            ],
-        )
+    update_issues(
+        "status = %s, substatus = %s, ignored_at = NULL, ignore_until = NULL,"
+        " ignore_count = NULL, ignore_window = NULL, ignore_user_count = NULL,"
+        " ignore_user_window = NULL, ignore_base_times_seen = NULL,"
+        " ignore_base_users_seen = NULL",
+        [Issue.Status.UNRESOLVED, Issue.Substatus.ONGOING],
+        issue_ids,
+    )
 
 
 def unignore_expired(now: datetime, limit: int = 1000) -> int:

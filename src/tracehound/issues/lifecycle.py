@@ -81,18 +81,18 @@ def met_ignore_condition(
     """
     if state.ignore_until is not None and now >= state.ignore_until:
         return {"ignoreUntil": state.ignore_until.isoformat()}
-    if state.ignore_count is not None:
-        count = state.ignore_count
-        if state.ignore_window:
-            if events_within(state.ignore_window, count) >= count:
-                return {"ignoreCount": count, "ignoreWindow": state.ignore_window}
-        elif times_seen - (state.base_times_seen or 0) >= count:
-            return {"ignoreCount": count}
-    if state.ignore_user_count is not None:
-        count = state.ignore_user_count
-        if state.ignore_user_window:
-            if users_within(state.ignore_user_window, count) >= count:
-                return {"ignoreUserCount": count, "ignoreUserWindow": state.ignore_user_window}
-        elif users_seen - (state.base_users_seen or 0) >= count:
-            return {"ignoreUserCount": count}
+    conditions = (
+        ("ignoreCount", "ignoreWindow", state.ignore_count, state.ignore_window,
+         times_seen - (state.base_times_seen or 0), events_within),
+        ("ignoreUserCount", "ignoreUserWindow", state.ignore_user_count, state.ignore_user_window,
+         users_seen - (state.base_users_seen or 0), users_within),
+    )  # fmt: skip
+    for name, window_name, count, window, since_ignored, within in conditions:
+        if count is None:
+            continue
+        if window:
+            if within(window, count) >= count:
+                return {name: count, window_name: window}
+        elif since_ignored >= count:
+            return {name: count}
     return None
