@@ -4,8 +4,10 @@ Several workers may store at once (PostgreSQL). Two of them can both miss a new 
 and both create an issue for it; hashes are therefore inserted with ON CONFLICT DO
 NOTHING RETURNING, and an issue that lost any of its hashes to another worker is
 dropped in favour of the winner's (see `assign_issues`). Rows are locked in a stable
-order (projects, hashes, issues, tag values, stats all sorted) so that concurrent
-batches wait for each other instead of deadlocking.
+order (projects, hashes, issues, tag values, counts, releases, environments, stats, all
+sorted) so that concurrent batches wait for each other instead of deadlocking. The
+issues of a batch are locked before anything about them is decided (lifecycle: see
+`issues.batch_actions`); rollups beside events are in `digest.rollups`.
 """
 
 from __future__ import annotations
