@@ -84,6 +84,15 @@ def store_time_counts(rows: list[tuple[int, int, datetime]]) -> None:
     upsert_counts("issues_projectdailycount", "project_id", project_daily)
 
 
+# first_seen / last_seen of an upsert: the earlier / later of the row's and the batch's.
+MIN_MAX = (
+    "first_seen = CASE WHEN excluded.first_seen < {t}.first_seen"
+    " THEN excluded.first_seen ELSE {t}.first_seen END,"
+    " last_seen = CASE WHEN excluded.last_seen > {t}.last_seen"
+    " THEN excluded.last_seen ELSE {t}.last_seen END"
+)
+
+
 def store_releases(
     seen: dict[tuple[int, str], Seen],
     new_issues: dict[tuple[int, str], int],
@@ -121,15 +130,6 @@ def store_releases(
             f" {MIN_MAX.format(t='issues_release')}",
             rows,
         )
-
-
-# first_seen / last_seen of an upsert: the earlier / later of the row's and the batch's.
-MIN_MAX = (
-    "first_seen = CASE WHEN excluded.first_seen < {t}.first_seen"
-    " THEN excluded.first_seen ELSE {t}.first_seen END,"
-    " last_seen = CASE WHEN excluded.last_seen > {t}.last_seen"
-    " THEN excluded.last_seen ELSE {t}.last_seen END"
-)
 
 
 def store_environments(
