@@ -46,10 +46,10 @@ def seen_at(table: dict[Any, Seen], key: Any, ts: datetime) -> None:
         entry.add(ts)
 
 
-def counted_time(timestamp: datetime, received_at: datetime, retention_days: int) -> datetime:
+def counted_time(timestamp: datetime, received_at: datetime, retention: timedelta) -> datetime:
     """The time an event is counted at: its own, unless that is in the future or older
     than retention (a wrong client clock), then when it was received."""
-    if timestamp > received_at or timestamp < received_at - timedelta(days=retention_days):
+    if timestamp > received_at or timestamp < received_at - retention:
         return received_at
     return timestamp
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -408,10 +408,10 @@ def store_attachments(items: list[ProcessedItem], discarded: set[tuple[int, str]
         )
 
 
-def retention_days(project_ids: set[int]) -> dict[int, int]:
+def retention(project_ids: set[int]) -> dict[int, timedelta]:
     default = int(getattr(settings, "TRACEHOUND_RETENTION_DAYS", 30))
     rows = Project.objects.filter(id__in=project_ids).values_list("id", "retention_days")
-    return {project_id: days or default for project_id, days in rows}
+    return {project_id: timedelta(days=days or default) for project_id, days in rows}
 
 
 def count_discarded(tombstones: dict[int, int]) -> None:
@@ -435,7 +435,7 @@ def store_events(rows: list[tuple[int, ProcessedEvent, int]], created: set[int])
     """Events, counters, rollups and lifecycle decisions for events that have an issue."""
     locked = lock_issues({issue_id for _, _, issue_id in rows})
     insert_events(rows)
-    retention = retention_days({project_id for project_id, _, _ in rows})
+    kept = retention({project_id for project_id, _, _ in rows})
     deltas: dict[int, IssueDelta] = defaultdict(IssueDelta)
     batch: dict[int, IssueEvents] = defaultdict(IssueEvents)
     releases: dict[tuple[int, str], Seen] = {}
@@ -445,7 +445,7 @@ def store_events(rows: list[tuple[int, ProcessedEvent, int]], created: set[int])
     new_issues: dict[tuple[int, str], int] = defaultdict(int)
     for project_id, e, issue_id in rows:
         deltas[issue_id].add(e)
-        ts = counted_time(e.timestamp, e.received_at, retention.get(project_id, 30))
+        ts = counted_time(e.timestamp, e.received_at, kept[project_id])
         counted.append((project_id, issue_id, ts))
         entry = batch[issue_id]
         entry.count += 1

@@ -23,18 +23,23 @@ _V = r"(\d{1,8}(?:[._]\d{1,8}){0,3})"
 
 # First match wins: tokens that ride along in other browsers' strings come later
 # (Edge and Opera say "Chrome/", Chrome says "Safari/").
-_BROWSERS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern, re.ASCII))
-    for name, pattern in (
-        ("Edge", r"\b(?:Edg|Edge|EdgA|EdgiOS)/" + _V),
-        ("Opera", r"\bOPR/" + _V),
-        ("Opera", r"\bOpera[/ ]" + _V),
-        ("Firefox", r"\b(?:Firefox|FxiOS)/" + _V),
-        ("Chrome Mobile iOS", r"\bCriOS/" + _V),
-        ("Chrome Mobile", r"\bChrome/" + _V + r"[^()]{0,64}\bMobile\b"),
-        ("Chrome", r"\bChrome/" + _V),
-        ("Mobile Safari", r"\bVersion/" + _V + r"[^()]{0,64}\bMobile\b[^()]{0,64}\bSafari/"),
-        ("Safari", r"\bVersion/" + _V + r"[^()]{0,64}\bSafari/"),
+# (name, a literal the pattern needs: a cheap test before the regex, pattern)
+_BROWSERS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+    (name, needle, re.compile(pattern, re.ASCII))
+    for name, needle, pattern in (
+        ("Edge", "Edg", r"\b(?:Edg|Edge|EdgA|EdgiOS)/" + _V),
+        ("Opera", "OPR/", r"\bOPR/" + _V),
+        ("Opera", "Opera", r"\bOpera[/ ]" + _V),
+        ("Firefox", "F", r"\b(?:Firefox|FxiOS)/" + _V),
+        ("Chrome Mobile iOS", "CriOS/", r"\bCriOS/" + _V),
+        ("Chrome Mobile", "Mobile", r"\bChrome/" + _V + r"[^()]{0,64}\bMobile\b"),
+        ("Chrome", "Chrome/", r"\bChrome/" + _V),
+        (
+            "Mobile Safari",
+            "Mobile",
+            r"\bVersion/" + _V + r"[^()]{0,64}\bMobile\b[^()]{0,64}\bSafari/",
+        ),
+        ("Safari", "Version/", r"\bVersion/" + _V + r"[^()]{0,64}\bSafari/"),
     )
 )
 
@@ -60,26 +65,25 @@ def _version(raw: str | None) -> str:
 
 def parse_browser(ua: str) -> Named | None:
     ua = ua[:MAX_LENGTH]
-    for name, pattern in _BROWSERS:
-        match = pattern.search(ua)
-        if match:
+    for name, needle, pattern in _BROWSERS:
+        if needle in ua and (match := pattern.search(ua)):
             return Named(name, _version(match.group(1)))
     return None
 
 
 def parse_os(ua: str) -> Named | None:
     ua = ua[:MAX_LENGTH]
-    if match := _IOS.search(ua):
-        return Named("iOS", _version(match.group(1)))
-    if match := _IPAD.search(ua):
-        return Named("iOS", _version(match.group(1)))
-    if match := _ANDROID.search(ua):
+    if " OS " in ua:
+        if match := _IOS.search(ua):
+            return Named("iOS", _version(match.group(1)))
+        if match := _IPAD.search(ua):
+            return Named("iOS", _version(match.group(1)))
+    if "Android" in ua and (match := _ANDROID.search(ua)):
         return Named("Android", _version(match.group(1)))
-    if match := _WINDOWS.search(ua):
-        return Named("Windows", _WINDOWS_NT.get(match.group(1), ""))
     if "Windows" in ua:
-        return Named("Windows", "")
-    if match := _MACOS.search(ua):
+        match = _WINDOWS.search(ua)
+        return Named("Windows", _WINDOWS_NT.get(match.group(1), "") if match else "")
+    if "Mac OS X" in ua and (match := _MACOS.search(ua)):
         return Named("Mac OS X", _version(match.group(1)))
     if "CrOS" in ua:
         return Named("Chrome OS", "")
