@@ -81,18 +81,13 @@ def lock_issues(issue_ids: Iterable[int]) -> dict[int, LockedIssue]:
     """Lock the issues in id order and read their lifecycle state."""
     ids = sorted(set(issue_ids))
     lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
-    found: dict[int, LockedIssue] = {}
+    rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            cursor.execute(
-                f"SELECT {STATE_COLUMNS} FROM issues_issue"
-                f" WHERE id IN ({_placeholders(len(part))}) ORDER BY id{lock}",
-                part,
-            )
-            for row in cursor.fetchall():
-                found[row[0]] = _locked(row)
-    return found
+        for part in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            select = f"SELECT {STATE_COLUMNS} FROM issues_issue WHERE id IN"
+            cursor.execute(f"{select} ({_placeholders(len(part))}) ORDER BY id{lock}", part)
+            rows += cursor.fetchall()
+    return {row[0]: _locked(row) for row in rows}
 
 
 def release_first_seen(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], datetime]:
