@@ -1,7 +1,7 @@
 """Per-batch rollups digest keeps beside events: counts over time, releases, environments,
 and the distinct users of each issue.
 
-One statement (executemany or a multi-row INSERT) per table per batch, rows sorted so
+One multi-row statement per table per batch (per 500 rows), rows sorted so
 concurrent workers lock them in one order; every write is an upsert, so two workers
 adding to the same row both count.
 """
@@ -9,7 +9,7 @@ adding to the same row both count.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,14 +55,12 @@ def counted_time(timestamp: datetime, received_at: datetime, retention: timedelt
 
 
 def upsert_counts(table: str, owner: str, counts: dict[tuple[int, int], int]) -> None:
-    if not counts:
-        return
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({owner}, bucket, count) VALUES (%s, %s, %s)"
-            f" ON CONFLICT ({owner}, bucket) DO UPDATE SET count = {table}.count + excluded.count",
-            [[key, bucket, n] for (key, bucket), n in sorted(counts.items())],
-        )
+    insert_rows(
+        f"{table} ({owner}, bucket, count)",
+        "(%s, %s, %s)",
+        [(key, bucket, n) for (key, bucket), n in sorted(counts.items())],
+        f"({owner}, bucket) DO UPDATE SET count = {table}.count + excluded.count",
+    )
 
 
 def store_time_counts(rows: list[tuple[int, int, datetime]]) -> None:
@@ -117,37 +115,32 @@ def store_releases(
                 v.prerelease[:200] if v else "",
             ]
         )
-    if not rows:
-        return
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO issues_release (project_id, version, first_seen, last_seen, times_seen,"
-            " new_issues, major, minor, patch, revision, prerelease)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (project_id, version) DO UPDATE SET"
-            " times_seen = issues_release.times_seen + excluded.times_seen,"
-            " new_issues = issues_release.new_issues + excluded.new_issues,"
-            f" {MIN_MAX.format(t='issues_release')}",
-            rows,
-        )
+    insert_rows(
+        "issues_release (project_id, version, first_seen, last_seen, times_seen, new_issues,"
+        " major, minor, patch, revision, prerelease)",
+        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        rows,
+        "(project_id, version) DO UPDATE SET"
+        " times_seen = issues_release.times_seen + excluded.times_seen,"
+        " new_issues = issues_release.new_issues + excluded.new_issues,"
+        f" {MIN_MAX.format(t='issues_release')}",
+    )
 
 
 def store_environments(
     seen: dict[tuple[int, str], Seen], adapt: Callable[[datetime | None], Any]
 ) -> None:
-    if not seen:
-        return
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO issues_environment (project_id, name, first_seen, last_seen, times_seen)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (project_id, name) DO UPDATE SET"
-            " times_seen = issues_environment.times_seen + excluded.times_seen,"
-            f" {MIN_MAX.format(t='issues_environment')}",
-            [
-                [project_id, name, adapt(s.first), adapt(s.last), s.count]
-                for (project_id, name), s in sorted(seen.items())
-            ],
-        )
+    insert_rows(
+        "issues_environment (project_id, name, first_seen, last_seen, times_seen)",
+        "(%s, %s, %s, %s, %s)",
+        [
+            (project_id, name, adapt(s.first), adapt(s.last), s.count)
+            for (project_id, name), s in sorted(seen.items())
+        ],
+        "(project_id, name) DO UPDATE SET"
+        " times_seen = issues_environment.times_seen + excluded.times_seen,"
+        f" {MIN_MAX.format(t='issues_environment')}",
+    )
 
 
 def insert_new_users(
@@ -160,14 +153,14 @@ def insert_new_users(
     rows start at times_seen 0; the tag upsert that follows adds the batch's counts.
     """
     new: dict[int, int] = defaultdict(int)
-    inserted = insert_new_rows(
+    inserted = insert_rows(
         "issues_issuetagvalue (issue_id, key, value, times_seen, first_seen, last_seen)",
         "(%s, 'user', %s, 0, %s, %s)",
         [
             (issue_id, value, adapt(s.first), adapt(s.last))
             for (issue_id, value), s in sorted(users.items())
         ],
-        "(issue_id, key, value)",
+        "(issue_id, key, value) DO NOTHING",
         "issue_id",
     )
     for (issue_id,) in inserted:
@@ -175,22 +168,27 @@ def insert_new_users(
     return new
 
 
-def insert_new_rows(
-    into: str, template: str, rows: list[tuple[Any, ...]], conflict: str, returning: str
+def insert_rows(
+    into: str, template: str, rows: Sequence[Sequence[Any]], on_conflict: str, returning: str = ""
 ) -> list[tuple[Any, ...]]:
-    """Multi-row INSERT .. ON CONFLICT DO NOTHING; returns what this call inserted.
+    """Multi-row INSERT .. ON CONFLICT, 500 rows a statement; returns what RETURNING gave.
 
-    A row another worker inserted first (committed, or committing: PostgreSQL waits for
-    it) is not returned. Rows should come sorted, so concurrent inserts lock in one order.
+    One statement per 500 rows instead of one per row: on PostgreSQL, psycopg's
+    executemany cost ~15 us of Python per row. Rows must be sorted (concurrent inserts
+    then lock in one order) and unique on the conflict target (one statement may not
+    update a row twice). With DO NOTHING RETURNING, a row another worker inserted first
+    (committed, or committing: PostgreSQL waits for it) is not returned.
     """
-    inserted: list[tuple[Any, ...]] = []
+    returned: list[tuple[Any, ...]] = []
+    tail = f" RETURNING {returning}" if returning else ""
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 500):
             part = rows[start : start + 500]
             cursor.execute(
                 f"INSERT INTO {into} VALUES {', '.join([template] * len(part))}"
-                f" ON CONFLICT {conflict} DO NOTHING RETURNING {returning}",
+                f" ON CONFLICT {on_conflict}{tail}",
                 [v for row in part for v in row],
             )
-            inserted += cursor.fetchall()
-    return inserted
+            if returning:
+                returned += cursor.fetchall()
+    return returned

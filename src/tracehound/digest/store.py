@@ -23,10 +23,11 @@ from django.db import connection
 
 from tracehound.digest.process import MAX_QUANTITY, ProcessedEvent, ProcessedItem, ProjectGrouping
 from tracehound.digest.rollups import (
+    MIN_MAX,
     Seen,
     counted_time,
-    insert_new_rows,
     insert_new_users,
+    insert_rows,
     seen_at,
     store_environments,
     store_releases,
@@ -126,11 +127,11 @@ def insert_hashes(rows: list[GroupHash]) -> set[tuple[int, str]]:
     for it) is skipped. Sorted, so concurrent inserts take index locks in one order.
     """
     rows = sorted(rows, key=lambda r: (r.project_id, r.hash))
-    inserted = insert_new_rows(
+    inserted = insert_rows(
         "issues_grouphash (project_id, hash, issue_id, grouping_version)",
         "(%s, %s, %s, %s)",
         [(r.project_id, r.hash, r.issue_id, r.grouping_version) for r in rows],
-        "(project_id, hash)",
+        "(project_id, hash) DO NOTHING",
         "project_id, hash",
     )
     return {(project_id, hash_) for project_id, hash_ in inserted}
@@ -338,17 +339,14 @@ def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
             " WHERE id = %s",
             issue_rows,
         )
-        cursor.executemany(
-            "INSERT INTO issues_issuetagvalue (issue_id, key, value, times_seen, first_seen,"
-            " last_seen) VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (issue_id, key, value) DO UPDATE SET"
-            " times_seen = issues_issuetagvalue.times_seen + excluded.times_seen,"
-            " first_seen = CASE WHEN excluded.first_seen < issues_issuetagvalue.first_seen"
-            " THEN excluded.first_seen ELSE issues_issuetagvalue.first_seen END,"
-            " last_seen = CASE WHEN excluded.last_seen > issues_issuetagvalue.last_seen"
-            " THEN excluded.last_seen ELSE issues_issuetagvalue.last_seen END",
-            tag_rows,
-        )
+    insert_rows(
+        "issues_issuetagvalue (issue_id, key, value, times_seen, first_seen, last_seen)",
+        "(%s, %s, %s, %s, %s, %s)",
+        tag_rows,
+        "(issue_id, key, value) DO UPDATE SET"
+        " times_seen = issues_issuetagvalue.times_seen + excluded.times_seen,"
+        f" {MIN_MAX.format(t='issues_issuetagvalue')}",
+    )
 
 
 def store_stats(items: list[ProcessedItem], totals: dict[tuple[int, date, str], int]) -> None:
