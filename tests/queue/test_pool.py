@@ -9,9 +9,10 @@ import time
 import orjson
 from tests.envelopes import envelope, item
 
+from tracehound.digest.process import ProjectGrouping
 from tracehound.queue.pool import DigestPool, QueueRow, process_rows
 
-VERSIONS = {1: "newstyle:2023-01-11"}
+VERSIONS = {1: ProjectGrouping("newstyle:2023-01-11")}
 
 
 def rows(n: int, bad: set[int] = frozenset()) -> list[QueueRow]:

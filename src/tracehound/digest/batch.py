@@ -17,7 +17,7 @@ import time
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
-from tracehound.digest.process import Failure, ProcessedItem, describe
+from tracehound.digest.process import Failure, ProcessedItem, ProjectGrouping, describe
 from tracehound.digest.store import store_batch
 
 log = logging.getLogger("tracehound.worker")
@@ -119,12 +119,12 @@ def count_digested(events: int) -> None:
 
 
 def store_processed(
-    processed: list[ProcessedItem], failed: list[Failure], versions: dict[int, str]
+    processed: list[ProcessedItem], failed: list[Failure], groupings: dict[int, ProjectGrouping]
 ) -> int:
     """One transaction: delete the rows, store what was deleted, record failures."""
     with transaction.atomic():
         mine = delete_rows([p.queue_id for p in processed])
-        stored = store_batch([p for p in processed if p.queue_id in mine], versions)
+        stored = store_batch([p for p in processed if p.queue_id in mine], groupings)
         mark_failed(failed)
         if stored:
             count_digested(stored)
@@ -132,14 +132,14 @@ def store_processed(
 
 
 def store_digested(
-    processed: list[ProcessedItem], failed: list[Failure], versions: dict[int, str]
+    processed: list[ProcessedItem], failed: list[Failure], groupings: dict[int, ProjectGrouping]
 ) -> None:
     """Store a processed batch; on error item by item, each stored, postponed or failed.
 
     Raises only if the database cannot record a failure either (the caller pauses).
     """
     try:
-        store_processed(processed, failed, versions)
+        store_processed(processed, failed, groupings)
         return
     except Exception as exc:
         if is_transient(exc):
@@ -152,7 +152,7 @@ def store_digested(
         mark_failed(failed)
     for item in processed:
         try:
-            store_processed([item], [], versions)
+            store_processed([item], [], groupings)
         except Exception as exc:
             if is_transient(exc):
                 forget_broken_connection()

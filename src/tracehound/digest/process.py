@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -35,6 +35,19 @@ def describe(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(exc)).strip()[:2000]
 
 
+class ProjectGrouping(NamedTuple):
+    """A project's grouping settings, loaded once per batch and sent to digest children.
+
+    `secondary_version` is set only during a grouping upgrade's transition window:
+    events are grouped with both versions and stored under either's existing issue.
+    """
+
+    version: str
+    secondary_version: str = ""
+    fingerprint_rules: str = ""
+    stacktrace_rules: str = ""
+
+
 class DigestError(Exception):
     """The payload cannot be turned into stored data; it is kept and marked failed."""
 
@@ -51,6 +64,8 @@ class ProcessedEvent:
     tags: list[tuple[str, str]]
     grouping: GroupingResult
     payload: bytes  # zstd of the normalized, scrubbed event JSON
+    # Hashes of the secondary grouping version (transition window), else empty.
+    secondary_hashes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -95,7 +110,7 @@ def process_event(
     received_at: float,
     sent_at: str | None,
     client_ip: str | None,
-    grouping_version: str,
+    grouping: ProjectGrouping,
     dictionary: bytes | None = None,
     may_hold_nul: bool = True,
 ) -> ProcessedEvent:
@@ -108,14 +123,14 @@ def process_event(
         may_hold_nul=may_hold_nul,
     )
     scrub_event(event)
-    grouping = group_event(event, grouping_version)
+    result, secondary = group_with(event, grouping)
     tags = event_tags(event)
     event["tags"] = [list(pair) for pair in tags]
-    event["title"] = grouping.title
-    event["culprit"] = event.get("culprit") or grouping.culprit
-    event["metadata"] = grouping.metadata
-    event["type"] = grouping.type
-    event["grouping"] = {"version": grouping_version, "hashes": grouping.hashes}
+    event["title"] = result.title
+    event["culprit"] = event.get("culprit") or result.culprit
+    event["metadata"] = result.metadata
+    event["type"] = result.type
+    event["grouping"] = {"version": grouping.version, "hashes": result.hashes}
     return ProcessedEvent(
         event_id=event["event_id"],
         timestamp=to_datetime(event["timestamp"]),
@@ -125,9 +140,30 @@ def process_event(
         environment=event.get("environment") or "",
         platform=event.get("platform") or "",
         tags=tags,
-        grouping=grouping,
+        grouping=result,
         payload=compress_payload(orjson.dumps(event), dictionary),
+        secondary_hashes=secondary,
     )
+
+
+def group_with(
+    event: dict[str, Any], grouping: ProjectGrouping
+) -> tuple[GroupingResult, list[str]]:
+    """Group with the project's version, and with the secondary one during a transition.
+
+    The one place the project's grouping settings reach `group_event`.
+    PER-PROJECT RULES: fingerprint_rules / stacktrace_rules are passed here once
+    `grouping.project_rules` exists (helper fprules), as
+    `rules=project_rules(grouping.fingerprint_rules, grouping.stacktrace_rules)`.
+    """
+    result = group_event(event, grouping.version)
+    if not grouping.secondary_version or grouping.secondary_version == grouping.version:
+        return result, []
+    try:
+        secondary = group_event(event, grouping.secondary_version).hashes
+    except ValueError:  # a version this build no longer knows: primary hashes only
+        return result, []
+    return result, [h for h in secondary if h not in result.hashes]
 
 
 def report_from_user_report(data: dict[str, Any]) -> ProcessedReport:
@@ -190,7 +226,7 @@ def process_queue_item(
     client_ip: str,
     meta: dict[str, Any],
     body: bytes,
-    grouping_version: str,
+    grouping: ProjectGrouping,
     dictionary: bytes | None = None,
 ) -> ProcessedItem:
     result = ProcessedItem(queue_id=queue_id, project_id=project_id, received_at=received_at)
@@ -202,9 +238,7 @@ def process_queue_item(
     event_id = envelope.event_id
     sent_at = envelope.headers.get("sent_at")
     for item in envelope.items:
-        handle_item(
-            result, item, envelope, event_id, sent_at, client_ip, grouping_version, dictionary
-        )
+        handle_item(result, item, envelope, event_id, sent_at, client_ip, grouping, dictionary)
     return result
 
 
@@ -215,7 +249,7 @@ def handle_item(
     event_id: str | None,
     sent_at: Any,
     client_ip: str,
-    grouping_version: str,
+    grouping: ProjectGrouping,
     dictionary: bytes | None,
 ) -> None:
     kind = item.type
@@ -248,7 +282,7 @@ def handle_item(
             received_at=result.received_at,
             sent_at=sent_at if isinstance(sent_at, str) else None,
             client_ip=client_ip or None,
-            grouping_version=grouping_version,
+            grouping=grouping,
             dictionary=dictionary,
             # A NUL in JSON text is always the escape `\u0000` (raw control characters
             # are invalid JSON): a byte search rules it out for nearly every event.

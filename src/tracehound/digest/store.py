@@ -4,8 +4,10 @@ Several workers may store at once (PostgreSQL). Two of them can both miss a new 
 and both create an issue for it; hashes are therefore inserted with ON CONFLICT DO
 NOTHING RETURNING, and an issue that lost any of its hashes to another worker is
 dropped in favour of the winner's (see `assign_issues`). Rows are locked in a stable
-order (projects, hashes, issues, tag values, stats all sorted) so that concurrent
-batches wait for each other instead of deadlocking.
+order (projects, hashes, issues, tag values, counts, releases, environments, stats, all
+sorted) so that concurrent batches wait for each other instead of deadlocking. The
+issues of a batch are locked before anything about them is decided (lifecycle: see
+`issues.batch_actions`); rollups beside events are in `digest.rollups`.
 """
 
 from __future__ import annotations
@@ -13,15 +15,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection
 
-from tracehound.digest.process import MAX_QUANTITY, ProcessedEvent, ProcessedItem
+from tracehound.digest.process import MAX_QUANTITY, ProcessedEvent, ProcessedItem, ProjectGrouping
+from tracehound.digest.rollups import (
+    MIN_MAX,
+    Seen,
+    counted_time,
+    insert_new_users,
+    insert_rows,
+    seen_at,
+    store_environments,
+    store_releases,
+    store_time_counts,
+)
 from tracehound.events.models import Event, UserReport
-from tracehound.issues.actions import reopen_regressed_issues
+from tracehound.issues.batch_actions import IssueEvents, apply_digest_lifecycle, lock_issues
 from tracehound.issues.models import GroupHash, Issue
+from tracehound.projects.models import Project
 
 MAX_ATTACHMENT_SIZE = 2**31 - 1  # PositiveIntegerField
 
@@ -33,6 +48,7 @@ class IssueDelta:
     last_seen: datetime | None = None
     level: str = "error"
     tags: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    new_users: int = 0
 
     def add(self, event: ProcessedEvent) -> None:
         self.count += 1
@@ -76,8 +92,19 @@ def new_events(items: list[ProcessedItem]) -> list[tuple[int, ProcessedEvent]]:
     return fresh
 
 
-def known_hashes(events: list[tuple[int, ProcessedEvent]]) -> dict[tuple[int, str], int]:
-    keys = {(project_id, h) for project_id, event in events for h in event.grouping.hashes}
+class HashOwner(NamedTuple):
+    """What a hash belongs to: an issue, or (issue None) a tombstone."""
+
+    issue_id: int | None
+    tombstone_id: int | None
+
+
+def known_hashes(events: list[tuple[int, ProcessedEvent]]) -> dict[tuple[int, str], HashOwner]:
+    keys = {
+        (project_id, h)
+        for project_id, event in events
+        for h in (*event.grouping.hashes, *event.secondary_hashes)
+    }
     return hash_owners(sorted(keys))
 
 
@@ -99,33 +126,30 @@ def insert_hashes(rows: list[GroupHash]) -> set[tuple[int, str]]:
     A pair another worker inserted first (committed, or committing: PostgreSQL waits
     for it) is skipped. Sorted, so concurrent inserts take index locks in one order.
     """
-    won: set[tuple[int, str]] = set()
     rows = sorted(rows, key=lambda r: (r.project_id, r.hash))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            part = rows[start : start + 500]
-            values = ", ".join(["(%s, %s, %s, %s)"] * len(part))
-            cursor.execute(
-                "INSERT INTO issues_grouphash (project_id, hash, issue_id, grouping_version)"
-                f" VALUES {values} ON CONFLICT (project_id, hash) DO NOTHING"
-                " RETURNING project_id, hash",
-                [v for r in part for v in (r.project_id, r.hash, r.issue_id, r.grouping_version)],
-            )
-            won.update((project_id, hash_) for project_id, hash_ in cursor.fetchall())
-    return won
+    inserted = insert_rows(
+        "issues_grouphash (project_id, hash, issue_id, grouping_version)",
+        "(%s, %s, %s, %s)",
+        [(r.project_id, r.hash, r.issue_id, r.grouping_version) for r in rows],
+        "(project_id, hash) DO NOTHING",
+        "project_id, hash",
+    )
+    return {(project_id, hash_) for project_id, hash_ in inserted}
 
 
-def hash_owners(keys: list[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    """The issue each (project, hash) belongs to now."""
+def hash_owners(keys: list[tuple[int, str]]) -> dict[tuple[int, str], HashOwner]:
+    """The issue (or tombstone) each known (project, hash) belongs to now."""
     by_project: dict[int, list[str]] = defaultdict(list)
     for project_id, hash_ in keys:
         by_project[project_id].append(hash_)
-    owners: dict[tuple[int, str], int] = {}
+    owners: dict[tuple[int, str], HashOwner] = {}
     for project_id, hashes in by_project.items():
         for part in chunks(hashes):
             rows = GroupHash.objects.filter(project_id=project_id, hash__in=part)
-            for hash_, issue_id in rows.values_list("hash", "issue_id"):
-                owners[(project_id, hash_)] = issue_id
+            for hash_, issue_id, tombstone_id in rows.values_list(
+                "hash", "issue_id", "tombstone_id"
+            ):
+                owners[(project_id, hash_)] = HashOwner(issue_id, tombstone_id)
     return owners
 
 
@@ -171,58 +195,88 @@ def new_issue(project_id: int, event: ProcessedEvent, version: str) -> Issue:
     )
 
 
-def assign_issues(events: list[tuple[int, ProcessedEvent]], versions: dict[int, str]) -> list[int]:
-    """The issue id for each event, creating issues for hashes never seen.
+@dataclass(slots=True)
+class Assignment:
+    owners: list[HashOwner]  # per event: its issue, or the tombstone that discards it
+    created: set[int]  # issues this batch created
 
-    Set-based: one lookup of the batch's hashes, new issues and their hashes inserted in
-    bulk. A new issue any of whose hashes another worker claimed first is replaced by
-    that worker's issue, so a group never ends up as two issues.
+
+def first_known(
+    project_id: int, hashes: tuple[str, ...], known: dict[tuple[int, str], HashOwner]
+) -> HashOwner | None:
+    for h in hashes:
+        owner = known.get((project_id, h))
+        if owner is not None and (owner.issue_id is not None or owner.tombstone_id is not None):
+            return owner
+    return None
+
+
+def assign_issues(
+    events: list[tuple[int, ProcessedEvent]], groupings: dict[int, ProjectGrouping]
+) -> Assignment:
+    """The issue for each event (or the tombstone discarding it), creating issues as needed.
+
+    Set-based: one lookup of the batch's hashes (primary and, during a grouping
+    transition, secondary), new issues and their hashes inserted in bulk. The first
+    known hash decides: an event matching only a secondary hash joins that issue, and
+    its primary hashes are added to it, so the issue keeps its events after the window.
+    New issues get primary hashes only. A new issue any of whose hashes another worker
+    claimed first is replaced by that worker's issue, so a group never ends up as two.
     """
     known = known_hashes(events)
     pending: dict[tuple[int, str], Issue] = {}  # hash of a new issue → unsaved issue
-    slots: list[tuple[int, str] | int] = []
+    slots: list[tuple[int, str] | HashOwner] = []
     for project_id, event in events:
         hashes = event.grouping.hashes
-        issue_id = next((known[(project_id, h)] for h in hashes if (project_id, h) in known), None)
-        if issue_id is not None:
-            slots.append(issue_id)
+        owner = first_known(project_id, (*hashes, *event.secondary_hashes), known)
+        if owner is not None:
+            slots.append(owner)
             continue
         key = next(((project_id, h) for h in hashes if (project_id, h) in pending), None)
         if key is None:
             key = (project_id, hashes[0])
-            pending[key] = new_issue(project_id, event, versions[project_id])
+            pending[key] = new_issue(project_id, event, groupings[project_id].version)
         issue = pending[key]
         for h in hashes:  # later events in the batch may match on a secondary hash
             pending.setdefault((project_id, h), issue)
         slots.append(key)
     if pending:
         create_issues(list({id(issue): issue for issue in pending.values()}.values()))
-    issue_ids = [slot if isinstance(slot, int) else pending[slot].pk for slot in slots]
+    owners = [
+        slot if isinstance(slot, HashOwner) else HashOwner(pending[slot].pk, None) for slot in slots
+    ]
     new_hashes: dict[tuple[int, str], GroupHash] = {}
-    for (project_id, event), issue_id in zip(events, issue_ids, strict=True):
+    for (project_id, event), owner in zip(events, owners, strict=True):
+        if owner.issue_id is None:
+            continue  # discarded: its hashes stay unknown
         for h in event.grouping.hashes:
             if (project_id, h) not in known and (project_id, h) not in new_hashes:
                 new_hashes[(project_id, h)] = GroupHash(
                     project_id=project_id,
                     hash=h,
-                    issue_id=issue_id,
-                    grouping_version=versions[project_id],
+                    issue_id=owner.issue_id,
+                    grouping_version=groupings[project_id].version,
                 )
+    created = {issue.pk for issue in pending.values()}
     won = insert_hashes(list(new_hashes.values()))
     lost_keys = [key for key in new_hashes if key not in won]
     if not lost_keys:
-        return issue_ids
+        return Assignment(owners, created)
     # Another worker created some of these hashes meanwhile: its issues win.
-    owners = hash_owners(lost_keys)
-    created = {issue.pk for issue in pending.values()}
+    now_owned = hash_owners(lost_keys)
     lost: dict[int, int] = {}
     for key in lost_keys:
         loser = new_hashes[key].issue_id
-        if loser in created and key in owners:
-            lost.setdefault(loser, owners[key])
+        winner = now_owned.get(key)
+        winner_id = winner.issue_id if winner is not None else None
+        if loser is not None and loser in created and winner_id not in (None, loser):
+            lost.setdefault(loser, winner_id)  # type: ignore[arg-type]
     if lost:
         drop_lost_issues(lost)
-    return [lost.get(issue_id, issue_id) for issue_id in issue_ids]
+    return Assignment(
+        [HashOwner(lost.get(o.issue_id, o.issue_id), None) if o.issue_id else o for o in owners],
+        created - set(lost),
+    )
 
 
 def datetime_adapter() -> Callable[[datetime | None], Any]:
@@ -273,33 +327,30 @@ def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
     for issue_id, d in sorted(deltas.items()):  # rows locked in one order
         last = adapt(d.last_seen)
         first = adapt(d.first_seen)
-        issue_rows.append([d.count, last, last, first, first, d.level, issue_id])
+        issue_rows.append([d.count, d.new_users, last, last, first, first, d.level, issue_id])
         for (key, value), (count, t_first, t_last) in sorted(d.tags.items()):
             tag_rows.append([issue_id, key, value, count, adapt(t_first), adapt(t_last)])
     with connection.cursor() as cursor:
         cursor.executemany(
-            "UPDATE issues_issue SET times_seen = times_seen + %s,"
+            "UPDATE issues_issue SET times_seen = times_seen + %s, users_seen = users_seen + %s,"
             " last_seen = CASE WHEN last_seen < %s THEN %s ELSE last_seen END,"
             " first_seen = CASE WHEN first_seen > %s THEN %s ELSE first_seen END,"
             " level = %s"
             " WHERE id = %s",
             issue_rows,
         )
-        cursor.executemany(
-            "INSERT INTO issues_issuetagvalue (issue_id, key, value, times_seen, first_seen,"
-            " last_seen) VALUES (%s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (issue_id, key, value) DO UPDATE SET"
-            " times_seen = issues_issuetagvalue.times_seen + excluded.times_seen,"
-            " first_seen = CASE WHEN excluded.first_seen < issues_issuetagvalue.first_seen"
-            " THEN excluded.first_seen ELSE issues_issuetagvalue.first_seen END,"
-            " last_seen = CASE WHEN excluded.last_seen > issues_issuetagvalue.last_seen"
-            " THEN excluded.last_seen ELSE issues_issuetagvalue.last_seen END",
-            tag_rows,
-        )
+    insert_rows(
+        "issues_issuetagvalue (issue_id, key, value, times_seen, first_seen, last_seen)",
+        "(%s, %s, %s, %s, %s, %s)",
+        tag_rows,
+        "(issue_id, key, value) DO UPDATE SET"
+        " times_seen = issues_issuetagvalue.times_seen + excluded.times_seen,"
+        f" {MIN_MAX.format(t='issues_issuetagvalue')}",
+    )
 
 
-def store_stats(items: list[ProcessedItem]) -> None:
-    totals: dict[tuple[int, date, str], int] = defaultdict(int)
+def store_stats(items: list[ProcessedItem], totals: dict[tuple[int, date, str], int]) -> None:
+    """Add the items' stats to `totals` (counts digest adds itself) and store them."""
     for item in items:
         day = datetime.fromtimestamp(item.received_at, tz=UTC).date()
         for key, quantity in item.stats.items():
@@ -322,8 +373,11 @@ def store_stats(items: list[ProcessedItem]) -> None:
         )
 
 
-def store_attachments(items: list[ProcessedItem]) -> None:
-    """Insert attachments, once per (project, event, name): a resent envelope adds none."""
+def store_attachments(items: list[ProcessedItem], discarded: set[tuple[int, str]]) -> None:
+    """Insert attachments, once per (project, event, name): a resent envelope adds none.
+
+    Attachments of discarded events (tombstoned issues) are dropped with them.
+    """
     adapt = datetime_adapter()
     now = adapt(datetime.now(tz=UTC))
     rows = {
@@ -339,6 +393,7 @@ def store_attachments(items: list[ProcessedItem]) -> None:
         ]
         for item in items
         for a in item.attachments
+        if (item.project_id, a.event_id) not in discarded
     }
     if not rows:
         return
@@ -351,24 +406,88 @@ def store_attachments(items: list[ProcessedItem]) -> None:
         )
 
 
-def store_batch(items: list[ProcessedItem], versions: dict[int, str]) -> int:
+def retention(project_ids: set[int]) -> dict[int, timedelta]:
+    default = int(getattr(settings, "TRACEHOUND_RETENTION_DAYS", 30))
+    rows = Project.objects.filter(id__in=project_ids).values_list("id", "retention_days")
+    return {project_id: timedelta(days=days or default) for project_id, days in rows}
+
+
+def count_discarded(tombstones: dict[int, int]) -> None:
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE issues_grouptombstone SET times_discarded = times_discarded + %s WHERE id = %s",
+            [[n, tombstone_id] for tombstone_id, n in sorted(tombstones.items())],
+        )
+
+
+def user_tag_seen(deltas: dict[int, IssueDelta]) -> dict[tuple[int, str], Seen]:
+    return {
+        (issue_id, value): Seen(first, last)
+        for issue_id, d in deltas.items()
+        for (key, value), (_, first, last) in d.tags.items()
+        if key == "user"
+    }
+
+
+def store_events(rows: list[tuple[int, ProcessedEvent, int]], created: set[int]) -> None:
+    """Events, counters, rollups and lifecycle decisions for events that have an issue."""
+    locked = lock_issues({issue_id for _, _, issue_id in rows})
+    insert_events(rows)
+    kept = retention({project_id for project_id, _, _ in rows})
+    deltas: dict[int, IssueDelta] = defaultdict(IssueDelta)
+    batch: dict[int, IssueEvents] = defaultdict(IssueEvents)
+    releases: dict[tuple[int, str], Seen] = {}
+    environments: dict[tuple[int, str], Seen] = {}
+    counted: list[tuple[int, int, datetime]] = []
+    first_event: dict[int, str] = {}
+    new_issues: dict[tuple[int, str], int] = defaultdict(int)
+    for project_id, e, issue_id in rows:
+        deltas[issue_id].add(e)
+        ts = counted_time(e.timestamp, e.received_at, kept[project_id])
+        counted.append((project_id, issue_id, ts))
+        entry = batch[issue_id]
+        entry.count += 1
+        entry.events.append((e.event_id, e.release))
+        if e.release:
+            seen_at(releases, (project_id, e.release[:200]), ts)
+        if e.environment:
+            seen_at(environments, (project_id, e.environment[:64]), ts)
+        if issue_id in created and issue_id not in first_event:
+            first_event[issue_id] = e.event_id
+            if e.release:
+                new_issues[(project_id, e.release[:200])] += 1
+    adapt = datetime_adapter()
+    for issue_id, n in insert_new_users(user_tag_seen(deltas), adapt).items():
+        deltas[issue_id].new_users = batch[issue_id].new_users = n
+    update_issue_counters(deltas)
+    store_time_counts(counted)
+    store_releases(releases, new_issues, adapt)
+    store_environments(environments, adapt)
+    apply_digest_lifecycle(locked, batch, first_event, datetime.now(tz=UTC))
+
+
+def store_batch(items: list[ProcessedItem], groupings: dict[int, ProjectGrouping]) -> int:
     """Store everything the items hold; the caller owns the transaction. Returns events stored."""
     events = new_events(items)
+    rows: list[tuple[int, ProcessedEvent, int]] = []
+    discarded: set[tuple[int, str]] = set()
+    stats: dict[tuple[int, date, str], int] = defaultdict(int)
     if events:
-        issue_ids = assign_issues(events, versions)
-        insert_events(
-            [
-                (project_id, e, issue_id)
-                for (project_id, e), issue_id in zip(events, issue_ids, strict=True)
-            ]
-        )
-        deltas: dict[int, IssueDelta] = defaultdict(IssueDelta)
-        for (_, event), issue_id in zip(events, issue_ids, strict=True):
-            deltas[issue_id].add(event)
-        update_issue_counters(deltas)
-        reopen_regressed_issues(list(deltas))
+        assignment = assign_issues(events, groupings)
+        tombstones: dict[int, int] = defaultdict(int)
+        for (project_id, e), owner in zip(events, assignment.owners, strict=True):
+            if owner.issue_id is not None:
+                rows.append((project_id, e, owner.issue_id))
+            elif owner.tombstone_id is not None:
+                tombstones[owner.tombstone_id] += 1
+                discarded.add((project_id, e.event_id))
+                stats[(project_id, e.received_at.date(), "discarded:tombstone:error")] += 1
+        if tombstones:
+            count_discarded(tombstones)
+        if rows:
+            store_events(rows, assignment.created)
     now = datetime.now(tz=UTC)
-    store_attachments(items)
+    store_attachments(items, discarded)
     reports = [
         UserReport(
             project_id=item.project_id,
@@ -384,5 +503,5 @@ def store_batch(items: list[ProcessedItem], versions: dict[int, str]) -> int:
         for r in item.reports
     ]
     UserReport.objects.bulk_create(reports, ignore_conflicts=True)
-    store_stats(items)
-    return len(events)
+    store_stats(items, stats)
+    return len(rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracehound.digest.limits import MAX_CHARS
+from tracehound.digest.useragent import Named, parse_browser, parse_os
 
 MAX_KEY = MAX_CHARS["tag.key"]
 MAX_VALUE = MAX_CHARS["tag.value"]
@@ -25,13 +26,43 @@ def user_tag(user: Any) -> str | None:
     return None
 
 
-def context_name(contexts: dict[str, Any], key: str) -> str | None:
+def context_named(contexts: dict[str, Any], key: str) -> Named | None:
     ctx = contexts.get(key)
-    if not isinstance(ctx, dict) or not ctx.get("name"):
+    if not isinstance(ctx, dict) or ctx.get("name") in (None, ""):
         return None
-    name = str(ctx["name"])
     version = ctx.get("version")
-    return f"{name} {version}" if version else name
+    return Named(str(ctx["name"]), "" if version in (None, "") else str(version))
+
+
+def named_tags(derived: dict[str, Any], key: str, named: Named | None) -> None:
+    """`browser` = "Chrome 120.0", `browser.name` = "Chrome", as Sentry tags them."""
+    if named is None:
+        return
+    derived[key] = f"{named.name} {named.version}" if named.version else named.name
+    derived[f"{key}.name"] = named.name
+
+
+def user_agent(request: dict[str, Any]) -> str | None:
+    for pair in request.get("headers") or ():
+        if (
+            isinstance(pair, (list, tuple))
+            and len(pair) == 2
+            and isinstance(pair[0], str)
+            and pair[0].lower() == "user-agent"
+            and isinstance(pair[1], str)
+        ):
+            return pair[1]
+    return None
+
+
+def device_name(contexts: dict[str, Any]) -> str | None:
+    device = contexts.get("device")
+    if not isinstance(device, dict):
+        return None
+    for field in ("model", "family"):
+        if device.get(field) not in (None, ""):
+            return str(device[field])
+    return None
 
 
 def event_tags(event: dict[str, Any]) -> list[tuple[str, str]]:
@@ -52,13 +83,23 @@ def event_tags(event: dict[str, Any]) -> list[tuple[str, str]]:
         "user": user_tag(event.get("user")),
     }
     contexts = event.get("contexts")
-    if isinstance(contexts, dict):
-        derived["runtime"] = context_name(contexts, "runtime")
-        derived["os"] = context_name(contexts, "os")
-        derived["browser"] = context_name(contexts, "browser")
+    if not isinstance(contexts, dict):
+        contexts = {}
+    named_tags(derived, "runtime", context_named(contexts, "runtime"))
+    browser = context_named(contexts, "browser")
+    os_ = context_named(contexts, "os") or context_named(contexts, "client_os")
+    derived["device"] = device_name(contexts)
     request = event.get("request")
-    if isinstance(request, dict) and isinstance(request.get("url"), str):
-        derived["url"] = request["url"].split("?", 1)[0]
+    if isinstance(request, dict):
+        if isinstance(request.get("url"), str):
+            derived["url"] = request["url"].split("?", 1)[0].split("#", 1)[0]
+        if browser is None or os_ is None:
+            ua = user_agent(request)
+            if ua:
+                browser = browser or parse_browser(ua)
+                os_ = os_ or parse_os(ua)
+    named_tags(derived, "browser", browser)
+    named_tags(derived, "os", os_)
     values = (event.get("exception") or {}).get("values") or []
     if values and isinstance(values[-1], dict):
         mechanism = values[-1].get("mechanism")

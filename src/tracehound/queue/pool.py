@@ -23,7 +23,13 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from tracehound.digest.process import Failure, ProcessedItem, describe, process_queue_item
+from tracehound.digest.process import (
+    Failure,
+    ProcessedItem,
+    ProjectGrouping,
+    describe,
+    process_queue_item,
+)
 
 log = logging.getLogger("tracehound.worker")
 
@@ -45,7 +51,7 @@ IDLE_SECONDS = 60.0
 
 
 def process_rows(
-    rows: list[QueueRow], versions: dict[int, str], dictionary: bytes | None
+    rows: list[QueueRow], groupings: dict[int, ProjectGrouping], dictionary: bytes | None
 ) -> tuple[list[ProcessedItem], list[Failure]]:
     processed: list[ProcessedItem] = []
     failed: list[Failure] = []
@@ -60,7 +66,7 @@ def process_rows(
                     row.client_ip,
                     meta,
                     bytes(row.body),
-                    versions[row.project_id],
+                    groupings[row.project_id],
                     dictionary,
                 )
             )
@@ -103,19 +109,19 @@ class DigestPool:
         self.last_used = 0.0
 
     def process(
-        self, rows: list[QueueRow], versions: dict[int, str], dictionary: bytes | None
+        self, rows: list[QueueRow], groupings: dict[int, ProjectGrouping], dictionary: bytes | None
     ) -> tuple[list[ProcessedItem], list[Failure]]:
-        return self.submit(rows, versions, dictionary)()
+        return self.submit(rows, groupings, dictionary)()
 
     def submit(
-        self, rows: list[QueueRow], versions: dict[int, str], dictionary: bytes | None
+        self, rows: list[QueueRow], groupings: dict[int, ProjectGrouping], dictionary: bytes | None
     ) -> Callable[[], tuple[list[ProcessedItem], list[Failure]]]:
         """Start processing; the returned function waits for the results, in queue order.
 
         Small batches (or a pool of one) are processed when the result is asked for.
         """
         if self.processes < 2 or len(rows) < MIN_PARALLEL_ROWS:
-            return lambda: process_rows(rows, versions, dictionary)
+            return lambda: process_rows(rows, groupings, dictionary)
         if self.executor is None:
             # spawn: children start clean, without the parent's database connections.
             context = multiprocessing.get_context("spawn")
@@ -132,11 +138,11 @@ class DigestPool:
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
         try:
             futures = [
-                self.executor.submit(process_rows, chunk, versions, dictionary) for chunk in chunks
+                self.executor.submit(process_rows, chunk, groupings, dictionary) for chunk in chunks
             ]
         except BrokenProcessPool:
             self.close()
-            return lambda: process_rows(rows, versions, dictionary)
+            return lambda: process_rows(rows, groupings, dictionary)
 
         def wait() -> tuple[list[ProcessedItem], list[Failure]]:
             processed: list[ProcessedItem] = []
@@ -149,7 +155,7 @@ class DigestPool:
             except BrokenProcessPool:
                 log.warning("a digest child process died; processing this batch in-process")
                 self.close()
-                return process_rows(rows, versions, dictionary)
+                return process_rows(rows, groupings, dictionary)
             return processed, failed
 
         return wait

@@ -15,13 +15,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from tracehound.digest.batch import store_digested
-from tracehound.digest.process import Failure, ProcessedItem
+from tracehound.digest.process import Failure, ProcessedItem, ProjectGrouping
 from tracehound.events.codec import current_dictionary, train_dictionary_if_due
 from tracehound.queue.housekeeping import compact_sqlite, enable_incremental_vacuum, prune_old_rows
 from tracehound.queue.pool import DigestPool, QueueRow
@@ -53,28 +54,45 @@ def claim_rows(limit: int) -> list[QueueRow]:
         return sorted(map(QueueRow._make, cursor.fetchall()), key=lambda row: row.id)
 
 
-def grouping_versions(project_ids: set[int]) -> dict[int, str]:
+def project_groupings(project_ids: set[int]) -> dict[int, ProjectGrouping]:
+    """Each project's grouping settings; the secondary version only inside its window."""
     from tracehound.projects.models import Project
 
-    rows = Project.objects.filter(id__in=project_ids).values_list("id", "grouping_version")
-    return dict(rows)
+    now = datetime.now(tz=UTC)
+    rows = Project.objects.filter(id__in=project_ids).values_list(
+        "id",
+        "grouping_version",
+        "secondary_grouping_version",
+        "secondary_grouping_expiry",
+        "fingerprint_rules",
+        "stacktrace_rules",
+    )
+    return {
+        pid: ProjectGrouping(
+            version,
+            secondary if expiry is not None and expiry > now else "",
+            fingerprint_rules,
+            stacktrace_rules,
+        )
+        for pid, version, secondary, expiry, fingerprint_rules, stacktrace_rules in rows
+    }
 
 
 @dataclass
 class Batch:
     rows: list[QueueRow]
-    versions: dict[int, str]
+    groupings: dict[int, ProjectGrouping]
     results: Callable[[], tuple[list[ProcessedItem], list[Failure]]]
 
 
 def start_batch(rows: list[QueueRow], pool: DigestPool) -> Batch:
-    versions = grouping_versions({row.project_id for row in rows})
-    return Batch(rows, versions, pool.submit(rows, versions, current_dictionary()))
+    groupings = project_groupings({row.project_id for row in rows})
+    return Batch(rows, groupings, pool.submit(rows, groupings, current_dictionary()))
 
 
 def finish_batch(batch: Batch) -> None:
     processed, failed = batch.results()
-    store_digested(processed, failed, batch.versions)
+    store_digested(processed, failed, batch.groupings)
 
 
 def digest_batch(limit: int | None = None, pool: DigestPool = IN_PROCESS) -> int:
