@@ -54,6 +54,7 @@ MAX_FRAMES_VALUE = 10_000
 # function name or path is this long; normalization trims them well below anyway).
 MAX_SUBJECT_LENGTH = 2_048
 _CACHE_SIZE = 20_000
+_RUST_HASH = re.compile(r"::h[0-9a-f]{16}\Z")
 
 NATIVE_PLATFORMS = frozenset({"c", "cocoa", "native", "objc", "swift"})
 JAVASCRIPT_PLATFORMS = frozenset({"javascript", "node"})
@@ -334,7 +335,7 @@ class Enhancements:
             )
             for family in ("native", "javascript", "jvm", "other")
         }
-        self._cache: dict[_FrameKey, frozenset[int]] = {}
+        self._cache: dict[tuple[Any, ...], frozenset[int]] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -342,34 +343,42 @@ class Enhancements:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
-    def _static_matches(self, frame: dict[str, Any], platform: str) -> frozenset[int]:
+    def _static_matches(self, frame: dict[str, Any], family: str) -> frozenset[int]:
         get = frame.get
-        frame_platform = get("platform")
-        family = family_of(frame_platform if isinstance(frame_platform, str) else platform)
-        paths = tuple(
-            value[:MAX_SUBJECT_LENGTH].replace("\\", "/")
-            for value in (get("abs_path"), get("filename"))
-            if isinstance(value, str) and value
-        )
-        key: _FrameKey = (
+        raw = (
             family,
-            _subject(get("function")),
-            _subject(get("module")),
-            paths,
-            _subject(get("package"), path=True),
+            get("function"),
+            get("module"),
+            get("abs_path"),
+            get("filename"),
+            get("package"),
         )
-        found = self._cache.get(key)
+        try:
+            found = self._cache.get(raw)
+        except TypeError:  # an unhashable value where a string belongs: match, never cache
+            return self._evaluate(raw)
         if found is None:
-            patterns = self._patterns
-            found = frozenset(
-                index
-                for index in self._by_family[family]
-                if all(matcher.matches_static(key) for matcher in patterns[index].static)
-            )
+            found = self._evaluate(raw)
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.clear()
-            self._cache[key] = found
+            self._cache[raw] = found
         return found
+
+    def _evaluate(self, raw: tuple[Any, ...]) -> frozenset[int]:
+        family, function, module, abs_path, filename, package = raw
+        function = _subject(function)
+        if family == "native" and function is not None and "::h" in function:
+            function = _RUST_HASH.sub("", function)  # rules name Rust functions without it
+        paths = tuple(
+            path for path in (_subject(abs_path, path=True), _subject(filename, path=True)) if path
+        )
+        key: _FrameKey = (family, function, _subject(module), paths, _subject(package, path=True))
+        patterns = self._patterns
+        return frozenset(
+            index
+            for index in self._by_family[family]
+            if all(matcher.matches_static(key) for matcher in patterns[index].static)
+        )
 
     def apply(
         self,
@@ -383,7 +392,11 @@ class Enhancements:
             states = FrameStates.of(frames)
         if not self.rules or not frames:
             return states
-        matched = [self._static_matches(frame, platform) for frame in frames]
+        family = family_of(platform)
+        by_family = self._by_family
+        if not by_family[family] and not any("platform" in frame for frame in frames):
+            return states  # no rule can match this stack
+        matched = [self._static_matches(frame, _frame_family(frame, family)) for frame in frames]
         count = self._rule_count
         candidates = sorted(
             (rule, index) for index, ids in enumerate(matched) for rule in ids if rule < count
@@ -416,6 +429,11 @@ class Enhancements:
                 continue
             _act(self.rules[rule_index], states, index, last)
         return states
+
+
+def _frame_family(frame: dict[str, Any], family: str) -> str:
+    platform = frame.get("platform")
+    return family_of(platform) if isinstance(platform, str) else family
 
 
 def _act(rule: Rule, states: FrameStates, index: int, last: int) -> None:
@@ -576,7 +594,11 @@ class _Parser:
         opening = tokens[position]
         position += 1
         matchers: list[Matcher] = []
-        while position < len(tokens) and tokens[position].kind == "word":
+        while (
+            position < len(tokens)
+            and tokens[position].kind == "word"
+            and not _is_action(tokens[position].text)
+        ):
             matchers.append(self._matcher(tokens[position]))
             position += 1
         if position >= len(tokens) or tokens[position].kind != "]":

@@ -38,8 +38,12 @@ _RUBY_ERB_SUFFIX = re.compile(r"_-?\d{3,}_-?\d{3,}$")
 _RUBY_BLOCK_LEVELS = re.compile(r"^block \(\d+ levels\) in ")
 
 NATIVE_PLATFORMS = frozenset({"c", "cocoa", "native", "objc", "swift"})
-# `0x…` (or a bare long hex string) in place of a name: an unsymbolicated address.
-_ADDRESS = re.compile(r"<?(?:0x[0-9a-fA-F]+|[0-9a-fA-F]{8,})>?")
+# `0x…` in place of a name: an unsymbolicated address.
+_ADDRESS = re.compile(r"<?0x[0-9a-fA-F]+>?")
+# Swift names that are phrases, not `type name`: they keep their words. The optimizer's
+# prefixes come and go between builds, so they are dropped.
+_SWIFT_OPTIMIZER_PREFIX = re.compile(r"^(?:(?:partial apply for|specialized|merged) )+")
+_SWIFT_PHRASES = ("closure #", "implicit closure #", "reabstraction thunk", "protocol witness")
 _RUST_HASH = re.compile(r"::h[0-9a-f]{16}$")
 _CPP_SUFFIXES = re.compile(r"(?:\s+(?:const|volatile|noexcept|&&|&)|\s*\[(?:clone|abi:)[^\]]*\])+$")
 _CPP_LAMBDA = re.compile(r"\{lambda\([^{}]*\)#\d+\}")
@@ -85,6 +89,8 @@ def trim_native_function(function: str) -> str | None:
         return name  # Objective-C: `-[Class selector:]` is already minimal
     name = _RUST_HASH.sub("", name)
     name = _SWIFT_RETURN.sub(")", name)
+    name = _SWIFT_OPTIMIZER_PREFIX.sub("", name)
+    phrase = name.startswith(_SWIFT_PHRASES)
     name = _CPP_SUFFIXES.sub("", name)
     name = _CPP_LAMBDA.sub("{lambda}", name)
     protected: list[str] = []
@@ -96,7 +102,8 @@ def trim_native_function(function: str) -> str | None:
     name = _CPP_OPERATOR.sub(protect, name.replace(_ANONYMOUS_NAMESPACE, "\x01"))
     name = _strip_arguments(name)
     name = _collapse_templates(name)
-    name = _last_word(name)
+    if not phrase:
+        name = _last_word(name)
     for index, text in enumerate(protected):
         name = name.replace(f"\x00{index}\x00", text)
     name = name.replace("\x01", _ANONYMOUS_NAMESPACE)
