@@ -48,7 +48,7 @@ MAX_LINE_LENGTH = 2_000
 MAX_RULES = 1_000
 MAX_TOKENS_PER_RULE = 50
 MAX_WILDCARDS = 16
-MAX_BACKTRACKING_WILDCARDS = 2
+MAX_BACKTRACKING_WILDCARDS = 1
 MAX_FRAMES_VALUE = 10_000
 # Frame fields longer than this are matched on their first characters only (no real
 # function name or path is this long; normalization trims them well below anyway).
@@ -91,6 +91,7 @@ def _compile_glob(pattern: str, *, path: bool, ignore_case: bool) -> re.Pattern[
         pattern = pattern.replace("\\", "/")
     # Split into literal segments and the wildcards between them.
     segments: list[str] = []
+    slashes: list[bool] = []  # whether each segment holds a literal `/`
     wildcards: list[str] = []
     literal: list[str] = []
     i = 0
@@ -101,18 +102,16 @@ def _compile_glob(pattern: str, *, path: bool, ignore_case: bool) -> re.Pattern[
             run = 1
             while i + run < length and pattern[i + run] == "*":
                 run += 1
-            kind = _NO_SLASH if path and run == 1 else _ANY
             segments.append("".join(literal))
-            wildcards.append(kind)
+            slashes.append("/" in pattern[i - len(literal) : i] if literal else False)
+            wildcards.append(_NO_SLASH if path and run == 1 else _ANY)
             literal = []
             i += run
             continue
-        if char == "?":
-            literal.append("[^/]" if path else ".")
-        else:
-            literal.append(re.escape(char))
+        literal.append(("[^/]" if path else ".") if char == "?" else re.escape(char))
         i += 1
     segments.append("".join(literal))
+    slashes.append(False)
     if len(wildcards) > MAX_WILDCARDS:
         raise ValueError(f"too many wildcards (at most {MAX_WILDCARDS})")
 
@@ -126,9 +125,9 @@ def _compile_glob(pattern: str, *, path: bool, ignore_case: bool) -> re.Pattern[
             continue
         following = wildcards[index + 1]
         # Taking the leftmost occurrence of a fixed-length segment never loses a match
-        # when what follows can absorb the skipped text: `.*`, or `[^/]*` after a
-        # segment without `/` (the skipped text then has no `/` either).
-        if following == _ANY or "/" not in segment:
+        # when what follows can absorb the text skipped to reach a later one: `.*`
+        # always can; `[^/]*` can when this wildcard and segment cannot hold a `/`.
+        if following == _ANY or (wildcard == _NO_SLASH and not slashes[index + 1]):
             parts.append(f"(?>{wildcard}?{segment})")
         else:
             backtracking += 1
@@ -556,7 +555,7 @@ class _Parser:
         matchers: list[Matcher] = []
         while position < len(tokens) and tokens[position].kind == "word":
             token = tokens[position]
-            if _is_action(token.text):
+            if _is_action(token.text) or token.text[0] in "+-^":
                 break
             matchers.append(self._matcher(token))
             position += 1
