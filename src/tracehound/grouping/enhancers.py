@@ -33,6 +33,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from tracehound.grouping.errors import RuleSyntaxError
+from tracehound.grouping.native import NATIVE_PLATFORMS, trim_native_function
 
 __all__ = [
     "Enhancements",
@@ -54,9 +55,7 @@ MAX_FRAMES_VALUE = 10_000
 # function name or path is this long; normalization trims them well below anyway).
 MAX_SUBJECT_LENGTH = 2_048
 _CACHE_SIZE = 20_000
-_RUST_HASH = re.compile(r"::h[0-9a-f]{16}\Z")
 
-NATIVE_PLATFORMS = frozenset({"c", "cocoa", "native", "objc", "swift"})
 JAVASCRIPT_PLATFORMS = frozenset({"javascript", "node"})
 JVM_PLATFORMS = frozenset({"java"})  # Kotlin, Scala and Clojure SDKs send "java" too
 FAMILIES = frozenset({"native", "javascript", "jvm", "other", "all"})
@@ -166,7 +165,7 @@ _APP_VALUES = {"yes": True, "true": True, "1": True, "no": False, "false": False
 _STATIC_FIELDS = frozenset({"function", "module", "path", "package", "family"})
 
 # A frame as the static matchers see it: family, function, module, paths, package.
-_FrameKey = tuple[str, str | None, str | None, tuple[str, ...], str | None]
+_FrameKey = tuple[str, tuple[str, ...], str | None, tuple[str, ...], str | None]
 
 
 @dataclass(slots=True, frozen=True)
@@ -183,7 +182,7 @@ class Matcher:
         return self.field in _STATIC_FIELDS
 
     def _positive_static(self, key: _FrameKey) -> bool:
-        family, function, module, paths, package = key
+        family, functions, module, paths, package = key
         if self.field == "family":
             return (
                 "all" in self.families
@@ -193,7 +192,7 @@ class Matcher:
         regex = self.regex
         assert regex is not None
         if self.field == "function":
-            return function is not None and regex.match(function) is not None
+            return any(regex.match(function) is not None for function in functions)
         if self.field == "module":
             return module is not None and regex.match(module) is not None
         if self.field == "package":
@@ -365,13 +364,19 @@ class Enhancements:
 
     def _evaluate(self, raw: tuple[Any, ...]) -> frozenset[int]:
         family, function, module, abs_path, filename, package = raw
-        function = _subject(function)
-        if family == "native" and function is not None and "::h" in function:
-            function = _RUST_HASH.sub("", function)  # rules name Rust functions without it
+        functions: tuple[str, ...] = ()
+        name = _subject(function)
+        if name is not None:
+            functions = (name,)
+            if family == "native":
+                # Rules name native functions with or without arguments, templates, hash.
+                trimmed = trim_native_function(name)
+                if trimmed and trimmed != name:
+                    functions = (name, trimmed)
         paths = tuple(
             path for path in (_subject(abs_path, path=True), _subject(filename, path=True)) if path
         )
-        key: _FrameKey = (family, function, _subject(module), paths, _subject(package, path=True))
+        key: _FrameKey = (family, functions, _subject(module), paths, _subject(package, path=True))
         patterns = self._patterns
         return frozenset(
             index
