@@ -8,12 +8,13 @@ events up by every hash, but the primary one is what makes a new issue).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tracehound.grouping import group_event
+from tracehound.grouping.enhancers import parse_enhancements
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ class Case:
     second: dict[str, Any]
     same: bool
     project_rules: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Which hash to compare: 0 is the primary one (`app` when in-app frames contribute),
+    # -1 the last (`system`: every contributing frame).
+    variant: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,18 +71,14 @@ def crash_event(platform: str, frames: list[dict[str, Any]], **top: Any) -> dict
     }
 
 
-def primary(event: dict[str, Any], rules_text: str | None = None) -> str:
-    rules = None
-    if rules_text is not None:
-        from tracehound.grouping.enhancers import parse_enhancements
-
-        rules = ProjectRules(parse_enhancements(rules_text))
-    return group_event(event, rules=rules).hashes[0]
+def hashes(event: dict[str, Any], rules_text: str | None = None) -> list[str]:
+    rules = None if rules_text is None else ProjectRules(parse_enhancements(rules_text))
+    return group_event(event, rules=rules).hashes
 
 
 def check(case: Case) -> None:
-    first = primary(case.first, case.project_rules)
-    second = primary(case.second, case.project_rules)
+    first = hashes(case.first, case.project_rules)[case.variant]
+    second = hashes(case.second, case.project_rules)[case.variant]
     if case.same:
         assert first == second, f"should group together: {case.reason}"
     else:
