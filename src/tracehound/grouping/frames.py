@@ -35,7 +35,7 @@ _CLOJURE_GENERATED = re.compile(r"\$(fn|eval|reify|proxy)__?\d+")
 # .NET compiler-generated closure, lambda and async state-machine names carry ordinals.
 _DOTNET_GENERATED = re.compile(r"(<>c__DisplayClass|>d__|>b__|>g__\w*?\|)\d+(?:_\d+)?")
 _PHP_ANONYMOUS_CLASS = re.compile(r"class@anonymous[^\s:$]*(?::\d+)?\$[0-9a-fA-F]+")
-_RUBY_ERB_SUFFIX = re.compile(r"_-?\d{3,}_-?\d{3,}$")
+_RUBY_ERB_SUFFIX = re.compile(r"(?<=_erb)_+-?\d{3,}_-?\d{3,}$")
 _RUBY_BLOCK_LEVELS = re.compile(r"^block \(\d+ levels\) in ")
 
 
