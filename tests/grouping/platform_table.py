@@ -53,6 +53,11 @@ def error_event(
     return {"platform": platform, "exception": {"values": [exception]}, **top}
 
 
+def pair(reason: str, event_of: Any, first: Any, second: Any, *, same: bool, **extra: Any) -> Case:
+    """A case whose two events differ in one part: `event_of(first)` and `event_of(second)`."""
+    return Case(reason, event_of(first), event_of(second), same, **extra)
+
+
 def crash_event(platform: str, frames: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
     """A native crash: a signal, and the crashed thread's stack."""
     return {

@@ -31,42 +31,61 @@ def npe(*frames, exc_type="java.lang.NullPointerException"):
     return error_event("java", exc_type, 'Cannot invoke "Cart.total()"', list(frames))
 
 
+def app_frame(reason, first, second, same, **extra):
+    """Two NullPointerExceptions whose in-app top frame is (module, function) `first` / `second`."""
+    return Case(
+        reason, npe(*THREAD, jf(*first, True)), npe(*THREAD, jf(*second, True)), same, **extra
+    )
+
+
 CASES = [
-    Case(
+    app_frame(
         "lambda classes are numbered per JVM run: $$Lambda$1234/0x… is one lambda",
-        npe(*THREAD, jf("shop.Cart$$Lambda$1234/0x0000000800c4b040", "accept", True)),
-        npe(*THREAD, jf("shop.Cart$$Lambda$87/0x00000008001a2c40", "accept", True)),
+        ("shop.Cart$$Lambda$1234/0x0000000800c4b040", "accept"),
+        ("shop.Cart$$Lambda$87/0x00000008001a2c40", "accept"),
         same=True,
     ),
-    Case(
+    app_frame(
         "Spring's CGLIB proxy classes get a new hash suffix per start",
-        npe(*THREAD, jf("shop.CartService$$EnhancerBySpringCGLIB$$1a2b3c4d", "total", True)),
-        npe(*THREAD, jf("shop.CartService$$EnhancerBySpringCGLIB$$9f8e7d6c", "total", True)),
+        ("shop.CartService$$EnhancerBySpringCGLIB$$1a2b3c4d", "total"),
+        ("shop.CartService$$EnhancerBySpringCGLIB$$9f8e7d6c", "total"),
         same=True,
     ),
-    Case(
+    app_frame(
         "FastClassByCGLIB invokers are generated like enhancers",
-        npe(*THREAD, jf("shop.CartService$$FastClassBySpringCGLIB$$0a1b2c", "invoke", True)),
-        npe(*THREAD, jf("shop.CartService$$FastClassBySpringCGLIB$$d4e5f6", "invoke", True)),
+        ("shop.CartService$$FastClassBySpringCGLIB$$0a1b2c", "invoke"),
+        ("shop.CartService$$FastClassBySpringCGLIB$$d4e5f6", "invoke"),
         same=True,
     ),
-    Case(
+    app_frame(
         "Hibernate proxies of an entity are one class",
-        npe(*THREAD, jf("shop.Customer$HibernateProxy$aBcD1234", "getName", True)),
-        npe(*THREAD, jf("shop.Customer$HibernateProxy$ZyXw9876", "getName", True)),
+        ("shop.Customer$HibernateProxy$aBcD1234", "getName"),
+        ("shop.Customer$HibernateProxy$ZyXw9876", "getName"),
         same=True,
     ),
-    Case(
+    app_frame(
         "javassist proxies (old Hibernate): _$$_jvst… suffixes",
-        npe(*THREAD, jf("shop.Customer_$$_jvst4a1_2", "getName", True)),
-        npe(*THREAD, jf("shop.Customer_$$_jvst9f3_17", "getName", True)),
+        ("shop.Customer_$$_jvst4a1_2", "getName"),
+        ("shop.Customer_$$_jvst9f3_17", "getName"),
         same=True,
     ),
-    Case(
+    app_frame(
         "Clojure's fn__1234 class names are compiler counters",
-        npe(*THREAD, jf("shop.core$checkout$fn__1234", "invoke", True)),
-        npe(*THREAD, jf("shop.core$checkout$fn__5678", "invoke", True)),
+        ("shop.core$checkout$fn__1234", "invoke"),
+        ("shop.core$checkout$fn__5678", "invoke"),
         same=True,
+    ),
+    app_frame(
+        "Kotlin: lambdas inside one function compile to numbered $$Lambda classes too",
+        ("shop.CartKt$$Lambda$12/0x0000000800b3e000", "invoke"),
+        ("shop.CartKt$$Lambda$340/0x00000008003f2840", "invoke"),
+        same=True,
+    ),
+    app_frame(
+        "two methods of the app are two bugs",
+        ("shop.Cart", "total"),
+        ("shop.Cart", "subtotal"),
+        same=False,
     ),
     Case(
         "dynamic proxies: $Proxy123 in jdk.proxy2 (JDK 17) or com.sun.proxy (JDK 8) are plumbing",
@@ -90,26 +109,10 @@ CASES = [
         same=True,
     ),
     Case(
-        "two methods of the app are two bugs",
-        npe(*THREAD, jf("shop.Cart", "total", True)),
-        npe(*THREAD, jf("shop.Cart", "subtotal", True)),
-        same=False,
-    ),
-    Case(
         "another exception type at the same place is another bug",
         npe(*THREAD, jf("shop.Cart", "total", True)),
-        npe(
-            *THREAD,
-            jf("shop.Cart", "total", True),
-            exc_type="java.lang.IllegalStateException",
-        ),
+        npe(*THREAD, jf("shop.Cart", "total", True), exc_type="java.lang.IllegalStateException"),
         same=False,
-    ),
-    Case(
-        "Kotlin: lambdas inside one function compile to numbered $$Lambda classes too",
-        npe(*THREAD, jf("shop.CartKt$$Lambda$12/0x0000000800b3e000", "invoke", True)),
-        npe(*THREAD, jf("shop.CartKt$$Lambda$340/0x00000008003f2840", "invoke", True)),
-        same=True,
     ),
     Case(
         "the SDK's own frames (a logging integration captured the error) never count",

@@ -1,6 +1,6 @@
 """Server-side SDKs (Python, PHP, Ruby, .NET, Go): which errors share an issue."""
 
-from platform_table import Case, cases, check, error_event
+from platform_table import Case, cases, check, error_event, pair
 
 
 def pyf(module, function, context_line, in_app=True, lineno=10, abs_path=None):
@@ -106,48 +106,34 @@ def phpf(function, filename, in_app=True, context_line="$total = $cart->total();
     }
 
 
+def php_error(*frames):
+    return error_event("php", "Error", "Call to a member function total() on null", list(frames))
+
+
 PHP = [
-    Case(
+    pair(
         "anonymous classes are named after their file, line and a per-request counter",
-        error_event(
-            "php",
-            "Error",
-            "x",
-            [phpf("class@anonymous\x00/var/www/shop/src/Cart.php:12$0::total", "src/Cart.php")],
-        ),
-        error_event(
-            "php",
-            "Error",
-            "x",
-            [phpf("class@anonymous\x00/var/www/shop/src/Cart.php:12$1a::total", "src/Cart.php")],
-        ),
+        php_error,
+        phpf("class@anonymous\x00/var/www/shop/src/Cart.php:12$0::total", "src/Cart.php"),
+        phpf("class@anonymous\x00/var/www/shop/src/Cart.php:12$1a::total", "src/Cart.php"),
         same=True,
     ),
-    Case(
+    pair(
         "two methods of the app are two bugs",
-        error_event("php", "Error", "x", [phpf("App\\Cart::total", "src/Cart.php")]),
-        error_event("php", "Error", "x", [phpf("App\\Cart::subtotal", "src/Cart.php")]),
+        php_error,
+        phpf("App\\Cart::total", "src/Cart.php"),
+        phpf("App\\Cart::subtotal", "src/Cart.php"),
         same=False,
     ),
     Case(
         "Laravel's vendor frames differ between versions; the SDK marks them out of app",
-        error_event(
-            "php",
-            "Error",
-            "x",
-            [
-                phpf("Illuminate\\Pipeline\\Pipeline::then", "vendor/laravel/Pipeline.php", False),
-                phpf("App\\Cart::total", "src/Cart.php"),
-            ],
+        php_error(
+            phpf("Illuminate\\Pipeline\\Pipeline::then", "vendor/laravel/Pipeline.php", False),
+            phpf("App\\Cart::total", "src/Cart.php"),
         ),
-        error_event(
-            "php",
-            "Error",
-            "x",
-            [
-                phpf("Illuminate\\Routing\\Router::run", "vendor/laravel/Router.php", False),
-                phpf("App\\Cart::total", "src/Cart.php"),
-            ],
+        php_error(
+            phpf("Illuminate\\Routing\\Router::run", "vendor/laravel/Router.php", False),
+            phpf("App\\Cart::total", "src/Cart.php"),
         ),
         same=True,
     ),
@@ -165,33 +151,30 @@ def rbf(function, filename, in_app=True, context_line="total = cart.items.sum(&:
     }
 
 
+def ruby_error(frame):
+    return error_event("ruby", "NoMethodError", "undefined method `price' for nil", [frame])
+
+
 RUBY = [
-    Case(
+    pair(
         "ERB templates compile to methods with per-process numbers (also negative ones)",
-        error_event(
-            "ruby",
-            "NoMethodError",
-            "x",
-            [rbf("_app_views_carts_show_html_erb___2756823011398004_70128", "show.html.erb")],
-        ),
-        error_event(
-            "ruby",
-            "NoMethodError",
-            "x",
-            [rbf("_app_views_carts_show_html_erb__-1180063432066577_70170", "show.html.erb")],
-        ),
+        ruby_error,
+        rbf("_app_views_carts_show_html_erb___2756823011398004_70128", "show.html.erb"),
+        rbf("_app_views_carts_show_html_erb__-1180063432066577_70170", "show.html.erb"),
         same=True,
     ),
-    Case(
+    pair(
         "`block (2 levels) in` and `block in` are the same block code, nested differently",
-        error_event("ruby", "NoMethodError", "x", [rbf("block (2 levels) in total", "cart.rb")]),
-        error_event("ruby", "NoMethodError", "x", [rbf("block in total", "cart.rb")]),
+        ruby_error,
+        rbf("block (2 levels) in total", "cart.rb"),
+        rbf("block in total", "cart.rb"),
         same=True,
     ),
-    Case(
+    pair(
         "blocks of different methods are different code",
-        error_event("ruby", "NoMethodError", "x", [rbf("block in total", "cart.rb")]),
-        error_event("ruby", "NoMethodError", "x", [rbf("block in subtotal", "cart.rb")]),
+        ruby_error,
+        rbf("block in total", "cart.rb"),
+        rbf("block in subtotal", "cart.rb"),
         same=False,
     ),
 ]
@@ -213,54 +196,32 @@ ASPNET = [
     csf("System.Runtime.CompilerServices.TaskAwaiter", "ThrowForNonSuccess", False),
 ]
 
+
+def dotnet_error(frame):
+    return error_event("csharp", "System.InvalidOperationException", "x", [*ASPNET, frame])
+
+
 DOTNET = [
-    Case(
-        "async state machines are numbered by the compiler: <CheckoutAsync>d__12 after a rebuild "
-        "is <CheckoutAsync>d__13",
-        error_event(
-            "csharp",
-            "System.InvalidOperationException",
-            "x",
-            [*ASPNET, csf("Shop.CartService+<CheckoutAsync>d__12", "MoveNext")],
-        ),
-        error_event(
-            "csharp",
-            "System.InvalidOperationException",
-            "x",
-            [*ASPNET, csf("Shop.CartService+<CheckoutAsync>d__13", "MoveNext")],
-        ),
+    pair(
+        "async state machines are numbered by the compiler: <CheckoutAsync>d__12 after a "
+        "rebuild is <CheckoutAsync>d__13",
+        dotnet_error,
+        csf("Shop.CartService+<CheckoutAsync>d__12", "MoveNext"),
+        csf("Shop.CartService+<CheckoutAsync>d__13", "MoveNext"),
         same=True,
     ),
-    Case(
+    pair(
         "closure classes and lambda methods carry ordinals too",
-        error_event(
-            "csharp",
-            "System.NullReferenceException",
-            "x",
-            [csf("Shop.CartService+<>c__DisplayClass5_0", "<Total>b__0")],
-        ),
-        error_event(
-            "csharp",
-            "System.NullReferenceException",
-            "x",
-            [csf("Shop.CartService+<>c__DisplayClass7_1", "<Total>b__2")],
-        ),
+        dotnet_error,
+        csf("Shop.CartService+<>c__DisplayClass5_0", "<Total>b__0"),
+        csf("Shop.CartService+<>c__DisplayClass7_1", "<Total>b__2"),
         same=True,
     ),
-    Case(
+    pair(
         "two async methods are two bugs",
-        error_event(
-            "csharp",
-            "System.Exception",
-            "x",
-            [csf("Shop.CartService+<CheckoutAsync>d__12", "MoveNext")],
-        ),
-        error_event(
-            "csharp",
-            "System.Exception",
-            "x",
-            [csf("Shop.CartService+<RefundAsync>d__12", "MoveNext")],
-        ),
+        dotnet_error,
+        csf("Shop.CartService+<CheckoutAsync>d__12", "MoveNext"),
+        csf("Shop.CartService+<RefundAsync>d__12", "MoveNext"),
         same=False,
     ),
 ]
@@ -278,43 +239,27 @@ def gof(module, function, abs_path, in_app=True):
     }
 
 
+def go_error(frame):
+    return error_event("go", "*errors.errorString", "cart is empty", [frame])
+
+
 GO = [
-    Case(
+    pair(
         "module over path: the same package built in CI and on a laptop",
-        error_event(
-            "go",
-            "*errors.errorString",
-            "x",
-            [gof("github.com/shop/api/cart", "(*Cart).Checkout", "/build/cart/cart.go")],
-        ),
-        error_event(
-            "go",
-            "*errors.errorString",
-            "x",
-            [
-                gof(
-                    "github.com/shop/api/cart",
-                    "(*Cart).Checkout",
-                    "/home/dev/go/pkg/mod/github.com/shop/api@v1.2.3/cart/cart.go",
-                )
-            ],
+        go_error,
+        gof("github.com/shop/api/cart", "(*Cart).Checkout", "/build/cart/cart.go"),
+        gof(
+            "github.com/shop/api/cart",
+            "(*Cart).Checkout",
+            "/home/dev/go/pkg/mod/github.com/shop/api@v1.2.3/cart/cart.go",
         ),
         same=True,
     ),
-    Case(
+    pair(
         "two methods are two bugs",
-        error_event(
-            "go",
-            "*errors.errorString",
-            "x",
-            [gof("github.com/shop/api/cart", "(*Cart).Checkout", "/b/c.go")],
-        ),
-        error_event(
-            "go",
-            "*errors.errorString",
-            "x",
-            [gof("github.com/shop/api/cart", "(*Cart).Refund", "/b/c.go")],
-        ),
+        go_error,
+        gof("github.com/shop/api/cart", "(*Cart).Checkout", "/build/cart/cart.go"),
+        gof("github.com/shop/api/cart", "(*Cart).Refund", "/build/cart/cart.go"),
         same=False,
     ),
 ]

@@ -169,6 +169,21 @@ def is_in_app(frame: Frame, platform: str) -> bool:
     return True
 
 
+def frame_states(
+    frames: list[Frame],
+    platform: str,
+    config: GroupingConfig,
+    rules: Enhancements | None = None,
+    exception: dict[str, Any] | None = None,
+) -> FrameStates:
+    """In-app and contributes flags of `frames` (dicts, oldest first) after the config's
+    built-in stack-trace rules and then the project's `rules`."""
+    states = config.builtin_rules.apply(frames, platform, exception)
+    if rules is not None:
+        states = rules.apply(frames, platform, exception, states)
+    return states
+
+
 def stacktrace_values(
     stacktrace: Any,
     platform: str,
@@ -189,9 +204,7 @@ def stacktrace_values(
     if not isinstance(raw_frames, list) or not raw_frames:
         return [], []
     frames = [frame for frame in raw_frames if type(frame) is dict]
-    states = config.builtin_rules.apply(frames, platform, exception)
-    if rules is not None:
-        states = rules.apply(frames, platform, exception, states)
+    states = frame_states(frames, platform, config, rules, exception)
     in_app = states.in_app
     contributes = states.contributes
     app: list[list[str]] = []
