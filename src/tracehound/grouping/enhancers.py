@@ -176,6 +176,8 @@ class Matcher:
     regex: re.Pattern[str] | None = None
     families: frozenset[str] = frozenset()
     app: bool = False
+    # The longest wildcard-free run of the glob (lowercase for paths): a cheap first test.
+    literal: str = ""
 
     @property
     def is_static(self) -> bool:
@@ -191,13 +193,16 @@ class Matcher:
             )
         regex = self.regex
         assert regex is not None
+        literal = self.literal
         if self.field == "function":
-            return any(regex.match(function) is not None for function in functions)
+            return any(
+                literal in function and regex.match(function) is not None for function in functions
+            )
         if self.field == "module":
-            return module is not None and regex.match(module) is not None
+            return module is not None and literal in module and regex.match(module) is not None
         if self.field == "package":
-            return package is not None and _path_matches(regex, package)
-        return any(_path_matches(regex, value) for value in paths)
+            return package is not None and literal in package and _path_matches(regex, package)
+        return any(literal in value and _path_matches(regex, value) for value in paths)
 
     def matches_static(self, key: _FrameKey) -> bool:
         return self._positive_static(key) != self.negated
@@ -292,13 +297,18 @@ class _Pattern:
 
 
 def _split(matchers: tuple[Matcher, ...]) -> _Pattern:
-    static = tuple(m for m in matchers if m.is_static)
     dynamic = tuple(m for m in matchers if m.field in ("app", "category"))
-    families = None
-    for matcher in static:
-        if matcher.field == "family" and not matcher.negated and "all" not in matcher.families:
-            families = matcher.families | ({"jvm"} if "other" in matcher.families else set())
-    return _Pattern(static, dynamic, families)
+    families: frozenset[str] | None = None
+    static: list[Matcher] = []
+    for matcher in matchers:
+        if matcher.field == "family" and not matcher.negated:
+            # Positive family matchers decide which bucket of patterns a frame tries.
+            if "all" not in matcher.families:
+                wanted = matcher.families | ({"jvm"} if "other" in matcher.families else set())
+                families = wanted if families is None else families & wanted
+        elif matcher.is_static:
+            static.append(matcher)
+    return _Pattern(tuple(static), dynamic, families)
 
 
 class Enhancements:
@@ -375,7 +385,7 @@ class Enhancements:
                     functions = (name, trimmed)
         paths = tuple(
             path for path in (_subject(abs_path, path=True), _subject(filename, path=True)) if path
-        )
+        )  # lowercase: path globs ignore case
         key: _FrameKey = (family, functions, _subject(module), paths, _subject(package, path=True))
         patterns = self._patterns
         return frozenset(
@@ -467,7 +477,7 @@ def _subject(value: Any, *, path: bool = False) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     text = value[:MAX_SUBJECT_LENGTH]
-    return text.replace("\\", "/") if path else text
+    return text.replace("\\", "/").lower() if path else text
 
 
 # --- parser -----------------------------------------------------------------------
@@ -643,7 +653,11 @@ class _Parser:
             regex = _compile_glob(value, path=path, ignore_case=ignore_case)
         except ValueError as error:
             raise self.error(value_column, str(error)) from None
-        return Matcher(field_name, negated, value, regex=regex)
+        runs = re.split(r"[*?]", value.replace("\\", "/") if path else value)
+        literal = max(runs, key=len)
+        return Matcher(
+            field_name, negated, value, regex=regex, literal=literal.lower() if path else literal
+        )
 
     def _action(self, token: _Token, flags: list[FlagAction], variables: dict[str, Any]) -> None:
         text = token.text
