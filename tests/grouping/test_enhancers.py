@@ -497,3 +497,29 @@ def test_compiled_globs_agree_with_a_reference_matcher():
             assert (regex.match(text) is not None) == expected, (pattern, text, path)
             checked += 1
     assert checked > 5000
+
+
+def test_path_and_function_matchers_agree_with_the_reference_matcher():
+    # The whole matcher (literal prefilter, relative paths, lowercasing) against the reference.
+    import random
+
+    rng = random.Random(7)
+    pieces = ["a", "B", "/", "*", "**", "?", "ab", "/a"]
+    checked = 0
+    for _ in range(600):
+        pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
+        try:
+            rules = parse_enhancements(f"path:{pattern} -group\nfunction:{pattern} -app")
+        except RuleSyntaxError:
+            continue
+        for _ in range(6):
+            text = "".join(rng.choice("aAbB/") for _ in range(rng.randint(1, 8)))
+            state = rules.apply([{"abs_path": text, "function": text, "in_app": True}], "python")
+            lowered, pattern_lowered = text.lower(), pattern.lower()
+            path_hit = reference_glob(pattern_lowered, lowered, True) or (
+                not text.startswith("/") and reference_glob(pattern_lowered, "/" + lowered, True)
+            )
+            assert state.contributes == [not path_hit], (pattern, text)
+            assert state.in_app == [not reference_glob(pattern, text, False)], (pattern, text)
+            checked += 1
+    assert checked > 2000

@@ -654,7 +654,9 @@ class _Parser:
         except ValueError as error:
             raise self.error(value_column, str(error)) from None
         runs = re.split(r"[*?]", value.replace("\\", "/") if path else value)
-        literal = max(runs, key=len)
+        # A relative path also matches a leading `**/` with the `/` it lacks: a path's
+        # literal drops its leading `/` to stay a substring of every path that matches.
+        literal = max(runs, key=len).lstrip("/") if path else max(runs, key=len)
         return Matcher(
             field_name, negated, value, regex=regex, literal=literal.lower() if path else literal
         )
