@@ -13,6 +13,7 @@ from typing import Any
 
 from tracehound.grouping import titles
 from tracehound.grouping.config import CONFIGS, get_config
+from tracehound.grouping.enhancers import StacktraceRuleSource
 from tracehound.grouping.exceptions import exception_values, select_exceptions
 from tracehound.grouping.fingerprints import FingerprintContext, fingerprint_hashes, fingerprint_of
 from tracehound.grouping.hashing import FALLBACK_HASH, hash_values
@@ -38,12 +39,21 @@ class GroupingResult:
     metadata: dict[str, Any]
 
 
-def group_event(event: dict[str, Any], version: str = DEFAULT_GROUPING_VERSION) -> GroupingResult:
-    """Group a normalized event; raises ValueError for an unknown version."""
+def group_event(
+    event: dict[str, Any],
+    version: str = DEFAULT_GROUPING_VERSION,
+    *,
+    rules: StacktraceRuleSource | None = None,
+) -> GroupingResult:
+    """Group a normalized event; raises ValueError for an unknown version.
+
+    `rules` are the project's compiled rules (`ProjectRules`); their `stacktrace`
+    rules run after the version's built-in ones.
+    """
     config = get_config(version)
     platform = event_platform(event)
     exceptions = exception_values(event)
-    components = ExceptionComponents(platform, config)
+    components = ExceptionComponents(platform, config, rules.stacktrace if rules else None)
     selection = select_exceptions(exceptions, components.chain_key) if exceptions else None
     variants = default_variants(event, config, components, selection)
     frame = titles.crash_frame(event, selection, platform)
