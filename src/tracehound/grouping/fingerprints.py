@@ -8,6 +8,7 @@ by region: the default values are spliced in where `{{ default }}` stands.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,14 +58,20 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _tag(event: dict[str, Any], name: str) -> str:
+def tag_values(event: dict[str, Any], name: str) -> Iterator[Any]:
+    """The values of tag `name`, from the map or the list-of-pairs shape."""
     tags = event.get("tags")
     if isinstance(tags, dict):
-        return _text(tags.get(name))
-    if isinstance(tags, list):
+        yield tags.get(name)
+    elif isinstance(tags, list):
         for pair in tags:
             if isinstance(pair, (list, tuple)) and len(pair) == 2 and pair[0] == name:
-                return _text(pair[1])
+                yield pair[1]
+
+
+def _tag(event: dict[str, Any], name: str) -> str:
+    for value in tag_values(event, name):
+        return _text(value)
     return ""
 
 
@@ -87,6 +94,8 @@ def resolve_variable(name: str, context: FingerprintContext) -> str | None:
         return _text(exception.get("type")) or "<no-type>"
     if key in ("value", "error.value"):
         return parameterize(_text(exception.get("value"))) or "<no-value>"
+    if key.startswith("stack."):
+        key = key[6:]
     if key == "function":
         return _text(frame.get("function")) or "<no-function>"
     if key == "module":
@@ -105,7 +114,8 @@ def resolve_variable(name: str, context: FingerprintContext) -> str | None:
     return None
 
 
-def _resolve(value: str, context: FingerprintContext) -> str:
+def resolve_variables(value: str, context: FingerprintContext) -> str:
+    """`value` with each known `{{ variable }}` replaced; unknown ones stay as written."""
     if "{{" not in value:
         return value
 
@@ -129,7 +139,7 @@ def fingerprint_hashes(
             # SDKs often fingerprint on str(exc); its variable parts must not split the issue.
             resolved.append(parameterize(raw))
         else:
-            resolved.append(_resolve(raw, context))
+            resolved.append(resolve_variables(raw, context))
 
     extras = [value for value in resolved if value is not None]
     if len(extras) == len(resolved) or not variants:
