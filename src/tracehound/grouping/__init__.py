@@ -14,14 +14,22 @@ from typing import Any
 from tracehound.grouping import titles
 from tracehound.grouping.config import CONFIGS, get_config
 from tracehound.grouping.exceptions import exception_values, select_exceptions
-from tracehound.grouping.fingerprints import FingerprintContext, fingerprint_hashes, fingerprint_of
+from tracehound.grouping.fingerprint_rules import FingerprintRule
+from tracehound.grouping.fingerprints import (
+    FingerprintContext,
+    fingerprint_hashes,
+    fingerprint_of,
+    resolve_variables,
+)
 from tracehound.grouping.hashing import FALLBACK_HASH, hash_values
+from tracehound.grouping.project_rules import BUILTIN_FINGERPRINTS, ProjectRules
 from tracehound.grouping.strategies import ExceptionComponents, default_variants, event_platform
 
 __all__ = [
     "DEFAULT_GROUPING_VERSION",
     "GROUPING_VERSIONS",
     "GroupingResult",
+    "ProjectRules",
     "group_event",
 ]
 
@@ -38,8 +46,33 @@ class GroupingResult:
     metadata: dict[str, Any]
 
 
-def group_event(event: dict[str, Any], version: str = DEFAULT_GROUPING_VERSION) -> GroupingResult:
-    """Group a normalized event; raises ValueError for an unknown version."""
+def _fingerprint_rule(
+    event: dict[str, Any], rules: ProjectRules | None, has_exceptions: bool, sdk_default: bool
+) -> FingerprintRule | None:
+    """The project's first matching rule; else a built-in one, unless the SDK chose its own.
+
+    As in Sentry, a project's rules override an SDK fingerprint, while built-in rules
+    only apply to events that the SDK left to the default grouping.
+    """
+    if rules is not None and rules.fingerprints:
+        rule = rules.fingerprints.match(event)
+        if rule is not None:
+            return rule
+    if has_exceptions and sdk_default:
+        return BUILTIN_FINGERPRINTS.match(event)
+    return None
+
+
+def group_event(
+    event: dict[str, Any],
+    version: str = DEFAULT_GROUPING_VERSION,
+    *,
+    rules: ProjectRules | None = None,
+) -> GroupingResult:
+    """Group a normalized event; raises ValueError for an unknown version.
+
+    `rules` are the project's fingerprint and stack-trace rules (see project_rules()).
+    """
     config = get_config(version)
     platform = event_platform(event)
     exceptions = exception_values(event)
@@ -49,8 +82,11 @@ def group_event(event: dict[str, Any], version: str = DEFAULT_GROUPING_VERSION) 
     frame = titles.crash_frame(event, selection, platform)
 
     fingerprint = fingerprint_of(event)
+    rule = _fingerprint_rule(event, rules, bool(exceptions), fingerprint is None)
+    if rule is not None:
+        fingerprint = list(rule.fingerprint)
+    context = FingerprintContext(event, exceptions[-1] if exceptions else None, frame)
     if fingerprint is not None:
-        context = FingerprintContext(event, exceptions[-1] if exceptions else None, frame)
         hashes = fingerprint_hashes(fingerprint, variants, context)
     elif variants:
         hashes = [hash_values(values) for _, values in variants]
@@ -75,6 +111,9 @@ def group_event(event: dict[str, Any], version: str = DEFAULT_GROUPING_VERSION) 
         event_type = "default"
         title = titles.message_title(event)
         metadata = {"title": title}
+    if rule is not None and rule.title is not None:
+        title = titles.truncate(resolve_variables(rule.title, context), titles.TITLE_LENGTH)
+        metadata["title"] = title
     return GroupingResult(
         hashes=hashes,
         title=title,

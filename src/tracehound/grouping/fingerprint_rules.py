@@ -327,10 +327,10 @@ class _LineParser:
         if not self.line.startswith(":", self.pos):
             raise self.error(f"expected ':' after the matcher name {name!r}")
         key = ALIASES.get(name, name)
-        if key not in EVENT_MATCHERS and key not in FRAME_MATCHERS:
-            if not (key.startswith("tags.") and len(key) > 5):
-                known = ", ".join(KNOWN_MATCHERS)
-                raise self.error(f"unknown matcher {name!r} (known: {known})", start)
+        is_tag = key.startswith("tags.") and len(key) > 5
+        if key not in EVENT_MATCHERS and key not in FRAME_MATCHERS and not is_tag:
+            known = ", ".join(KNOWN_MATCHERS)
+            raise self.error(f"unknown matcher {name!r} (known: {known})", start)
         self.pos += 1
         value_start = self.pos
         value = self.argument()

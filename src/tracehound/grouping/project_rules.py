@@ -1,0 +1,52 @@
+"""A project's grouping rules, compiled once: fingerprint rules and stack-trace rules.
+
+Digest calls project_rules(fingerprint_text, stacktrace_text) per event; it is cached
+on the texts, so a project's rules are parsed once per worker, and a changed rule text
+is simply a new cache key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from tracehound.grouping.enhancers import Enhancements, parse_enhancements
+from tracehound.grouping.fingerprint_rules import FingerprintRules, parse_fingerprint_rules
+
+# Sentry's built-in fingerprint rules (`javascript@2024-02-02`): a chunk that failed
+# to load is one problem, whatever code asked for it.
+BUILTIN_FINGERPRINT_TEXT = """\
+family:javascript type:ChunkLoadError -> chunkloaderror
+family:javascript value:"ChunkLoadError*" -> chunkloaderror
+"""
+BUILTIN_FINGERPRINTS = parse_fingerprint_rules(BUILTIN_FINGERPRINT_TEXT, builtin=True)
+
+
+@dataclass(slots=True, frozen=True)
+class ProjectRules:
+    fingerprints: FingerprintRules
+    stacktrace: Enhancements
+
+
+def compile_project_rules(fingerprint_text: str, stacktrace_text: str) -> ProjectRules:
+    """Parse both rule texts; raises RuleSyntaxError (line, column) for the first mistake."""
+    return ProjectRules(
+        fingerprints=parse_fingerprint_rules(fingerprint_text),
+        stacktrace=parse_enhancements(stacktrace_text),
+    )
+
+
+@lru_cache(maxsize=1024)
+def project_rules(fingerprint_text: str, stacktrace_text: str) -> ProjectRules | None:
+    """The compiled rules for digest; None when a project has none.
+
+    Rules are validated on save, so a text that no longer parses (saved by an older
+    version, or written to the database directly) falls back to the default grouping
+    rather than failing every event of the project.
+    """
+    if not fingerprint_text.strip() and not stacktrace_text.strip():
+        return None
+    try:
+        return compile_project_rules(fingerprint_text, stacktrace_text)
+    except ValueError:
+        return None
