@@ -71,12 +71,13 @@ def group_event(
 ) -> GroupingResult:
     """Group a normalized event; raises ValueError for an unknown version.
 
-    `rules` are the project's fingerprint and stack-trace rules (see project_rules()).
+    `rules` are the project's compiled rules (see project_rules()): its fingerprint
+    rules, and its stack-trace rules, which run after the version's built-in ones.
     """
     config = get_config(version)
     platform = event_platform(event)
     exceptions = exception_values(event)
-    components = ExceptionComponents(platform, config)
+    components = ExceptionComponents(platform, config, rules.stacktrace if rules else None)
     selection = select_exceptions(exceptions, components.chain_key) if exceptions else None
     variants = default_variants(event, config, components, selection)
     frame = titles.crash_frame(event, selection, platform)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tracehound.grouping.enhancers import FAMILIES, family_of
 from tracehound.grouping.errors import RuleSyntaxError
 from tracehound.grouping.exceptions import exception_values
 from tracehound.grouping.fingerprints import tag_values
@@ -58,9 +59,6 @@ _GLOB_STYLE = {
     "stack.function": (False, False),
     "stack.package": (True, True),
 }
-FAMILIES = frozenset({"javascript", "native", "other", "all"})
-_NATIVE_PLATFORMS = frozenset({"native", "c", "cpp", "cocoa", "objc", "swift"})
-_JAVASCRIPT_PLATFORMS = frozenset({"javascript", "node"})
 _APP_VALUES = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 
 VARIABLES = frozenset(
@@ -140,14 +138,6 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return None
-
-
-def family_of(platform: str) -> str:
-    if platform in _JAVASCRIPT_PLATFORMS:
-        return "javascript"
-    if platform in _NATIVE_PLATFORMS:
-        return "native"
-    return "other"
 
 
 class EventFacts:
@@ -374,10 +364,12 @@ class _LineParser:
             unknown = [family for family in families if family not in FAMILIES]
             if unknown:
                 raise self.error(
-                    f"unknown family {unknown[0]!r} (known: all, javascript, native, other)", start
+                    f"unknown family {unknown[0]!r} (known: {', '.join(sorted(FAMILIES))})", start
                 )
             if "all" in families:
                 return lambda _: True
+            if "other" in families:
+                families.append("jvm")  # Sentry's "other" takes in the JVM platforms
             return frozenset(families).__contains__
         if key == "app":
             wanted = _APP_VALUES.get(value.lower())

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from tracehound.grouping.config import JAVASCRIPT_PLATFORMS, GroupingConfig
+from tracehound.grouping.enhancers import Enhancements, FrameStates
 
 Frame = dict[str, Any]
 
@@ -18,13 +19,33 @@ _LOW_QUALITY_JS = frozenset({"[native code]", "native", "eval code", "<anonymous
 _NON_FILE_PATHS = frozenset({"<anonymous>", "[native code]"})
 # Scripts loaded from a URL: their file name is a deployment detail (CDN, hash, host).
 _URL_PREFIXES = ("http:", "https:", "file:", "blob:", "applewebdata:")
+# For grouping, a `file://` path (Electron, React Native, local pages) is a real file
+# whose name is kept, as Sentry keeps it: only remote origins are dropped.
+_REMOTE_PREFIXES = ("http:", "https:", "blob:", "applewebdata:")
 
-# Generated class and function names whose suffix changes from build to build.
+# Generated class and function names whose suffix changes from build to build or run to run.
 _JAVA_LAMBDA = re.compile(r"\$\$Lambda\$?[\d$]*(?:/(?:0x)?[0-9a-fA-F]+)?")
 _JAVA_CGLIB = re.compile(r"\$\$(EnhancerBy\w*CGLIB|FastClassBy\w*CGLIB)\$\$[0-9a-fA-F]+")
-_JAVA_JAVASSIST = re.compile(r"_\$\$_javassist\w*?_?\d+")
+_JAVA_JAVASSIST = re.compile(r"_\$\$_(?:javassist\w*?_?\d+|jvst[0-9a-fA-F]*_[0-9a-fA-F]+)")
+_JAVA_HIBERNATE = re.compile(r"\$HibernateProxy\$\w+")
+_JAVA_ACCESSOR = re.compile(r"\b(Generated(?:Serialization)?(?:Method|Constructor)Accessor)\d+")
+_JAVA_PROXY = re.compile(r"\$Proxy\d+")
+_CLOJURE_GENERATED = re.compile(r"\$(fn|eval|reify|proxy)__?\d+")
+# .NET compiler-generated closure, lambda and async state-machine names carry ordinals.
+_DOTNET_GENERATED = re.compile(r"(<>c__DisplayClass|>d__|>b__|>g__\w*?\|)\d+(?:_\d+)?")
 _PHP_ANONYMOUS_CLASS = re.compile(r"class@anonymous[^\s:$]*(?::\d+)?\$[0-9a-fA-F]+")
-_RUBY_ERB_SUFFIX = re.compile(r"_\d{3,}_\d{3,}$")
+_RUBY_ERB_SUFFIX = re.compile(r"_-?\d{3,}_-?\d{3,}$")
+_RUBY_BLOCK_LEVELS = re.compile(r"^block \(\d+ levels\) in ")
+
+NATIVE_PLATFORMS = frozenset({"c", "cocoa", "native", "objc", "swift"})
+# `0x…` (or a bare long hex string) in place of a name: an unsymbolicated address.
+_ADDRESS = re.compile(r"<?(?:0x[0-9a-fA-F]+|[0-9a-fA-F]{8,})>?")
+_RUST_HASH = re.compile(r"::h[0-9a-f]{16}$")
+_CPP_SUFFIXES = re.compile(r"(?:\s+(?:const|volatile|noexcept|&&|&)|\s*\[(?:clone|abi:)[^\]]*\])+$")
+_CPP_LAMBDA = re.compile(r"\{lambda\([^{}]*\)#\d+\}")
+_CPP_OPERATOR = re.compile(r"operator(?:\(\)|\[\]|<=>|<<=?|>>=?|->\*?|<=|>=|<|>)")
+_ANONYMOUS_NAMESPACE = "(anonymous namespace)"
+_SWIFT_RETURN = re.compile(r"\)\s+->\s+.*$")
 
 
 def is_url(path: str) -> bool:
@@ -44,7 +65,109 @@ def normalize_module(module: str, platform: str) -> str:
         module = _JAVA_LAMBDA.sub("$$Lambda$", module)
         module = _JAVA_CGLIB.sub(r"$$\1$$<auto>", module)
         module = _JAVA_JAVASSIST.sub("_$$_javassist<auto>", module)
+        module = _JAVA_HIBERNATE.sub("$HibernateProxy$<auto>", module)
+        module = _JAVA_PROXY.sub("$Proxy<auto>", module)
+        module = _CLOJURE_GENERATED.sub(r"$\1__<auto>", module)
+    if platform == "java" and "Accessor" in module:
+        module = _JAVA_ACCESSOR.sub(r"\1<auto>", module)
+    elif platform == "csharp" and "__" in module:
+        module = _DOTNET_GENERATED.sub(r"\1<auto>", module)
     return module
+
+
+def trim_native_function(function: str) -> str | None:
+    """A C, C++, Objective-C, Swift or Rust symbol as it groups: no return type, arguments,
+    template arguments, qualifiers or Rust hash; None for a bare address."""
+    name = function.strip()
+    if not name or _ADDRESS.fullmatch(name):
+        return None
+    if name[0] in "+-" and name[1:2] == "[":
+        return name  # Objective-C: `-[Class selector:]` is already minimal
+    name = _RUST_HASH.sub("", name)
+    name = _SWIFT_RETURN.sub(")", name)
+    name = _CPP_SUFFIXES.sub("", name)
+    name = _CPP_LAMBDA.sub("{lambda}", name)
+    protected: list[str] = []
+
+    def protect(match: re.Match[str]) -> str:
+        protected.append(match.group(0))
+        return f"\x00{len(protected) - 1}\x00"
+
+    name = _CPP_OPERATOR.sub(protect, name.replace(_ANONYMOUS_NAMESPACE, "\x01"))
+    name = _strip_arguments(name)
+    name = _collapse_templates(name)
+    name = _last_word(name)
+    for index, text in enumerate(protected):
+        name = name.replace(f"\x00{index}\x00", text)
+    name = name.replace("\x01", _ANONYMOUS_NAMESPACE)
+    return name or None
+
+
+def _strip_arguments(name: str) -> str:
+    """Drop the trailing `(…)` argument list (balanced), if any."""
+    if not name.endswith(")"):
+        return name
+    depth = 0
+    for index in range(len(name) - 1, -1, -1):
+        char = name[index]
+        if char == ")":
+            depth += 1
+        elif char == "(":
+            depth -= 1
+            if depth == 0:
+                return name[:index].rstrip() if index else name
+    return name  # unbalanced: leave it alone
+
+
+def _collapse_templates(name: str) -> str:
+    """`<…>` becomes `<T>`; Rust's `<impl …>` and `<X as Trait>` are kept (they name the type)."""
+    if "<" not in name:
+        return name
+    out: list[str] = []
+    depth = 0
+    start = 0
+    for index, char in enumerate(name):
+        if char == "<":
+            if depth == 0:
+                start = index
+            depth += 1
+        elif char == ">" and depth:
+            depth -= 1
+            if depth == 0:
+                inner = name[start + 1 : index]
+                if inner.startswith("impl ") or " as " in inner:
+                    out.append("<" + _collapse_templates(inner) + ">")
+                else:
+                    out.append("<T>")
+        elif depth == 0:
+            out.append(char)
+    if depth:
+        return name  # unbalanced: leave it alone
+    return "".join(out)
+
+
+def _last_word(name: str) -> str:
+    """The part after the return type: the last space-separated word outside `<…>`."""
+    depth = 0
+    cut = 0
+    for index, char in enumerate(name):
+        if char == "<":
+            depth += 1
+        elif char == ">" and depth:
+            depth -= 1
+        elif char == " " and depth == 0:
+            cut = index + 1
+    return name[cut:]
+
+
+def native_function(frame: Frame) -> str | None:
+    """Native frames: the untrimmed `raw_function` when there is one (it trims the same
+    across symbolicators), else `function`, else the `symbol`."""
+    for key in ("raw_function", "function", "symbol"):
+        value = frame.get(key)
+        if value and type(value) is str:
+            return trim_native_function(value)
+    return None
 
 
 def trim_function(function: str, platform: str, config: GroupingConfig) -> str | None:
@@ -54,12 +177,21 @@ def trim_function(function: str, platform: str, config: GroupingConfig) -> str |
             function = function.rsplit(".", 1)[-1]
         if function.endswith("/<"):
             return None
-    elif platform == "java" and "$" in function:
-        function = _JAVA_LAMBDA.sub("$$Lambda$", function)
+    elif platform in NATIVE_PLATFORMS:
+        return trim_native_function(function)
+    elif platform == "java":
+        if "$" in function:
+            function = _JAVA_LAMBDA.sub("$$Lambda$", function)
+            function = _CLOJURE_GENERATED.sub(r"$\1__<auto>", function)
+    elif platform == "csharp" and "__" in function:
+        function = _DOTNET_GENERATED.sub(r"\1<auto>", function)
     elif platform == "php" and "class@anonymous" in function:
         function = _PHP_ANONYMOUS_CLASS.sub("class@anonymous", function)
-    elif platform == "ruby" and "_erb_" in function:
-        function = _RUBY_ERB_SUFFIX.sub("", function)
+    elif platform == "ruby":
+        if function.startswith("block ("):
+            function = _RUBY_BLOCK_LEVELS.sub("block in ", function)
+        if "_erb_" in function:
+            function = _RUBY_ERB_SUFFIX.sub("", function)
     if not function or function in _IGNORED_FUNCTIONS:
         return None
     return function
@@ -86,7 +218,7 @@ def frame_values(frame: Frame, platform: str, config: GroupingConfig) -> list[st
             and type(filename) is str
             and type(path) is str
             and path not in _NON_FILE_PATHS
-            and not path.startswith(_URL_PREFIXES)
+            and not path.startswith(_REMOTE_PREFIXES)
         ):
             values.append(basename(filename).lower())
 
@@ -100,7 +232,11 @@ def frame_values(frame: Frame, platform: str, config: GroupingConfig) -> list[st
 
     # A source-mapped JS name is a guess; its source line is the better signal.
     mapped = is_js and context_line is not None and _has_sourcemap(frame)
-    if function and type(function) is str and not mapped:
+    if platform in NATIVE_PLATFORMS:
+        native = native_function(frame)
+        if native:
+            values.append(native)
+    elif function and type(function) is str and not mapped:
         trimmed = trim_function(function, platform, config)
         if trimmed:
             values.append(trimmed)
@@ -128,24 +264,34 @@ def is_in_app(frame: Frame, platform: str) -> bool:
 
 
 def stacktrace_values(
-    stacktrace: Any, platform: str, config: GroupingConfig
+    stacktrace: Any,
+    platform: str,
+    config: GroupingConfig,
+    rules: Enhancements | None = None,
+    exception: dict[str, Any] | None = None,
 ) -> tuple[list[str], list[str]]:
     """(app values, system values) of a stack trace, oldest frame first.
 
-    The app list holds only in-app frames; the system list holds all of them.
-    Consecutive identical frames (recursion) count once.
+    The built-in stack-trace rules of the config run first, then the project's `rules`:
+    they decide which frames are in-app and which contribute at all. The app list holds
+    only in-app frames; the system list holds every contributing one. Consecutive
+    identical frames (recursion) count once.
     """
-    app: list[str] = []
-    system: list[str] = []
     if not isinstance(stacktrace, dict):
-        return app, system
-    frames = stacktrace.get("frames")
-    if not isinstance(frames, list):
-        return app, system
+        return [], []
+    raw_frames = stacktrace.get("frames")
+    if not isinstance(raw_frames, list) or not raw_frames:
+        return [], []
+    frames = [frame for frame in raw_frames if type(frame) is dict]
+    states = config.builtin_rules.apply(frames, platform, exception)
+    if rules is not None:
+        states = rules.apply(frames, platform, exception, states)
+    in_app = states.in_app
+    contributes = states.contributes
+    app: list[list[str]] = []
+    system: list[list[str]] = []
     previous: tuple[Any, ...] | None = None
-    for frame in frames:
-        if type(frame) is not dict:
-            continue
+    for index, frame in enumerate(frames):
         get = frame.get
         key = (
             get("abs_path"),
@@ -159,10 +305,20 @@ def stacktrace_values(
         if key == previous:
             continue
         previous = key
-        frame_platform = get("platform") or platform
-        values = frame_values(frame, frame_platform, config)
+        if not contributes[index]:
+            continue
+        values = frame_values(frame, get("platform") or platform, config)
         if values:
-            system += values
-            if get("in_app") is True and is_in_app(frame, frame_platform):
-                app += values
-    return app, system
+            system.append(values)
+            if in_app[index]:
+                app.append(values)
+    return _limited(app, states), _limited(system, states)
+
+
+def _limited(frames: list[list[str]], states: FrameStates) -> list[str]:
+    """`max-frames` keeps the frames nearest the crash; under `min-frames` the stack says nothing."""
+    if states.min_frames and len(frames) < states.min_frames:
+        return []
+    if states.max_frames and len(frames) > states.max_frames:
+        frames = frames[-states.max_frames :]
+    return [value for values in frames for value in values]

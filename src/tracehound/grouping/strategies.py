@@ -18,6 +18,7 @@ from typing import Any
 
 from tracehound.grouping import csp
 from tracehound.grouping.config import GroupingConfig
+from tracehound.grouping.enhancers import Enhancements
 from tracehound.grouping.exceptions import Exception_, ExceptionSelection
 from tracehound.grouping.frames import stacktrace_values
 from tracehound.grouping.parameterize import parameterize
@@ -33,11 +34,14 @@ def event_platform(event: dict[str, Any]) -> str:
 class ExceptionComponents:
     """Per-exception contributing values, computed once per event and reused."""
 
-    __slots__ = ("_cache", "_config", "_platform")
+    __slots__ = ("_cache", "_config", "_platform", "rules")
 
-    def __init__(self, platform: str, config: GroupingConfig) -> None:
+    def __init__(
+        self, platform: str, config: GroupingConfig, rules: Enhancements | None = None
+    ) -> None:
         self._platform = platform
         self._config = config
+        self.rules = rules  # the project's stack-trace rules, after the built-in ones
         self._cache: dict[int, tuple[list[str], list[str], bool]] = {}
 
     def parts(self, exception: Exception_) -> tuple[list[str], list[str], bool]:
@@ -47,7 +51,7 @@ class ExceptionComponents:
         if cached is not None:
             return cached
         app_frames, system_frames = stacktrace_values(
-            exception.get("stacktrace"), self._platform, self._config
+            exception.get("stacktrace"), self._platform, self._config, self.rules, exception
         )
         # Tree order within an exception: stack trace, then type, then value.
         head = _type_values(exception)
@@ -160,7 +164,7 @@ def default_variants(
     platform = event_platform(event)
     for stacktrace in (thread_stacktrace(event), event.get("stacktrace")):
         if stacktrace is not None:
-            app, system = stacktrace_values(stacktrace, platform, config)
+            app, system = stacktrace_values(stacktrace, platform, config, components.rules)
             variants = _stack_variants(app, system)
             if variants:
                 return variants
