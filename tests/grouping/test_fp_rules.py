@@ -347,3 +347,13 @@ def test_project_rules_are_compiled_once_per_text():
     first = project_rules("error.type:X -> x", "")
     assert project_rules("error.type:X -> x", "") is first
     assert project_rules("", "") is None
+
+
+def test_project_stack_trace_rules_reach_the_default_grouping():
+    # Marking the shop frames out of app leaves no app frame: the system variant decides.
+    event = python_error()
+    plain = group_event(event).hashes
+    rules = compile_project_rules("", "stack.module:shop.* -app\n")
+    assert rules.stacktrace is not None
+    assert group_event(event, rules=rules).hashes != plain
+    assert group_event(event, rules=compile_project_rules("", "")).hashes == plain

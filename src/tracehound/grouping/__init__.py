@@ -22,6 +22,7 @@ from tracehound.grouping.fingerprints import (
     resolve_variables,
 )
 from tracehound.grouping.hashing import FALLBACK_HASH, hash_values
+from tracehound.grouping.prepare import prepared_for_grouping
 from tracehound.grouping.project_rules import BUILTIN_FINGERPRINTS, ProjectRules
 from tracehound.grouping.strategies import ExceptionComponents, default_variants, event_platform
 
@@ -42,7 +43,8 @@ class GroupingResult:
     hashes: list[str]  # 32-hex MD5s, primary first (app, then system); never empty
     title: str
     culprit: str
-    type: str  # "error" (exception), "default" (message), "csp" (security report)
+    # "error" (exception), "default" (message), "csp", "hpkp", "expectct", "expectstaple"
+    type: str
     metadata: dict[str, Any]
 
 
@@ -75,6 +77,7 @@ def group_event(
     rules, and its stack-trace rules, which run after the version's built-in ones.
     """
     config = get_config(version)
+    event = prepared_for_grouping(event)
     platform = event_platform(event)
     exceptions = exception_values(event)
     components = ExceptionComponents(platform, config, rules.stacktrace if rules else None)
@@ -108,6 +111,9 @@ def group_event(
     elif isinstance(report, dict):
         event_type = "csp"
         title, metadata = titles.csp_title_and_metadata(event, report)
+    elif (hostname_report := titles.hostname_report(event)) is not None:
+        event_type = hostname_report[0]  # "hpkp", "expectstaple" or "expectct", as Sentry's
+        title, metadata = titles.hostname_report_title_and_metadata(*hostname_report)
     else:
         event_type = "default"
         title = titles.message_title(event)

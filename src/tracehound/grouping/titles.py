@@ -113,6 +113,8 @@ def culprit(event: dict[str, Any], frame: Frame | None, platform: str) -> str:
     report = event.get("csp")
     if isinstance(report, dict) and frame is None:
         return truncate(csp.violated_directive(report), CULPRIT_LENGTH)
+    if frame is None and (found := hostname_report(event)) is not None:
+        return truncate(found[1], CULPRIT_LENGTH)
     if frame is not None:
         text = frame_culprit(frame, platform)
         if text:
@@ -177,3 +179,17 @@ def csp_title_and_metadata(
         "message": message,
     }
     return truncate(message, TITLE_LENGTH), metadata
+
+
+def hostname_report(event: dict[str, Any]) -> tuple[str, str] | None:
+    """(event key, host) of an HPKP, Expect-Staple or Expect-CT report, else None."""
+    for key in csp.HOSTNAME_REPORTS:
+        hostname = csp.report_hostname(event, key)
+        if hostname:
+            return key, hostname
+    return None
+
+
+def hostname_report_title_and_metadata(key: str, hostname: str) -> tuple[str, dict[str, Any]]:
+    message = csp.HOSTNAME_TITLES[key].format(hostname=hostname)
+    return truncate(message, TITLE_LENGTH), {"origin": hostname, "message": message}
