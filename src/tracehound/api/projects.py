@@ -102,18 +102,8 @@ def _text(data: dict[str, Any], field: str) -> str | Unset:
     return value
 
 
-def _version(data: dict[str, Any]) -> str | Unset:
-    field = "groupingConfig"
-    if field not in data:
-        return UNSET
-    value = data[field]
-    if not isinstance(value, str) or not value:
-        raise InvalidGroupingSetting(field, "must be a grouping config name")
-    return value
-
-
-def _secondary_version(data: dict[str, Any]) -> str | None | Unset:
-    field = "secondaryGroupingConfig"
+def _version(data: dict[str, Any], field: str) -> str | None | Unset:
+    """A grouping config name; None for null or "" (which clears a secondary version)."""
     if field not in data:
         return UNSET
     value = data[field]
@@ -139,11 +129,14 @@ def _expiry(data: dict[str, Any]) -> datetime | None | Unset:
 
 
 def parse_change(data: dict[str, Any]) -> GroupingChange:
+    version = _version(data, "groupingConfig")
+    if version is None:
+        raise InvalidGroupingSetting("groupingConfig", "must be a grouping config name")
     return GroupingChange(
         fingerprint_rules=_text(data, "fingerprintingRules"),
         stacktrace_rules=_text(data, "groupingEnhancements"),
-        grouping_version=_version(data),
-        secondary_version=_secondary_version(data),
+        grouping_version=version,
+        secondary_version=_version(data, "secondaryGroupingConfig"),
         secondary_expiry=_expiry(data),
     )
 
