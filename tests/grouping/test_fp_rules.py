@@ -357,3 +357,31 @@ def test_project_stack_trace_rules_reach_the_default_grouping():
     assert rules.stacktrace is not None
     assert group_event(event, rules=rules).hashes != plain
     assert group_event(event, rules=compile_project_rules("", "")).hashes == plain
+
+
+HOSTILE_EVENTS = [
+    {},
+    {"exception": {"values": [None, 5, {"type": 2**64, "value": 1e300}]}},
+    {"exception": [{"type": ["list"], "stacktrace": {"frames": [None, "x", {"function": {}}]}}]},
+    {"tags": "not tags", "logger": {"a": 1}, "level": None, "sdk": "name", "release": 7},
+    {
+        "tags": [["region"], [1, 2], ["region", None]],
+        "threads": {"values": [None, {"stacktrace": 3}]},
+    },
+    {
+        "platform": {"x": 1},
+        "stacktrace": {"frames": [{"platform": 5, "in_app": "yes", "abs_path": 9}]},
+    },
+    {"logentry": {"formatted": "\x00" * 100_000}, "message": ["x"]},
+]
+EVERY_MATCHER = (
+    "error.type:* error.value:* message:* logger:* level:* sdk:* release:* tags.region:* -> a\n"
+    "stack.abs_path:**/x stack.module:* stack.function:* stack.package:* family:all app:yes -> b\n"
+    '!error.type:X !stack.function:y -> c, {{ tags.region }}, {{ function }} title="{{ message }}"\n'
+)
+
+
+@pytest.mark.parametrize("event", HOSTILE_EVENTS)
+def test_rules_never_crash_on_odd_events(event):
+    result = group_event(event, rules=compile_project_rules(EVERY_MATCHER, "stack.module:* -app"))
+    assert result.hashes and all(len(h) == 32 for h in result.hashes)
