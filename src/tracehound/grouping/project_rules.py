@@ -36,7 +36,8 @@ def compile_project_rules(fingerprint_text: str, stacktrace_text: str) -> Projec
     )
 
 
-@lru_cache(maxsize=1024)
+# Bounded: each entry holds up to two 64 KiB texts and their compiled rules.
+@lru_cache(maxsize=256)
 def project_rules(fingerprint_text: str, stacktrace_text: str) -> ProjectRules | None:
     """The compiled rules for digest; None when a project has none.
 
