@@ -33,6 +33,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from tracehound.grouping.errors import RuleSyntaxError
+from tracehound.grouping.native import NATIVE_PLATFORMS, trim_native_function
 
 __all__ = [
     "Enhancements",
@@ -48,14 +49,13 @@ MAX_LINE_LENGTH = 2_000
 MAX_RULES = 1_000
 MAX_TOKENS_PER_RULE = 50
 MAX_WILDCARDS = 16
-MAX_BACKTRACKING_WILDCARDS = 2
+MAX_BACKTRACKING_WILDCARDS = 1
 MAX_FRAMES_VALUE = 10_000
 # Frame fields longer than this are matched on their first characters only (no real
 # function name or path is this long; normalization trims them well below anyway).
 MAX_SUBJECT_LENGTH = 2_048
 _CACHE_SIZE = 20_000
 
-NATIVE_PLATFORMS = frozenset({"c", "cocoa", "native", "objc", "swift"})
 JAVASCRIPT_PLATFORMS = frozenset({"javascript", "node"})
 JVM_PLATFORMS = frozenset({"java"})  # Kotlin, Scala and Clojure SDKs send "java" too
 FAMILIES = frozenset({"native", "javascript", "jvm", "other", "all"})
@@ -90,6 +90,7 @@ def _compile_glob(pattern: str, *, path: bool, ignore_case: bool) -> re.Pattern[
         pattern = pattern.replace("\\", "/")
     # Split into literal segments and the wildcards between them.
     segments: list[str] = []
+    slashes: list[bool] = []  # whether each segment holds a literal `/`
     wildcards: list[str] = []
     literal: list[str] = []
     i = 0
@@ -100,18 +101,16 @@ def _compile_glob(pattern: str, *, path: bool, ignore_case: bool) -> re.Pattern[
             run = 1
             while i + run < length and pattern[i + run] == "*":
                 run += 1
-            kind = _NO_SLASH if path and run == 1 else _ANY
             segments.append("".join(literal))
-            wildcards.append(kind)
+            slashes.append("/" in pattern[i - len(literal) : i] if literal else False)
+            wildcards.append(_NO_SLASH if path and run == 1 else _ANY)
             literal = []
             i += run
             continue
-        if char == "?":
-            literal.append("[^/]" if path else ".")
-        else:
-            literal.append(re.escape(char))
+        literal.append(("[^/]" if path else ".") if char == "?" else re.escape(char))
         i += 1
     segments.append("".join(literal))
+    slashes.append(False)
     if len(wildcards) > MAX_WILDCARDS:
         raise ValueError(f"too many wildcards (at most {MAX_WILDCARDS})")
 
@@ -125,9 +124,9 @@ def _compile_glob(pattern: str, *, path: bool, ignore_case: bool) -> re.Pattern[
             continue
         following = wildcards[index + 1]
         # Taking the leftmost occurrence of a fixed-length segment never loses a match
-        # when what follows can absorb the skipped text: `.*`, or `[^/]*` after a
-        # segment without `/` (the skipped text then has no `/` either).
-        if following == _ANY or "/" not in segment:
+        # when what follows can absorb the text skipped to reach a later one: `.*`
+        # always can; `[^/]*` can when this wildcard and segment cannot hold a `/`.
+        if following == _ANY or (wildcard == _NO_SLASH and not slashes[index + 1]):
             parts.append(f"(?>{wildcard}?{segment})")
         else:
             backtracking += 1
@@ -166,7 +165,7 @@ _APP_VALUES = {"yes": True, "true": True, "1": True, "no": False, "false": False
 _STATIC_FIELDS = frozenset({"function", "module", "path", "package", "family"})
 
 # A frame as the static matchers see it: family, function, module, paths, package.
-_FrameKey = tuple[str, str | None, str | None, tuple[str, ...], str | None]
+_FrameKey = tuple[str, tuple[str, ...], str | None, tuple[str, ...], str | None]
 
 
 @dataclass(slots=True, frozen=True)
@@ -177,13 +176,15 @@ class Matcher:
     regex: re.Pattern[str] | None = None
     families: frozenset[str] = frozenset()
     app: bool = False
+    # The longest wildcard-free run of the glob (lowercase for paths): a cheap first test.
+    literal: str = ""
 
     @property
     def is_static(self) -> bool:
         return self.field in _STATIC_FIELDS
 
     def _positive_static(self, key: _FrameKey) -> bool:
-        family, function, module, paths, package = key
+        family, functions, module, paths, package = key
         if self.field == "family":
             return (
                 "all" in self.families
@@ -192,13 +193,16 @@ class Matcher:
             )
         regex = self.regex
         assert regex is not None
+        literal = self.literal
         if self.field == "function":
-            return function is not None and regex.match(function) is not None
+            return any(
+                literal in function and regex.match(function) is not None for function in functions
+            )
         if self.field == "module":
-            return module is not None and regex.match(module) is not None
+            return module is not None and literal in module and regex.match(module) is not None
         if self.field == "package":
-            return package is not None and _path_matches(regex, package)
-        return any(_path_matches(regex, value) for value in paths)
+            return package is not None and literal in package and _path_matches(regex, package)
+        return any(literal in value and _path_matches(regex, value) for value in paths)
 
     def matches_static(self, key: _FrameKey) -> bool:
         return self._positive_static(key) != self.negated
@@ -293,13 +297,18 @@ class _Pattern:
 
 
 def _split(matchers: tuple[Matcher, ...]) -> _Pattern:
-    static = tuple(m for m in matchers if m.is_static)
     dynamic = tuple(m for m in matchers if m.field in ("app", "category"))
-    families = None
-    for matcher in static:
-        if matcher.field == "family" and not matcher.negated and "all" not in matcher.families:
-            families = matcher.families | ({"jvm"} if "other" in matcher.families else set())
-    return _Pattern(static, dynamic, families)
+    families: frozenset[str] | None = None
+    static: list[Matcher] = []
+    for matcher in matchers:
+        if matcher.field == "family" and not matcher.negated:
+            # Positive family matchers decide which bucket of patterns a frame tries.
+            if "all" not in matcher.families:
+                wanted = matcher.families | ({"jvm"} if "other" in matcher.families else set())
+                families = wanted if families is None else families & wanted
+        elif matcher.is_static:
+            static.append(matcher)
+    return _Pattern(tuple(static), dynamic, families)
 
 
 class Enhancements:
@@ -334,7 +343,7 @@ class Enhancements:
             )
             for family in ("native", "javascript", "jvm", "other")
         }
-        self._cache: dict[_FrameKey, frozenset[int]] = {}
+        self._cache: dict[tuple[Any, ...], frozenset[int]] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -342,34 +351,48 @@ class Enhancements:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
-    def _static_matches(self, frame: dict[str, Any], platform: str) -> frozenset[int]:
+    def _static_matches(self, frame: dict[str, Any], family: str) -> frozenset[int]:
         get = frame.get
-        frame_platform = get("platform")
-        family = family_of(frame_platform if isinstance(frame_platform, str) else platform)
-        paths = tuple(
-            value[:MAX_SUBJECT_LENGTH].replace("\\", "/")
-            for value in (get("abs_path"), get("filename"))
-            if isinstance(value, str) and value
-        )
-        key: _FrameKey = (
+        raw = (
             family,
-            _subject(get("function")),
-            _subject(get("module")),
-            paths,
-            _subject(get("package"), path=True),
+            get("function"),
+            get("module"),
+            get("abs_path"),
+            get("filename"),
+            get("package"),
         )
-        found = self._cache.get(key)
+        try:
+            found = self._cache.get(raw)
+        except TypeError:  # an unhashable value where a string belongs: match, never cache
+            return self._evaluate(raw)
         if found is None:
-            patterns = self._patterns
-            found = frozenset(
-                index
-                for index in self._by_family[family]
-                if all(matcher.matches_static(key) for matcher in patterns[index].static)
-            )
+            found = self._evaluate(raw)
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.clear()
-            self._cache[key] = found
+            self._cache[raw] = found
         return found
+
+    def _evaluate(self, raw: tuple[Any, ...]) -> frozenset[int]:
+        family, function, module, abs_path, filename, package = raw
+        functions: tuple[str, ...] = ()
+        name = _subject(function)
+        if name is not None:
+            functions = (name,)
+            if family == "native":
+                # Rules name native functions with or without arguments, templates, hash.
+                trimmed = trim_native_function(name)
+                if trimmed and trimmed != name:
+                    functions = (name, trimmed)
+        paths = tuple(
+            path for path in (_subject(abs_path, path=True), _subject(filename, path=True)) if path
+        )  # lowercase: path globs ignore case
+        key: _FrameKey = (family, functions, _subject(module), paths, _subject(package, path=True))
+        patterns = self._patterns
+        return frozenset(
+            index
+            for index in self._by_family[family]
+            if all(matcher.matches_static(key) for matcher in patterns[index].static)
+        )
 
     def apply(
         self,
@@ -383,7 +406,11 @@ class Enhancements:
             states = FrameStates.of(frames)
         if not self.rules or not frames:
             return states
-        matched = [self._static_matches(frame, platform) for frame in frames]
+        family = family_of(platform)
+        by_family = self._by_family
+        if not by_family[family] and not any("platform" in frame for frame in frames):
+            return states  # no rule can match this stack
+        matched = [self._static_matches(frame, _frame_family(frame, family)) for frame in frames]
         count = self._rule_count
         candidates = sorted(
             (rule, index) for index, ids in enumerate(matched) for rule in ids if rule < count
@@ -418,6 +445,11 @@ class Enhancements:
         return states
 
 
+def _frame_family(frame: dict[str, Any], family: str) -> str:
+    platform = frame.get("platform")
+    return family_of(platform) if isinstance(platform, str) else family
+
+
 def _act(rule: Rule, states: FrameStates, index: int, last: int) -> None:
     for action in rule.flags:
         if action.range == "^":
@@ -445,7 +477,7 @@ def _subject(value: Any, *, path: bool = False) -> str | None:
     if not isinstance(value, str) or not value:
         return None
     text = value[:MAX_SUBJECT_LENGTH]
-    return text.replace("\\", "/") if path else text
+    return text.replace("\\", "/").lower() if path else text
 
 
 # --- parser -----------------------------------------------------------------------
@@ -538,7 +570,7 @@ class _Parser:
         matchers: list[Matcher] = []
         while position < len(tokens) and tokens[position].kind == "word":
             token = tokens[position]
-            if _is_action(token.text):
+            if _is_action(token.text) or token.text[0] in "+-^":
                 break
             matchers.append(self._matcher(token))
             position += 1
@@ -576,7 +608,11 @@ class _Parser:
         opening = tokens[position]
         position += 1
         matchers: list[Matcher] = []
-        while position < len(tokens) and tokens[position].kind == "word":
+        while (
+            position < len(tokens)
+            and tokens[position].kind == "word"
+            and not _is_action(tokens[position].text)
+        ):
             matchers.append(self._matcher(tokens[position]))
             position += 1
         if position >= len(tokens) or tokens[position].kind != "]":
@@ -617,7 +653,13 @@ class _Parser:
             regex = _compile_glob(value, path=path, ignore_case=ignore_case)
         except ValueError as error:
             raise self.error(value_column, str(error)) from None
-        return Matcher(field_name, negated, value, regex=regex)
+        runs = re.split(r"[*?]", value.replace("\\", "/") if path else value)
+        # A relative path also matches a leading `**/` with the `/` it lacks: a path's
+        # literal drops its leading `/` to stay a substring of every path that matches.
+        literal = max(runs, key=len).lstrip("/") if path else max(runs, key=len)
+        return Matcher(
+            field_name, negated, value, regex=regex, literal=literal.lower() if path else literal
+        )
 
     def _action(self, token: _Token, flags: list[FlagAction], variables: dict[str, Any]) -> None:
         text = token.text

@@ -10,6 +10,7 @@ from typing import Any
 
 from tracehound.grouping.config import JAVASCRIPT_PLATFORMS, GroupingConfig
 from tracehound.grouping.enhancers import Enhancements, FrameStates
+from tracehound.grouping.native import NATIVE_PLATFORMS, trim_native_function
 
 Frame = dict[str, Any]
 
@@ -34,18 +35,8 @@ _CLOJURE_GENERATED = re.compile(r"\$(fn|eval|reify|proxy)__?\d+")
 # .NET compiler-generated closure, lambda and async state-machine names carry ordinals.
 _DOTNET_GENERATED = re.compile(r"(<>c__DisplayClass|>d__|>b__|>g__\w*?\|)\d+(?:_\d+)?")
 _PHP_ANONYMOUS_CLASS = re.compile(r"class@anonymous[^\s:$]*(?::\d+)?\$[0-9a-fA-F]+")
-_RUBY_ERB_SUFFIX = re.compile(r"_-?\d{3,}_-?\d{3,}$")
+_RUBY_ERB_SUFFIX = re.compile(r"(?<=_erb)_+-?\d{3,}_-?\d{3,}$")
 _RUBY_BLOCK_LEVELS = re.compile(r"^block \(\d+ levels\) in ")
-
-NATIVE_PLATFORMS = frozenset({"c", "cocoa", "native", "objc", "swift"})
-# `0x…` (or a bare long hex string) in place of a name: an unsymbolicated address.
-_ADDRESS = re.compile(r"<?(?:0x[0-9a-fA-F]+|[0-9a-fA-F]{8,})>?")
-_RUST_HASH = re.compile(r"::h[0-9a-f]{16}$")
-_CPP_SUFFIXES = re.compile(r"(?:\s+(?:const|volatile|noexcept|&&|&)|\s*\[(?:clone|abi:)[^\]]*\])+$")
-_CPP_LAMBDA = re.compile(r"\{lambda\([^{}]*\)#\d+\}")
-_CPP_OPERATOR = re.compile(r"operator(?:\(\)|\[\]|<=>|<<=?|>>=?|->\*?|<=|>=|<|>)")
-_ANONYMOUS_NAMESPACE = "(anonymous namespace)"
-_SWIFT_RETURN = re.compile(r"\)\s+->\s+.*$")
 
 
 def is_url(path: str) -> bool:
@@ -73,91 +64,6 @@ def normalize_module(module: str, platform: str) -> str:
     elif platform == "csharp" and "__" in module:
         module = _DOTNET_GENERATED.sub(r"\1<auto>", module)
     return module
-
-
-def trim_native_function(function: str) -> str | None:
-    """A C, C++, Objective-C, Swift or Rust symbol as it groups: no return type, arguments,
-    template arguments, qualifiers or Rust hash; None for a bare address."""
-    name = function.strip()
-    if not name or _ADDRESS.fullmatch(name):
-        return None
-    if name[0] in "+-" and name[1:2] == "[":
-        return name  # Objective-C: `-[Class selector:]` is already minimal
-    name = _RUST_HASH.sub("", name)
-    name = _SWIFT_RETURN.sub(")", name)
-    name = _CPP_SUFFIXES.sub("", name)
-    name = _CPP_LAMBDA.sub("{lambda}", name)
-    protected: list[str] = []
-
-    def protect(match: re.Match[str]) -> str:
-        protected.append(match.group(0))
-        return f"\x00{len(protected) - 1}\x00"
-
-    name = _CPP_OPERATOR.sub(protect, name.replace(_ANONYMOUS_NAMESPACE, "\x01"))
-    name = _strip_arguments(name)
-    name = _collapse_templates(name)
-    name = _last_word(name)
-    for index, text in enumerate(protected):
-        name = name.replace(f"\x00{index}\x00", text)
-    name = name.replace("\x01", _ANONYMOUS_NAMESPACE)
-    return name or None
-
-
-def _strip_arguments(name: str) -> str:
-    """Drop the trailing `(…)` argument list (balanced), if any."""
-    if not name.endswith(")"):
-        return name
-    depth = 0
-    for index in range(len(name) - 1, -1, -1):
-        char = name[index]
-        if char == ")":
-            depth += 1
-        elif char == "(":
-            depth -= 1
-            if depth == 0:
-                return name[:index].rstrip() if index else name
-    return name  # unbalanced: leave it alone
-
-
-def _collapse_templates(name: str) -> str:
-    """`<…>` becomes `<T>`; Rust's `<impl …>` and `<X as Trait>` are kept (they name the type)."""
-    if "<" not in name:
-        return name
-    out: list[str] = []
-    depth = 0
-    start = 0
-    for index, char in enumerate(name):
-        if char == "<":
-            if depth == 0:
-                start = index
-            depth += 1
-        elif char == ">" and depth:
-            depth -= 1
-            if depth == 0:
-                inner = name[start + 1 : index]
-                if inner.startswith("impl ") or " as " in inner:
-                    out.append("<" + _collapse_templates(inner) + ">")
-                else:
-                    out.append("<T>")
-        elif depth == 0:
-            out.append(char)
-    if depth:
-        return name  # unbalanced: leave it alone
-    return "".join(out)
-
-
-def _last_word(name: str) -> str:
-    """The part after the return type: the last space-separated word outside `<…>`."""
-    depth = 0
-    cut = 0
-    for index, char in enumerate(name):
-        if char == "<":
-            depth += 1
-        elif char == ">" and depth:
-            depth -= 1
-        elif char == " " and depth == 0:
-            cut = index + 1
-    return name[cut:]
 
 
 def native_function(frame: Frame) -> str | None:
@@ -263,6 +169,21 @@ def is_in_app(frame: Frame, platform: str) -> bool:
     return True
 
 
+def frame_states(
+    frames: list[Frame],
+    platform: str,
+    config: GroupingConfig,
+    rules: Enhancements | None = None,
+    exception: dict[str, Any] | None = None,
+) -> FrameStates:
+    """In-app and contributes flags of `frames` (dicts, oldest first) after the config's
+    built-in stack-trace rules and then the project's `rules`."""
+    states = config.builtin_rules.apply(frames, platform, exception)
+    if rules is not None:
+        states = rules.apply(frames, platform, exception, states)
+    return states
+
+
 def stacktrace_values(
     stacktrace: Any,
     platform: str,
@@ -283,9 +204,7 @@ def stacktrace_values(
     if not isinstance(raw_frames, list) or not raw_frames:
         return [], []
     frames = [frame for frame in raw_frames if type(frame) is dict]
-    states = config.builtin_rules.apply(frames, platform, exception)
-    if rules is not None:
-        states = rules.apply(frames, platform, exception, states)
+    states = frame_states(frames, platform, config, rules, exception)
     in_app = states.in_app
     contributes = states.contributes
     app: list[list[str]] = []

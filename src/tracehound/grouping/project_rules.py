@@ -24,15 +24,15 @@ BUILTIN_FINGERPRINTS = parse_fingerprint_rules(BUILTIN_FINGERPRINT_TEXT, builtin
 
 @dataclass(slots=True, frozen=True)
 class ProjectRules:
-    fingerprints: FingerprintRules
     stacktrace: Enhancements | None  # None: no project rules, only the built-in ones
+    fingerprints: FingerprintRules = FingerprintRules()
 
 
 def compile_project_rules(fingerprint_text: str, stacktrace_text: str) -> ProjectRules:
     """Parse both rule texts; raises RuleSyntaxError (line, column) for the first mistake."""
     return ProjectRules(
-        fingerprints=parse_fingerprint_rules(fingerprint_text),
         stacktrace=parse_enhancements(stacktrace_text) if stacktrace_text.strip() else None,
+        fingerprints=parse_fingerprint_rules(fingerprint_text),
     )
 
 
