@@ -385,3 +385,14 @@ EVERY_MATCHER = (
 def test_rules_never_crash_on_odd_events(event):
     result = group_event(event, rules=compile_project_rules(EVERY_MATCHER, "stack.module:* -app"))
     assert result.hashes and all(len(h) == 32 for h in result.hashes)
+
+
+def test_stack_trace_rules_move_the_culprit_as_they_move_in_app():
+    event = with_frame(
+        python_error(), module="psycopg.connection", function="connect", in_app=False
+    )
+    assert group_event(event).culprit == "/api/orders/"  # the transaction names it first
+    del event["transaction"]
+    assert group_event(event).culprit == "shop.orders in list_orders"
+    rules = compile_project_rules("", "stack.module:psycopg.* +app")
+    assert group_event(event, rules=rules).culprit == "psycopg.connection in connect"

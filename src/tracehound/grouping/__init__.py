@@ -83,7 +83,8 @@ def group_event(
     components = ExceptionComponents(platform, config, rules.stacktrace if rules else None)
     selection = select_exceptions(exceptions, components.chain_key) if exceptions else None
     variants = default_variants(event, config, components, selection)
-    frame = titles.crash_frame(event, selection, platform)
+    stacktrace_rules = rules.stacktrace if rules else None
+    frame = titles.crash_frame(event, selection, platform, config, stacktrace_rules)
 
     fingerprint = fingerprint_of(event)
     rule = _fingerprint_rule(event, rules, bool(exceptions), fingerprint is None)

@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from tracehound.grouping import csp
-from tracehound.grouping.config import JAVASCRIPT_PLATFORMS
+from tracehound.grouping.config import JAVASCRIPT_PLATFORMS, GroupingConfig
+from tracehound.grouping.enhancers import Enhancements
 from tracehound.grouping.exceptions import Exception_, ExceptionSelection
-from tracehound.grouping.frames import Frame, is_in_app, is_url
+from tracehound.grouping.frames import Frame, frame_states, is_in_app, is_url
 from tracehound.grouping.strategies import logentry_of, thread_stacktrace
 
 TITLE_LENGTH = 100
@@ -54,9 +55,17 @@ def _frames(stacktrace: Any) -> list[Frame]:
 
 
 def crash_frame(
-    event: dict[str, Any], selection: ExceptionSelection | None, platform: str
+    event: dict[str, Any],
+    selection: ExceptionSelection | None,
+    platform: str,
+    config: GroupingConfig | None = None,
+    rules: Enhancements | None = None,
 ) -> Frame | None:
-    """The newest in-app frame of the first stack that has frames (else its newest frame)."""
+    """The newest in-app frame of the first stack that has frames (else its newest frame).
+
+    With a `config`, in-app is decided as grouping decides it: by the SDK, then by the
+    built-in and the project's stack-trace rules (`-app` on a library moves the culprit).
+    """
     stacks: list[Any] = []
     if selection is not None:
         stacks.append(selection.main.get("stacktrace"))
@@ -66,6 +75,12 @@ def crash_frame(
     for stacktrace in stacks:
         frames = _frames(stacktrace)
         if frames:
+            if config is not None:
+                in_app = frame_states(frames, platform, config, rules).in_app
+                for index in range(len(frames) - 1, -1, -1):
+                    if in_app[index]:
+                        return frames[index]
+                return frames[-1]
             for frame in reversed(frames):
                 if is_in_app(frame, frame.get("platform") or platform):
                     return frame
