@@ -396,3 +396,63 @@ def test_stack_trace_rules_move_the_culprit_as_they_move_in_app():
     assert group_event(event).culprit == "shop.orders in list_orders"
     rules = compile_project_rules("", "stack.module:psycopg.* +app")
     assert group_event(event, rules=rules).culprit == "psycopg.connection in connect"
+
+
+HYDRATION = (
+    "Hydration failed because the initial UI does not match what was rendered on the server."
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "together", "why"),
+    [
+        (
+            js_error("Error", HYDRATION, transaction="/checkout"),
+            js_error("Error", HYDRATION, transaction="/checkout", tags={"browser": "Firefox"}),
+            True,
+            "one hydration mismatch per page, whatever the component",
+        ),
+        (
+            js_error("Error", HYDRATION, transaction="/checkout"),
+            js_error("Error", HYDRATION, transaction="/cart"),
+            False,
+            "each page is its own hydration issue",
+        ),
+        (
+            js_error(
+                "Error",
+                "Text content does not match server-rendered HTML.",
+                tags={"transaction": "/a"},
+            ),
+            js_error(
+                "Error", "Text content does not match server-rendered HTML.", transaction="/a"
+            ),
+            True,
+            "the transaction counts whether sent as a tag or as the field",
+        ),
+    ],
+)
+def test_hydration_errors_group_per_transaction(first, second, together, why):
+    assert (group_event(first).hashes == group_event(second).hashes) is together, why
+
+
+def test_a_hydration_error_without_a_transaction_keeps_its_default_group():
+    event = js_error("Error", HYDRATION)
+    assert group_event(event).hashes != [md5("hydrationerror", "<no-value-for-tag-transaction>")]
+
+
+def test_a_hybrid_sdk_fingerprint_refines_the_built_in_rule_as_it_would_the_default():
+    plain = js_error("ChunkLoadError", "Loading chunk 42 failed.")
+    hybrid = js_error(
+        "ChunkLoadError", "Loading chunk 42 failed.", fingerprint=["{{ default }}", "eu"]
+    )
+    assert group_event(hybrid).hashes == [md5("chunkloaderror", "eu")]
+    assert group_event(hybrid).hashes != group_event(plain).hashes
+
+
+def test_tags_sentry_derives_from_fields_can_be_matched_before_digest_derives_them():
+    text = "tags.environment:stag* -> env, {{ tags.environment }}"
+    event = python_error(environment="staging", tags=[["region", "eu-west"]])
+    assert grouped(event, text) == [md5("env", "staging")]
+    tagged = python_error(environment="staging", tags=[["environment", "qa"]])
+    assert grouped(tagged, text) != [md5("env", "staging")], "an explicit tag wins"

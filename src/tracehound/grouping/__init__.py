@@ -19,6 +19,7 @@ from tracehound.grouping.fingerprints import (
     FingerprintContext,
     fingerprint_hashes,
     fingerprint_of,
+    is_default_marker,
     resolve_variables,
 )
 from tracehound.grouping.hashing import FALLBACK_HASH, hash_values
@@ -48,21 +49,30 @@ class GroupingResult:
     metadata: dict[str, Any]
 
 
-def _fingerprint_rule(
-    event: dict[str, Any], rules: ProjectRules | None, has_exceptions: bool, sdk_default: bool
-) -> FingerprintRule | None:
-    """The project's first matching rule; else a built-in one, unless the SDK chose its own.
+def _fingerprint(
+    event: dict[str, Any], rules: ProjectRules | None, has_exceptions: bool
+) -> tuple[list[str] | None, FingerprintRule | None]:
+    """The fingerprint to group on (None: the default grouping) and the rule that set it.
 
-    As in Sentry, a project's rules override an SDK fingerprint, while built-in rules
-    only apply to events that the SDK left to the default grouping.
+    As in Sentry, a project's first matching rule overrides an SDK fingerprint. Built-in
+    rules stand in for the default grouping only: they apply when the SDK left the
+    default, and a hybrid SDK fingerprint refines them as it would refine the default.
     """
+    sdk = fingerprint_of(event)
     if rules is not None and rules.fingerprints:
         rule = rules.fingerprints.match(event)
         if rule is not None:
-            return rule
-    if has_exceptions and sdk_default:
-        return BUILTIN_FINGERPRINTS.match(event)
-    return None
+            return list(rule.fingerprint), rule
+    if has_exceptions and (sdk is None or any(map(is_default_marker, sdk))):
+        rule = BUILTIN_FINGERPRINTS.match(event)
+        if rule is not None:
+            if sdk is None:
+                return list(rule.fingerprint), rule
+            spliced = [
+                v for raw in sdk for v in (rule.fingerprint if is_default_marker(raw) else (raw,))
+            ]
+            return spliced, rule
+    return sdk, None
 
 
 def group_event(
@@ -86,10 +96,7 @@ def group_event(
     stacktrace_rules = rules.stacktrace if rules else None
     frame = titles.crash_frame(event, selection, platform, config, stacktrace_rules)
 
-    fingerprint = fingerprint_of(event)
-    rule = _fingerprint_rule(event, rules, bool(exceptions), fingerprint is None)
-    if rule is not None:
-        fingerprint = list(rule.fingerprint)
+    fingerprint, rule = _fingerprint(event, rules, bool(exceptions))
     context = FingerprintContext(event, exceptions[-1] if exceptions else None, frame)
     if fingerprint is not None:
         hashes = fingerprint_hashes(fingerprint, variants, context)

@@ -14,10 +14,16 @@ from tracehound.grouping.enhancers import Enhancements, parse_enhancements
 from tracehound.grouping.fingerprint_rules import FingerprintRules, parse_fingerprint_rules
 
 # Sentry's built-in fingerprint rules (`javascript@2024-02-02`): a chunk that failed
-# to load is one problem, whatever code asked for it.
+# to load is one problem, whatever code asked for it; a React hydration mismatch is one
+# problem per page (transaction), whatever component it surfaced in.
 BUILTIN_FINGERPRINT_TEXT = """\
 family:javascript type:ChunkLoadError -> chunkloaderror
 family:javascript value:"ChunkLoadError*" -> chunkloaderror
+family:javascript tags.transaction:* message:"Hydration failed because the initial UI does not match what was rendered on the server." -> hydrationerror, {{ tags.transaction }}
+family:javascript tags.transaction:* message:"The server could not finish this Suspense boundary, likely due to an error during server rendering. Switched to client rendering." -> hydrationerror, {{ tags.transaction }}
+family:javascript tags.transaction:* message:"There was an error while hydrating this Suspense boundary. Switched to client rendering." -> hydrationerror, {{ tags.transaction }}
+family:javascript tags.transaction:* message:"There was an error while hydrating. Because the error happened outside of a Suspense boundary, the entire root will switch to client rendering." -> hydrationerror, {{ tags.transaction }}
+family:javascript tags.transaction:* message:"Text content does not match server-rendered HTML." -> hydrationerror, {{ tags.transaction }}
 """
 BUILTIN_FINGERPRINTS = parse_fingerprint_rules(BUILTIN_FINGERPRINT_TEXT, builtin=True)
 
