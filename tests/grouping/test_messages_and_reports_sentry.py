@@ -8,6 +8,7 @@ import copy
 import hashlib
 from typing import Any
 
+import orjson
 import pytest
 
 from tracehound.grouping import group_event
@@ -375,3 +376,23 @@ def fingerprinted(fingerprint: list[str], **extra: Any) -> dict[str, Any]:
 )
 def test_every_fingerprint_variable_resolves(variable, value):
     assert hashes(fingerprinted(["sync", variable])) == [md5("sync", value)]
+
+
+def test_an_ingested_expect_ct_report_groups_per_host_whatever_the_port():
+    from tracehound.ingest.security import security_report_to_event
+
+    def report(port: int) -> dict[str, Any]:
+        body = {
+            "expect-ct-report": {
+                "date-time": "2024-01-02T03:04:05Z",
+                "hostname": "shop.example.com",
+                "port": port,
+                "effective-expiration-date": "2024-02-02T03:04:05Z",
+            }
+        }
+        return security_report_to_event(orjson.dumps(body), "application/expect-ct-report+json")
+
+    first, second = group_event(report(443)), group_event(report(8443))
+    assert first.hashes == second.hashes == [md5("expect-ct", "shop.example.com")]
+    assert first.title == "Expect-CT failed for 'shop.example.com:443'"
+    assert (first.type, first.culprit) == ("expectct", "shop.example.com")

@@ -121,7 +121,7 @@ def group_event(
         title, metadata = titles.csp_title_and_metadata(event, report)
     elif (hostname_report := titles.hostname_report(event)) is not None:
         event_type = hostname_report[0]  # "hpkp", "expectstaple" or "expectct", as Sentry's
-        title, metadata = titles.hostname_report_title_and_metadata(*hostname_report)
+        title, metadata = titles.hostname_report_title_and_metadata(event, *hostname_report)
     else:
         event_type = "default"
         title = titles.message_title(event)

@@ -205,6 +205,11 @@ def hostname_report(event: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def hostname_report_title_and_metadata(key: str, hostname: str) -> tuple[str, dict[str, Any]]:
-    message = csp.HOSTNAME_TITLES[key].format(hostname=hostname)
+def hostname_report_title_and_metadata(
+    event: dict[str, Any], key: str, hostname: str
+) -> tuple[str, dict[str, Any]]:
+    """The report's own message (ingest writes one), else Sentry's wording for its type."""
+    message = message_title(event)
+    if message == UNLABELED:
+        message = csp.HOSTNAME_TITLES[key].format(hostname=hostname)
     return truncate(message, TITLE_LENGTH), {"origin": hostname, "message": message}
