@@ -90,10 +90,10 @@ def group_event(
     event = prepared_for_grouping(event)
     platform = event_platform(event)
     exceptions = exception_values(event)
-    components = ExceptionComponents(platform, config, rules.stacktrace if rules else None)
+    stacktrace_rules = rules.stacktrace if rules else None
+    components = ExceptionComponents(platform, config, stacktrace_rules)
     selection = select_exceptions(exceptions, components.chain_key) if exceptions else None
     variants = default_variants(event, config, components, selection)
-    stacktrace_rules = rules.stacktrace if rules else None
     frame = titles.crash_frame(event, selection, platform, config, stacktrace_rules)
 
     fingerprint, rule = _fingerprint(event, rules, bool(exceptions))
