@@ -86,6 +86,12 @@ CPP_CASES = [
         same=True,
     ),
     Case(
+        "a frame the symbolicator could not name ('?') says nothing",
+        crash_event("native", [*LINUX_BASE, nf("?", "/opt/shop/lib/libplugin.so"), *CRASH]),
+        crash_event("native", [*LINUX_BASE, *CRASH]),
+        same=True,
+    ),
+    Case(
         "abort() reached from the same assert: what glibc does after abort (raise, "
         "pthread_kill) differs between versions and is cut",
         crash_event(

@@ -72,7 +72,8 @@ def native_function(frame: Frame) -> str | None:
     for key in ("raw_function", "function", "symbol"):
         value = frame.get(key)
         if value and type(value) is str:
-            return trim_native_function(value)
+            trimmed = trim_native_function(value)
+            return None if trimmed in _IGNORED_FUNCTIONS else trimmed
     return None
 
 

@@ -1,0 +1,128 @@
+"""What stack-trace rules cost in grouping: microseconds per `group_event` call.
+
+    .venv/bin/python -m bench.grouping_rules
+
+Prints, per event shape, the time with the built-in rules alone and with a 50-rule
+project set, then the worst case a project can configure (1,000 rules against 250 frames
+never seen before, so no cached match helps). Run under `flock /tmp/bench.lock`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tracehound.grouping import group_event
+from tracehound.grouping.enhancers import Enhancements, parse_enhancements
+
+
+@dataclass(frozen=True)
+class Rules:
+    stacktrace: Enhancements | None
+
+
+def _exception(platform: str, frames: list[dict[str, Any]]) -> dict[str, Any]:
+    values = [{"type": "Error", "value": "boom", "stacktrace": {"frames": frames}}]
+    return {"platform": platform, "exception": {"values": values}}
+
+
+def shapes() -> dict[str, dict[str, Any]]:
+    node = [
+        {
+            "abs_path": f"/srv/app/node_modules/lib{i}/index.js",
+            "filename": f"/srv/app/node_modules/lib{i}/index.js",
+            "function": f"fn{i}",
+            "context_line": "  return next(err);",
+            "in_app": False,
+        }
+        for i in range(15)
+    ] + [
+        {
+            "abs_path": f"/srv/app/src/m{i}.js",
+            "filename": f"/srv/app/src/m{i}.js",
+            "function": f"app{i}",
+            "context_line": "throw new Error('x')",
+            "in_app": True,
+        }
+        for i in range(5)
+    ]
+    python = [
+        {
+            "module": f"pkg.m{i}",
+            "filename": f"pkg/m{i}.py",
+            "function": f"f{i}",
+            "context_line": "x = y()",
+            "in_app": i > 10,
+        }
+        for i in range(20)
+    ]
+    native = [
+        {"function": name, "package": "/usr/lib/x86_64-linux-gnu/libc.so.6"}
+        for name in ("_start", "__libc_start_main", "__libc_start_call_main")
+    ] + [
+        {"function": f"shop::Cart<int>::step{i}(int) const", "package": "/opt/shop/bin/shop"}
+        for i in range(15)
+    ]
+    java = [
+        {"module": f"org.springframework.web.Filter{i}", "function": "doFilter", "in_app": False}
+        for i in range(15)
+    ] + [
+        {
+            "module": f"shop.Cart$$Lambda$1{i}/0x0000000800c0b040",
+            "function": "apply",
+            "in_app": True,
+        }
+        for i in range(5)
+    ]
+    return {
+        "node (20 frames)": _exception("node", node),
+        "python (20 frames)": _exception("python", python),
+        "native (18 frames)": _exception("native", native),
+        "java (20 frames)": _exception("java", java),
+    }
+
+
+PROJECT_RULES = "\n".join(
+    [f"stack.module:vendor{i}.* -app" for i in range(20)]
+    + [f"stack.abs_path:**/generated{i}/** -group" for i in range(20)]
+    + [f"family:native stack.function:lib{i}::* -group" for i in range(10)]
+)
+
+
+def per_call(event: dict[str, Any], rules: Rules | None, rounds: int = 2000) -> float:
+    group_event(event, rules=rules)
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(rounds):
+            group_event(event, rules=rules)
+        best = min(best, (time.perf_counter() - started) / rounds)
+    return best * 1e6
+
+
+def main() -> None:
+    project = Rules(parse_enhancements(PROJECT_RULES))
+    print(f"{'event':<22}{'built-in only':>16}{'+ 50 project rules':>22}")
+    for name, event in shapes().items():
+        print(f"{name:<22}{per_call(event, None):>13.1f} µs{per_call(event, project):>19.1f} µs")
+
+    text = "\n".join(
+        f"stack.abs_path:**/vendor{i}/** stack.function:fn{i}* -group" for i in range(1000)
+    )
+    started = time.perf_counter()
+    worst = parse_enhancements(text)
+    parsed = time.perf_counter() - started
+    frames = [{"abs_path": f"/srv/src/m{i}/f{i}.js", "function": f"h{i}"} for i in range(250)]
+    started = time.perf_counter()
+    worst.apply(frames, "javascript")
+    cold = time.perf_counter() - started
+    started = time.perf_counter()
+    worst.apply(frames, "javascript")
+    warm = time.perf_counter() - started
+    print(f"1,000 rules: parse {parsed * 1e3:.0f} ms; 250 unseen frames {cold * 1e3:.0f} ms, ")
+    print(f"the same frames again {warm * 1e3:.2f} ms (matches cached per frame)")
+
+
+if __name__ == "__main__":
+    main()
