@@ -84,7 +84,7 @@ PROJECT_RULES = "\n".join(
 )
 
 
-def per_call(event: dict[str, Any], rules: Rules | None, rounds: int = 2000) -> float:
+def per_call(event: dict[str, Any], rules: ProjectRules | None, rounds: int = 2000) -> float:
     group_event(event, rules=rules)
     best = float("inf")
     for _ in range(3):
