@@ -277,6 +277,13 @@ def test_fingerprint_rules_group_events(text, first, second, together, why):
     assert (grouped(first, text) == grouped(second, text)) is together, why
 
 
+def test_windows_paths_match_with_either_separator():
+    frame = {"abs_path": "C:\\Users\\dev\\app\\Program.cs", "function": "Main", "in_app": True}
+    event = with_frame(python_error(), **frame)
+    assert grouped(event, "path:C:\\Users\\*\\app\\*.cs -> win") == [md5("win")]
+    assert grouped(event, "path:**/app/program.CS -> win") == [md5("win")]
+
+
 def test_a_matching_rule_hashes_its_fingerprint_values():
     assert grouped(python_error(), "error.type:OperationalError -> database-down") == [
         md5("database-down")

@@ -378,6 +378,8 @@ class _LineParser:
             expected = "yes" if wanted else "no"
             return expected.__eq__
         path, ignore_case = _GLOB_STYLE.get(key, (False, False))
+        if path:
+            value = value.replace("\\", "/")  # paths are matched with `/` separators
         try:
             return compile_glob(value, path=path, ignore_case=ignore_case)
         except GlobError as exc:
