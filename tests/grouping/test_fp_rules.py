@@ -463,3 +463,11 @@ def test_tags_sentry_derives_from_fields_can_be_matched_before_digest_derives_th
     assert grouped(event, text) == [md5("env", "staging")]
     tagged = python_error(environment="staging", tags=[["environment", "qa"]])
     assert grouped(tagged, text) != [md5("env", "staging")], "an explicit tag wins"
+
+
+def test_a_family_restricted_rule_still_sees_frames_of_another_platform():
+    # A Python event with one JavaScript frame (e.g. a template's inline script):
+    # the family prefilter must not skip the rule.
+    event = with_frame(python_error(), function="render", platform="javascript", in_app=True)
+    assert grouped(event, "family:javascript function:render -> js-frame") == [md5("js-frame")]
+    assert grouped(python_error(), "family:javascript -> js") != [md5("js")]

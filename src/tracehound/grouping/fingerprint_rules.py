@@ -109,6 +109,9 @@ class FingerprintRule:
     fingerprint: tuple[str, ...]
     title: str | None = None
     is_builtin: bool = False
+    # The platform families a frame must have for the rule to match (None: any); lets
+    # an event skip rules for other platforms without evaluating their matchers.
+    families: frozenset[str] | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -124,6 +127,8 @@ class FingerprintRules:
             return None
         facts = EventFacts(event)
         for rule in self.rules:
+            if rule.families is not None and rule.families.isdisjoint(facts.families()):
+                continue
             if facts.satisfies(rule):
                 return rule
         return None
@@ -143,13 +148,21 @@ def _text(value: Any) -> str | None:
 class EventFacts:
     """What the matchers look at, read from the event once."""
 
-    __slots__ = ("_event", "_exceptions", "_frames", "_platform")
+    __slots__ = ("_event", "_exceptions", "_families", "_frames", "_platform")
 
     def __init__(self, event: dict[str, Any]) -> None:
         self._event = event
         self._exceptions = exception_values(event)
         self._platform = event_platform(event)
         self._frames: list[dict[str, Any]] | None = None
+        self._families: set[str] | None = None
+
+    def families(self) -> set[str]:
+        """The families a frame matcher can see: each frame's, or the event's without frames."""
+        if self._families is None:
+            platforms = {_text(frame.get("platform")) for frame in self.frames()} or {None}
+            self._families = {family_of(p or self._platform) for p in platforms}
+        return self._families
 
     def values(self, key: str) -> Iterator[str]:
         event = self._event
@@ -203,6 +216,16 @@ class EventFacts:
             return matcher.holds(_path_forms(_present((frame.get("package"),))))
         field = key[6:]  # "stack.module" → "module"
         return matcher.holds(_present((frame.get(field),)))
+
+
+def family_set(value: str) -> frozenset[str] | None:
+    """The families a `family:` value names; None for `all`."""
+    families = {family.strip().lower() for family in value.split(",")}
+    if "all" in families:
+        return None
+    if "other" in families:
+        families.add("jvm")  # Sentry's "other" takes in the JVM platforms
+    return frozenset(families)
 
 
 def _present(values: Any) -> Iterator[str]:
@@ -295,6 +318,12 @@ class _LineParser:
         if not matchers:
             raise self.error("expected a matcher such as error.type:ValueError before '->'", 0)
         fingerprint, title = self.fingerprint()
+        families: frozenset[str] | None = None
+        for matcher in matchers:
+            if matcher.key == "family" and not matcher.negated:
+                allowed = family_set(matcher.pattern)
+                if allowed is not None:
+                    families = allowed if families is None else families & allowed
         return FingerprintRule(
             line=self.number,
             text=self.line.strip(),
@@ -302,6 +331,7 @@ class _LineParser:
             fingerprint=tuple(fingerprint),
             title=title,
             is_builtin=self.builtin,
+            families=families,
         )
 
     def matcher(self) -> Matcher:
@@ -360,17 +390,13 @@ class _LineParser:
 
     def predicate(self, key: str, value: str, start: int) -> Callable[[str], bool]:
         if key == "family":
-            families = [family.strip().lower() for family in value.split(",")]
-            unknown = [family for family in families if family not in FAMILIES]
+            unknown = [f for f in value.lower().split(",") if f.strip() not in FAMILIES]
             if unknown:
                 raise self.error(
                     f"unknown family {unknown[0]!r} (known: {', '.join(sorted(FAMILIES))})", start
                 )
-            if "all" in families:
-                return lambda _: True
-            if "other" in families:
-                families.append("jvm")  # Sentry's "other" takes in the JVM platforms
-            return frozenset(families).__contains__
+            families = family_set(value)
+            return (lambda _: True) if families is None else families.__contains__
         if key == "app":
             wanted = _APP_VALUES.get(value.lower())
             if wanted is None:
