@@ -89,6 +89,65 @@ def js_error(type_: str = "TypeError", value: str = "x is undefined", **extra: A
     return event
 
 
+def java_error(type_: str, value: str, driver_function: str) -> dict[str, Any]:
+    """A sentry-java (Spring Boot) event: the driver frames are library code."""
+    return {
+        "platform": "java",
+        "sdk": {"name": "sentry.java.spring-boot.jakarta", "version": "7.14.0"},
+        "exception": {
+            "values": [
+                {
+                    "type": type_,
+                    "value": value,
+                    "module": "org.postgresql.util",
+                    "stacktrace": {
+                        "frames": [
+                            {
+                                "module": "com.acme.shop.OrderService",
+                                "function": "placeOrder",
+                                "filename": "OrderService.java",
+                                "in_app": True,
+                            },
+                            {
+                                "module": "org.postgresql.core.v3.QueryExecutorImpl",
+                                "function": driver_function,
+                                "filename": "QueryExecutorImpl.java",
+                                "in_app": False,
+                            },
+                        ]
+                    },
+                }
+            ]
+        },
+    }
+
+
+def native_crash(package: str, function: str) -> dict[str, Any]:
+    """A sentry-native minidump-style crash: frames name their image (package)."""
+    return {
+        "platform": "native",
+        "exception": {
+            "values": [
+                {
+                    "type": "EXCEPTION_ACCESS_VIOLATION_READ",
+                    "value": "Fatal Error: EXCEPTION_ACCESS_VIOLATION_READ",
+                    "mechanism": {"type": "minidump", "synthetic": True},
+                    "stacktrace": {
+                        "frames": [
+                            {"function": "main", "package": "C:\\app\\game.exe", "in_app": True},
+                            {
+                                "function": function,
+                                "package": package,
+                                "instruction_addr": "0x7ff6",
+                            },
+                        ]
+                    },
+                }
+            ]
+        },
+    }
+
+
 def with_frame(event: dict[str, Any], **frame: Any) -> dict[str, Any]:
     event = copy.deepcopy(event)
     event["exception"]["values"][-1]["stacktrace"]["frames"].append(frame)
@@ -247,6 +306,34 @@ CASES = [
         python_error("KeyError", "'sku'", release="shop@3.0.0"),
         False,
         "an event of another release keeps its default group",
+    ),
+    (
+        "stack.module:org.postgresql.* error.type:*PSQLException -> postgres",
+        java_error("org.postgresql.util.PSQLException", "connection refused", "sendQuery"),
+        java_error("org.postgresql.util.PSQLException", "timeout", "receiveResponse"),
+        True,
+        "Java: any PSQLException from the driver is the database, whichever driver frame",
+    ),
+    (
+        "stack.module:org.postgresql.* error.type:*PSQLException -> postgres",
+        java_error("org.postgresql.util.PSQLException", "x", "sendQuery"),
+        java_error("java.sql.SQLTimeoutException", "x", "sendQuery"),
+        False,
+        "Java: another exception type from the same frames keeps its default group",
+    ),
+    (
+        "family:native stack.package:**/libssl* -> tls-crash",
+        native_crash("/usr/lib/x86_64-linux-gnu/libssl.so.3", "SSL_read"),
+        native_crash("/usr/lib/x86_64-linux-gnu/libssl.so.3", "ssl3_read_bytes"),
+        True,
+        "native: any crash inside libssl is one issue",
+    ),
+    (
+        "family:native stack.package:**/libssl* -> tls-crash",
+        native_crash("/usr/lib/x86_64-linux-gnu/libssl.so.3", "SSL_read"),
+        native_crash("C:\\Windows\\System32\\ntdll.dll", "RtlUserThreadStart"),
+        False,
+        "native: a crash in another image is not the libssl issue",
     ),
     (
         "error.type:OperationalError -> {{ default }}, {{ tags.region }}",
