@@ -75,7 +75,11 @@ def crash_frame(
     for stacktrace in stacks:
         frames = _frames(stacktrace)
         if frames:
-            if config is not None:
+            # Built-in rules only decide frames whose in_app the SDK left unset (but for
+            # JavaScript dependencies, which is_in_app knows): when the SDK set every
+            # frame and the project has no rules, the SDK's flags are the answer.
+            sdk_decided = rules is None and all(type(f.get("in_app")) is bool for f in frames)
+            if config is not None and not sdk_decided:
                 in_app = frame_states(frames, platform, config, rules).in_app
                 for index in range(len(frames) - 1, -1, -1):
                     if in_app[index]:
