@@ -8,6 +8,7 @@ part that names the code.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 NATIVE_PLATFORMS = frozenset({"c", "cocoa", "native", "objc", "swift"})
 # `0x…` in place of a name: an unsymbolicated address.
@@ -25,6 +26,13 @@ _SWIFT_RETURN = re.compile(r"\)\s+->\s+.*$")
 
 
 def trim_native_function(function: str) -> str | None:
+    """A C, C++, Objective-C, Swift or Rust symbol as it groups (see `_trim`)."""
+    # Symbols repeat across events and trimming one costs microseconds: cache the
+    # usual ones, never the huge ones (the cache would hold them all).
+    return _trim_cached(function) if len(function) <= 512 else _trim(function)
+
+
+def _trim(function: str) -> str | None:
     """A C, C++, Objective-C, Swift or Rust symbol as it groups: no return type, arguments,
     template arguments, qualifiers or Rust hash; None for a bare address."""
     name = function.strip()
@@ -110,3 +118,6 @@ def _last_word(name: str) -> str:
         elif char == " " and depth == 0:
             cut = index + 1
     return name[cut:]
+
+
+_trim_cached = lru_cache(maxsize=8_192)(_trim)
