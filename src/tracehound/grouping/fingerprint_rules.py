@@ -158,10 +158,14 @@ class EventFacts:
         self._families: set[str] | None = None
 
     def families(self) -> set[str]:
-        """The families a frame matcher can see: each frame's, or the event's without frames."""
+        """The families a frame matcher may see (a superset: the event's is always in)."""
         if self._families is None:
-            platforms = {_text(frame.get("platform")) for frame in self.frames()} or {None}
-            self._families = {family_of(p or self._platform) for p in platforms}
+            families = {family_of(self._platform)}
+            for frame in self.frames():
+                platform = frame.get("platform")
+                if platform and platform != self._platform and isinstance(platform, str):
+                    families.add(family_of(platform))
+            self._families = families
         return self._families
 
     def values(self, key: str) -> Iterator[str]:
