@@ -10,16 +10,10 @@ never seen before, so no cached match helps). Run under `flock /tmp/bench.lock`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from tracehound.grouping import group_event
-from tracehound.grouping.enhancers import Enhancements, parse_enhancements
-
-
-@dataclass(frozen=True)
-class Rules:
-    stacktrace: Enhancements | None
+from tracehound.grouping import ProjectRules, group_event
+from tracehound.grouping.enhancers import parse_enhancements
 
 
 def _exception(platform: str, frames: list[dict[str, Any]]) -> dict[str, Any]:
@@ -90,7 +84,7 @@ PROJECT_RULES = "\n".join(
 )
 
 
-def per_call(event: dict[str, Any], rules: Rules | None, rounds: int = 2000) -> float:
+def per_call(event: dict[str, Any], rules: ProjectRules | None, rounds: int = 2000) -> float:
     group_event(event, rules=rules)
     best = float("inf")
     for _ in range(3):
@@ -102,7 +96,7 @@ def per_call(event: dict[str, Any], rules: Rules | None, rounds: int = 2000) -> 
 
 
 def main() -> None:
-    project = Rules(parse_enhancements(PROJECT_RULES))
+    project = ProjectRules(parse_enhancements(PROJECT_RULES))
     print(f"{'event':<22}{'built-in only':>16}{'+ 50 project rules':>22}")
     for name, event in shapes().items():
         print(f"{name:<22}{per_call(event, None):>13.1f} µs{per_call(event, project):>19.1f} µs")

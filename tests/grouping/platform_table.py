@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tracehound.grouping import group_event
+from tracehound.grouping import ProjectRules, group_event
 from tracehound.grouping.enhancers import parse_enhancements
 
 
@@ -27,11 +27,6 @@ class Case:
     # Which hash to compare: 0 is the primary one (`app` when in-app frames contribute),
     # -1 the last (`system`: every contributing frame).
     variant: int = 0
-
-
-@dataclass(frozen=True)
-class ProjectRules:
-    stacktrace: Any
 
 
 def error_event(

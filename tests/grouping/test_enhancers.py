@@ -1,14 +1,11 @@
 """Stack-trace rules: the syntax Sentry documents, what each matcher and action does."""
 
-from dataclasses import dataclass
-
 import pytest
 
-from tracehound.grouping import group_event
+from tracehound.grouping import ProjectRules, group_event
 from tracehound.grouping.enhancers import (
     MAX_RULES,
     MAX_TEXT_LENGTH,
-    Enhancements,
     FrameStates,
     parse_enhancements,
 )
@@ -363,11 +360,6 @@ def test_frame_states_start_from_the_sdks_flags():
 
 
 # --- in group_event ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProjectRules:  # the shape helper `fprules` compiles; group_event reads `.stacktrace`
-    stacktrace: Enhancements | None
 
 
 def py_event(*frames):

@@ -32,7 +32,7 @@ CASES = [
     ("segfault at 0x7fff5fbff8a0", "segfault at <hex>"),
     ("token abcdef0123456789 rejected", "token <hex> rejected"),
     ("TOKEN ABCDEF0123456789 REJECTED", "TOKEN <hex> REJECTED"),
-    ("account 123456789 locked", "account <hex> locked"),
+    ("account 123456789 locked", "account <int> locked"),
     ("deployed abc1234", "deployed <git_sha>"),
     ("ratio 0.75 too high", "ratio <float> too high"),
     ("balance -3 below zero", "balance <int> below zero"),

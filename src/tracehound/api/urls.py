@@ -1,6 +1,6 @@
 from django.urls import path, re_path, register_converter
 
-from tracehound.api import views
+from tracehound.api import projects, views
 
 
 class EventIdConverter:
@@ -27,6 +27,14 @@ urlpatterns = [
     path("projects/<slug:org>/<slug:project>/user-feedback/", views.project_user_feedback),
     path("issues/<str:issue_id>/", views.issue_detail),
     path("issues/<str:issue_id>/events/latest/", views.issue_latest_event),
+]
+
+# Project details and grouping settings (fingerprint and stack-trace rules, version).
+urlpatterns += [
+    path("projects/<slug:org>/<slug:project>/", projects.project_details),
+]
+
+urlpatterns += [
     # Last: any other /api/0/ path is a JSON 404, never Django's slash-appending redirect.
     re_path(r"", views.unknown_endpoint),
 ]

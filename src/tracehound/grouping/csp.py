@@ -1,6 +1,7 @@
-"""Content-Security-Policy reports: which directive blocked what, reduced to a stable key.
+"""Security reports: which CSP directive blocked what, reduced to a stable key; and the
+certificate reports (HPKP, Expect-CT, Expect-Staple), one issue per failing host.
 
-A report names the full blocked URL; grouping on its host keeps one issue per
+A CSP report names the full blocked URL; grouping on its host keeps one issue per
 offending origin instead of one per URL.
 """
 
@@ -102,3 +103,17 @@ def report_message(report: dict[str, Any]) -> str:
         return "Blocked inline 'style'"
     template = _MESSAGES.get(family, "Blocked '{directive}' from '{uri}'")
     return template.format(uri=uri, directive=directive or "unknown")
+
+
+# Event key → the salt Sentry puts before the host name, and how the title reads.
+HOSTNAME_REPORTS = {"hpkp": "hpkp", "expectstaple": "expect-staple", "expectct": "expect-ct"}
+HOSTNAME_TITLES = {
+    "hpkp": "Public key pinning validation failed for '{hostname}'",
+    "expectstaple": "Expect-Staple failed for '{hostname}'",
+    "expectct": "Expect-CT failed for '{hostname}'",
+}
+
+
+def report_hostname(event: dict[str, Any], key: str) -> str:
+    report = event.get(key)
+    return _text(report, "hostname").lower() if isinstance(report, dict) else ""

@@ -8,6 +8,7 @@ by region: the default values are spliced in where `{{ default }}` stands.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ def fingerprint_of(event: dict[str, Any]) -> list[str] | None:
     if not isinstance(raw, list):
         return None
     values = [text for text in map(_stringify, raw) if text is not None]
-    if not values or (len(values) == 1 and _DEFAULT.fullmatch(values[0].strip())):
+    if not values or (len(values) == 1 and is_default_marker(values[0])):
         return None
     return values
 
@@ -57,14 +58,38 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _tag(event: dict[str, Any], name: str) -> str:
+# Fields Sentry also files as tags, so `tags.transaction` works before digest derives them.
+DERIVED_TAGS = frozenset(
+    {"environment", "release", "dist", "level", "logger", "transaction", "server_name"}
+)
+
+
+def tag_values(event: dict[str, Any], name: str) -> Iterator[Any]:
+    """The values of tag `name`, from the map or the list-of-pairs shape, else the field
+    of that name for the tags Sentry derives from fields."""
     tags = event.get("tags")
+    found = False
     if isinstance(tags, dict):
-        return _text(tags.get(name))
-    if isinstance(tags, list):
+        found = name in tags
+        yield tags.get(name)
+    elif isinstance(tags, list):
         for pair in tags:
             if isinstance(pair, (list, tuple)) and len(pair) == 2 and pair[0] == name:
-                return _text(pair[1])
+                found = True
+                yield pair[1]
+    if not found and name in DERIVED_TAGS:
+        yield event.get(name)
+
+
+def is_default_marker(value: str) -> bool:
+    """Whether a fingerprint value is `{{ default }}` (any spacing or case)."""
+    return _DEFAULT.fullmatch(value.strip()) is not None
+
+
+def _tag(event: dict[str, Any], name: str) -> str:
+    for value in tag_values(event, name):
+        if value is not None:
+            return _text(value)
     return ""
 
 
@@ -87,6 +112,8 @@ def resolve_variable(name: str, context: FingerprintContext) -> str | None:
         return _text(exception.get("type")) or "<no-type>"
     if key in ("value", "error.value"):
         return parameterize(_text(exception.get("value"))) or "<no-value>"
+    if key.startswith("stack."):
+        key = key[6:]
     if key == "function":
         return _text(frame.get("function")) or "<no-function>"
     if key == "module":
@@ -105,7 +132,8 @@ def resolve_variable(name: str, context: FingerprintContext) -> str | None:
     return None
 
 
-def _resolve(value: str, context: FingerprintContext) -> str:
+def resolve_variables(value: str, context: FingerprintContext) -> str:
+    """`value` with each known `{{ variable }}` replaced; unknown ones stay as written."""
     if "{{" not in value:
         return value
 
@@ -123,13 +151,13 @@ def fingerprint_hashes(
     exception_value = _text((context.last_exception or {}).get("value"))
     resolved: list[str | None] = []  # None marks where the default values go
     for raw in fingerprint:
-        if _DEFAULT.fullmatch(raw.strip()):
+        if is_default_marker(raw):
             resolved.append(None)
         elif exception_value and raw == exception_value:
             # SDKs often fingerprint on str(exc); its variable parts must not split the issue.
             resolved.append(parameterize(raw))
         else:
-            resolved.append(_resolve(raw, context))
+            resolved.append(resolve_variables(raw, context))
 
     extras = [value for value in resolved if value is not None]
     if len(extras) == len(resolved) or not variants:

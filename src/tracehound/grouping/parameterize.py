@@ -38,6 +38,11 @@ _IPV6 = (
 )
 _TIME = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
 _ZONE = r"(?:Z|[+-]\d{2}:?\d{2})"
+# The arguments of a datetime repr: numbers, then optionally tzinfo=<one level of call>.
+_REPR_ARGS = (
+    r"\d{1,4}(?:,\s?\d{1,6}){1,6}"
+    r"(?:,\s?(?:tzinfo|fold)=[\w.]+(?:\([^()]{0,100}\))?){0,2}"
+)
 
 # (name, pattern) in priority order; each match becomes "<name>".
 PATTERNS: tuple[tuple[str, str], ...] = (
@@ -61,6 +66,10 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         rf"|\b{_DAY}\s{_MONTH}\s\d{{2}}\s\d{{4}}\s{_TIME}(?:\sGMT[+-]\d{{4}}(?:\s\([^)]*\))?)?"
         # ctime / asctime: Wed Jan 11 10:00:00 2023
         rf"|\b{_DAY}\s{_MONTH}\s{{1,2}}\d{{1,2}}\s{_TIME}\s\d{{4}}"
+        # Java Date.toString(): Wed Jan 11 10:00:00 UTC 2023
+        rf"|\b{_DAY}\s{_MONTH}\s\d{{2}}\s{_TIME}\s[A-Z]{{2,5}}\s\d{{4}}"
+        # Python reprs: datetime.datetime(2023, 1, 11, 10, 0, tzinfo=...), datetime.date(...)
+        rf"|\bdatetime\.(?:datetime|date)\({_REPR_ARGS}\)"
         # kitchen clock: 3:04PM, 10:00 am, and plain 10:00:00
         r"|\b\d{1,2}:\d{2}(?::\d{2})?\s?[AaPp][Mm]\b"
         r"|(?<![\w:.])\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?![\w:])",
@@ -73,12 +82,13 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "hex",
         r"\b0[xX][0-9a-fA-F]+\b"
-        r"|\b(?=[0-9a-f]*\d)[0-9a-f]{8,128}\b"
-        r"|\b(?=[0-9A-F]*\d)[0-9A-F]{8,128}\b",
+        # A digit and a letter: digits alone are a number (a 9-digit id is an <int>).
+        r"|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,128}\b"
+        r"|\b(?=[0-9A-F]*\d)(?=[0-9A-F]*[A-F])[0-9A-F]{8,128}\b",
     ),
     ("git_sha", r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7}\b"),
     ("float", r"(?<![\w.])[-+]?\d+\.\d+(?:[eE][-+]?\d+)?(?!\w|\.\d)"),
-    ("int", r"(?<![\w.])[-+]?\d{1,7}(?!\w|\.\d)"),
+    ("int", r"(?<![\w.])[-+]?\d+(?!\w|\.\d)"),
     ("quoted_str", r"(?<==)(?:'[^']*'|\"[^\"]*\")"),
     ("bool", r"(?<==)(?:[Tt]rue|TRUE|[Ff]alse|FALSE)\b"),
 )

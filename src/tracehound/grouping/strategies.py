@@ -20,7 +20,7 @@ from tracehound.grouping import csp
 from tracehound.grouping.config import GroupingConfig
 from tracehound.grouping.enhancers import Enhancements
 from tracehound.grouping.exceptions import Exception_, ExceptionSelection
-from tracehound.grouping.frames import stacktrace_values
+from tracehound.grouping.frames import basename, stacktrace_values
 from tracehound.grouping.parameterize import parameterize
 
 Variant = tuple[str, list[str]]
@@ -53,8 +53,8 @@ class ExceptionComponents:
         app_frames, system_frames = stacktrace_values(
             exception.get("stacktrace"), self._platform, self._config, self.rules, exception
         )
-        # Tree order within an exception: stack trace, then type, then value.
-        head = _type_values(exception)
+        # Tree order within an exception: stack trace, type, NSError, then value.
+        head = _type_values(exception) + _ns_error_values(exception)
         # The message only helps when there is no stack to tell crashes apart.
         # (In-app frames are a subset of all frames, so no app frames may still mean a stack.)
         value = [] if app_frames else _value_values(exception)
@@ -89,6 +89,21 @@ def _type_values(exception: Exception_) -> list[str]:
     return []
 
 
+def _ns_error_values(exception: Exception_) -> list[str]:
+    """Cocoa's NSError domain and code: the same error code is the same problem."""
+    mechanism = exception.get("mechanism")
+    meta = mechanism.get("meta") if isinstance(mechanism, dict) else None
+    ns_error = meta.get("ns_error") if isinstance(meta, dict) else None
+    if not isinstance(ns_error, dict):
+        return []
+    domain, code = ns_error.get("domain"), ns_error.get("code")
+    if not isinstance(domain, str) or not domain or isinstance(code, bool):
+        return []
+    if not isinstance(code, int):
+        return []
+    return [domain, str(code)]
+
+
 def _value_values(exception: Exception_) -> list[str]:
     value = exception.get("value")
     if value is None:
@@ -106,22 +121,29 @@ def _stack_variants(app: list[str], system: list[str]) -> list[Variant]:
     return variants
 
 
-def thread_stacktrace(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The stack trace of the crashed thread, or of the only thread that has one."""
+def thread_values(event: dict[str, Any]) -> list[dict[str, Any]]:
     threads = event.get("threads")
     values = threads.get("values") if isinstance(threads, dict) else None
     if not isinstance(values, list):
-        return None
+        return []
+    return [thread for thread in values if isinstance(thread, dict)]
+
+
+def thread_stacktrace(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The stack of the crashed thread, else of the current one, else of the only one.
+
+    Each must be the single such thread among those with a stack, as in Sentry's
+    threads strategy: two crashed threads say nothing about which one to group on.
+    """
     with_stack = [
         thread
-        for thread in values
-        if isinstance(thread, dict)
-        and isinstance(thread.get("stacktrace"), dict)
-        and thread["stacktrace"].get("frames")
+        for thread in thread_values(event)
+        if isinstance(thread.get("stacktrace"), dict) and thread["stacktrace"].get("frames")
     ]
-    crashed = [thread for thread in with_stack if thread.get("crashed") is True]
-    if len(crashed) == 1:
-        return crashed[0]["stacktrace"]  # type: ignore[no-any-return]
+    for flag in ("crashed", "current"):
+        flagged = [thread for thread in with_stack if thread.get(flag) is True]
+        if len(flagged) == 1:
+            return flagged[0]["stacktrace"]  # type: ignore[no-any-return]
     if len(with_stack) == 1:
         return with_stack[0]["stacktrace"]  # type: ignore[no-any-return]
     return None
@@ -149,6 +171,21 @@ def message_template(event: dict[str, Any]) -> str:
     return ""
 
 
+def template_values(event: dict[str, Any]) -> list[str]:
+    """A template error (Django, Jinja): the template's file name and the failing line."""
+    template = event.get("template")
+    if not isinstance(template, dict):
+        return []
+    values = []
+    filename = template.get("filename") or template.get("abs_path")
+    if isinstance(filename, str) and filename:
+        values.append(basename(filename))
+    line = template.get("context_line")
+    if isinstance(line, str) and line.strip():
+        values.append(" ".join(line.split()))
+    return values
+
+
 def default_variants(
     event: dict[str, Any],
     config: GroupingConfig,
@@ -169,11 +206,20 @@ def default_variants(
             if variants:
                 return variants
 
+    template = template_values(event)
+    if template:
+        return [("template", template)]
+
     report = event.get("csp")
     if isinstance(report, dict):
         directive = csp.effective_directive(report)
         if directive:
             return [("csp", [directive, csp.blocked_origin(report)])]
+
+    for key, salt in csp.HOSTNAME_REPORTS.items():
+        hostname = csp.report_hostname(event, key)
+        if hostname:
+            return [(key, [salt, hostname])]
 
     message = message_template(event)
     if message:

@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from tracehound.grouping import csp
-from tracehound.grouping.config import JAVASCRIPT_PLATFORMS
+from tracehound.grouping.config import JAVASCRIPT_PLATFORMS, GroupingConfig
+from tracehound.grouping.enhancers import Enhancements
 from tracehound.grouping.exceptions import Exception_, ExceptionSelection
-from tracehound.grouping.frames import Frame, is_in_app, is_url
+from tracehound.grouping.frames import Frame, frame_states, is_in_app, is_url
 from tracehound.grouping.strategies import logentry_of, thread_stacktrace
 
 TITLE_LENGTH = 100
@@ -54,9 +55,17 @@ def _frames(stacktrace: Any) -> list[Frame]:
 
 
 def crash_frame(
-    event: dict[str, Any], selection: ExceptionSelection | None, platform: str
+    event: dict[str, Any],
+    selection: ExceptionSelection | None,
+    platform: str,
+    config: GroupingConfig | None = None,
+    rules: Enhancements | None = None,
 ) -> Frame | None:
-    """The newest in-app frame of the first stack that has frames (else its newest frame)."""
+    """The newest in-app frame of the first stack that has frames (else its newest frame).
+
+    With a `config`, in-app is decided as grouping decides it: by the SDK, then by the
+    built-in and the project's stack-trace rules (`-app` on a library moves the culprit).
+    """
     stacks: list[Any] = []
     if selection is not None:
         stacks.append(selection.main.get("stacktrace"))
@@ -66,6 +75,16 @@ def crash_frame(
     for stacktrace in stacks:
         frames = _frames(stacktrace)
         if frames:
+            # Built-in rules only decide frames whose in_app the SDK left unset (but for
+            # JavaScript dependencies, which is_in_app knows): when the SDK set every
+            # frame and the project has no rules, the SDK's flags are the answer.
+            sdk_decided = rules is None and all(type(f.get("in_app")) is bool for f in frames)
+            if config is not None and not sdk_decided:
+                in_app = frame_states(frames, platform, config, rules).in_app
+                for index in range(len(frames) - 1, -1, -1):
+                    if in_app[index]:
+                        return frames[index]
+                return frames[-1]
             for frame in reversed(frames):
                 if is_in_app(frame, frame.get("platform") or platform):
                     return frame
@@ -113,6 +132,8 @@ def culprit(event: dict[str, Any], frame: Frame | None, platform: str) -> str:
     report = event.get("csp")
     if isinstance(report, dict) and frame is None:
         return truncate(csp.violated_directive(report), CULPRIT_LENGTH)
+    if frame is None and (found := hostname_report(event)) is not None:
+        return truncate(found[1], CULPRIT_LENGTH)
     if frame is not None:
         text = frame_culprit(frame, platform)
         if text:
@@ -177,3 +198,22 @@ def csp_title_and_metadata(
         "message": message,
     }
     return truncate(message, TITLE_LENGTH), metadata
+
+
+def hostname_report(event: dict[str, Any]) -> tuple[str, str] | None:
+    """(event key, host) of an HPKP, Expect-Staple or Expect-CT report, else None."""
+    for key in csp.HOSTNAME_REPORTS:
+        hostname = csp.report_hostname(event, key)
+        if hostname:
+            return key, hostname
+    return None
+
+
+def hostname_report_title_and_metadata(
+    event: dict[str, Any], key: str, hostname: str
+) -> tuple[str, dict[str, Any]]:
+    """The report's own message (ingest writes one), else Sentry's wording for its type."""
+    message = message_title(event)
+    if message == UNLABELED:
+        message = csp.HOSTNAME_TITLES[key].format(hostname=hostname)
+    return truncate(message, TITLE_LENGTH), {"origin": hostname, "message": message}
