@@ -11,6 +11,7 @@ from tests.issues.digesting import error, send
 from tracehound.digest.process import ProjectGrouping
 from tracehound.grouping import DEFAULT_GROUPING_VERSION
 from tracehound.grouping.config import CONFIGS, GroupingConfig
+from tracehound.grouping.enhancers import BUILTIN_2023_01_11
 from tracehound.issues.models import GroupHash, Issue
 from tracehound.queue.worker import project_groupings
 
@@ -23,7 +24,11 @@ NEW = "test:no-context-lines"
 
 @pytest.fixture(autouse=True)
 def second_config(monkeypatch):
-    monkeypatch.setitem(CONFIGS, NEW, GroupingConfig(id=NEW, contextline_platforms=frozenset()))
+    monkeypatch.setitem(
+        CONFIGS,
+        NEW,
+        GroupingConfig(id=NEW, contextline_platforms=frozenset(), builtin_rules=BUILTIN_2023_01_11),
+    )
 
 
 def with_line(type_: str = "ValueError") -> dict:
@@ -92,3 +97,47 @@ def test_a_secondary_version_this_build_does_not_know_is_left_out(wsgi, project,
     send(wsgi, project, with_line())
     digest_all()
     assert hash_versions(Issue.objects.get()) == [DEFAULT_GROUPING_VERSION]
+
+
+def set_rules(project, fingerprint: str = "", stacktrace: str = "") -> None:
+    p = project.project
+    p.fingerprint_rules, p.stacktrace_rules = fingerprint, stacktrace
+    p.save(update_fields=["fingerprint_rules", "stacktrace_rules"])
+
+
+def test_project_fingerprint_rules_apply_at_digest(wsgi, project, digest_all):
+    """Two exception types are two issues; a rule naming both makes them one, titled."""
+    send(wsgi, project, error("DatabaseError"))
+    send(wsgi, project, error("OperationalError"))
+    digest_all()
+    assert Issue.objects.count() == 2
+    set_rules(
+        project,
+        'error.type:"DatabaseError" -> database-error title="Database"\n'
+        "error.type:OperationalError -> database-error",
+    )
+    send(wsgi, project, error("DatabaseError"))
+    send(wsgi, project, error("OperationalError"))
+    digest_all()
+    newest = Issue.objects.order_by("-id").first()
+    assert Issue.objects.count() == 3
+    assert (newest.times_seen, newest.title) == (2, "Database")
+
+
+def test_project_stacktrace_rules_apply_at_digest(wsgi, project, digest_all):
+    """Marking every frame -group leaves type and value to group on: two events that
+    differ only in their frames' functions join one issue."""
+    first, second = error("KeyError"), error("KeyError")
+    second["exception"]["values"][0]["stacktrace"]["frames"][0]["function"] = "other"
+    send(wsgi, project, first)
+    send(wsgi, project, second)
+    digest_all()
+    assert Issue.objects.count() == 2
+    set_rules(project, stacktrace="stack.function:* -group")
+    third, fourth = error("KeyError"), error("KeyError")
+    fourth["exception"]["values"][0]["stacktrace"]["frames"][0]["function"] = "other"
+    send(wsgi, project, third)
+    send(wsgi, project, fourth)
+    digest_all()
+    assert Issue.objects.count() == 3
+    assert Issue.objects.order_by("-id").first().times_seen == 2

@@ -15,6 +15,7 @@ from tracehound.digest.normalize import event_id_or_none, normalize_event
 from tracehound.digest.scrub import scrub_event
 from tracehound.digest.tags import event_tags
 from tracehound.grouping import GroupingResult, group_event
+from tracehound.grouping.project_rules import project_rules
 from tracehound.lib.compression import compress_payload
 from tracehound.lib.envelope import (
     Envelope,
@@ -151,16 +152,15 @@ def group_with(
 ) -> tuple[GroupingResult, list[str]]:
     """Group with the project's version, and with the secondary one during a transition.
 
-    The one place the project's grouping settings reach `group_event`.
-    PER-PROJECT RULES: fingerprint_rules / stacktrace_rules are passed here once
-    `grouping.project_rules` exists (helper fprules), as
-    `rules=project_rules(grouping.fingerprint_rules, grouping.stacktrace_rules)`.
+    The one place the project's grouping settings reach `group_event`: the project's
+    fingerprint and stack-trace rules (compiled once per text, cached) apply to both.
     """
-    result = group_event(event, grouping.version)
+    rules = project_rules(grouping.fingerprint_rules, grouping.stacktrace_rules)
+    result = group_event(event, grouping.version, rules=rules)
     if not grouping.secondary_version or grouping.secondary_version == grouping.version:
         return result, []
     try:
-        secondary = group_event(event, grouping.secondary_version).hashes
+        secondary = group_event(event, grouping.secondary_version, rules=rules).hashes
     except ValueError:  # a version this build no longer knows: primary hashes only
         return result, []
     return result, [h for h in secondary if h not in result.hashes]
