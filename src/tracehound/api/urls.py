@@ -1,6 +1,6 @@
 from django.urls import path, re_path, register_converter
 
-from tracehound.api import views
+from tracehound.api import issue_actions, views
 
 
 class EventIdConverter:
@@ -19,7 +19,22 @@ class EventIdConverter:
 register_converter(EventIdConverter, "event_id")
 
 event = "projects/<slug:org>/<slug:project>/events/<event_id:event_id>/"
+
+# Issue actions (api/issue_actions.py): first, so `issues/<id>/` answers PUT and DELETE
+# too; each also under Sentry's newer organization-scoped path.
+issue_action_routes = [
+    path(f"{prefix}issues/<str:issue_id>/{suffix}", view)
+    for prefix in ("", "organizations/<slug:org>/")
+    for suffix, view in (
+        ("", issue_actions.issue_detail),
+        ("hashes/", issue_actions.issue_hashes),
+        ("comments/", issue_actions.issue_comments),
+        ("activities/", issue_actions.issue_activities),
+    )
+]
+
 urlpatterns = [
+    *issue_action_routes,
     path("projects/<slug:org>/<slug:project>/issues/", views.project_issues),
     path(event, views.project_event),
     path(f"{event}attachments/", views.event_attachments),

@@ -282,6 +282,11 @@ def mark_seen(issue: Issue, user: Any) -> None:
         )
 
 
+def forget_seen(issue: Issue, user: Any) -> None:
+    """Mark the issue unseen for `user` again (hasSeen false); no activity."""
+    IssueSeen.objects.filter(issue_id=issue.pk, user=user).delete()
+
+
 def set_bookmark(issue: Issue, user: Any, bookmarked: bool) -> None:
     """Bookmark or un-bookmark for `user` (idempotent); no activity."""
     if not bookmarked:
