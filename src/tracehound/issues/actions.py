@@ -45,8 +45,9 @@ def record(issue: Issue, actor: Any, type_: str, data: dict[str, Any] | None = N
 
 def locked(issue: Issue) -> Issue:
     """The issue's current row, locked until the transaction ends (Issue.DoesNotExist if
-    it was deleted meanwhile)."""
-    return Issue.objects.select_for_update().get(pk=issue.pk)
+    it was deleted meanwhile). A no-key lock: digest's foreign-key checks of new events
+    for the issue need not wait for it, its counter update does."""
+    return Issue.objects.select_for_update(no_key=True).get(pk=issue.pk)
 
 
 def save(issue: Issue, row: Issue, fields: list[str]) -> None:

@@ -1,20 +1,24 @@
 """Merge, unmerge and delete: actions over many rows, moved or removed with set-based SQL.
 
 Concurrency with digest (PostgreSQL, several workers). Digest reads the hash → issue map
-without locks, inserts events, then updates issue counters in id order. These actions
-lock the issue rows in id order first (`lock_issues`), so:
-- a digest that already updated a counter of an involved issue holds its row: the action
-  waits, and then sees (and moves or deletes) that batch's events;
-- a digest that read a hash before the action committed but writes after it either adds
-  to an issue that still exists (counted there, once), or refers to an issue the action
-  deleted: its transaction fails on the (deferred) foreign key, and digest stores the
-  batch again item by item, now reading the new hash owners. Nothing is lost or doubled.
+without locks early in its batch transaction, inserts events, then updates issue
+counters in id order. These actions lock the issue rows in id order too, so a batch that
+already updated an involved issue is waited for and its events are then moved or
+deleted with the rest. A batch that read a hash before the action committed may still
+write to the old owner afterwards; so merge and delete first move the hashes away
+(merge: everything else too) but keep the old issues, then `settle` (wait for the
+transactions running at that moment to end), and only then fold in or delete what
+arrived meanwhile and remove the issues. Nothing is lost, counted twice, or refused
+by a foreign key. Unmerge deletes nothing: an event of a split-off hash that a batch
+in flight adds to the source stays there, counted once.
 Unmerge locks the project row first (it takes a short id), as digest does when it
 creates issues, so the two never wait on each other in opposite orders.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +44,8 @@ from tracehound.issues.models import (
 from tracehound.issues.queries import format_short_id
 
 CHUNK = 1000  # rows per statement when moving or deleting events
+SETTLE_SECONDS = 10.0  # longest wait for digest batches in flight (far beyond a batch)
+log = logging.getLogger("tracehound.issues")
 MAX_HASHES = 100
 NEW_FOR = timedelta(days=7)  # Sentry's "new" substatus lasts a week after first seen
 
@@ -54,10 +60,12 @@ def execute(sql: str, params: list[Any]) -> int:
         return int(cursor.rowcount)
 
 
-def lock_issues(ids: Iterable[int]) -> list[Issue]:
-    """Lock the rows in id order (the order digest updates counters in)."""
-    rows = Issue.objects.select_for_update().filter(pk__in=sorted(set(ids))).order_by("pk")
-    return list(rows.select_related("project"))
+def lock_issues(ids: Iterable[int], *, deleting: bool = True) -> list[Issue]:
+    """Lock the issue rows (only them: not the joined project) in id order, the order
+    digest updates counters in. Rows that stay take the weaker no-key lock, which does
+    not hold up digest's foreign-key checks of events inserted for them."""
+    rows = Issue.objects.select_for_update(of=("self",), no_key=not deleting)
+    return list(rows.filter(pk__in=sorted(set(ids))).select_related("project").order_by("pk"))
 
 
 def count_users(issue_id: int) -> int:
@@ -112,22 +120,11 @@ def pick_survivor(rows: list[Issue]) -> Issue:
     return min(rows, key=lambda r: (-r.times_seen, r.first_seen, r.pk))
 
 
-@transaction.atomic
-def merge_issues(issues: list[Issue], actor: Any) -> Issue:
-    """Merge the issues into the one with the most events; the others are deleted.
+def fold(survivor: Issue, rows: list[Issue]) -> None:
+    """Move everything of the locked `rows` but the survivor into it; sum the counters.
 
-    Hashes, events, tag values, counts over time, activities, comments, bookmarks and
-    seen marks move to the survivor; counters are summed, users_seen recounted exactly.
+    The others are left empty (no hashes, events or counts; times_seen 0), not deleted.
     """
-    ids = sorted({i.pk for i in issues})
-    if len(ids) < 2:
-        raise ActionError("id", "give at least two issues to merge")
-    if len({i.project_id for i in issues}) > 1:
-        raise ActionError("id", "issues of different projects cannot be merged")
-    rows = lock_issues(ids)
-    if len(rows) != len(ids):
-        raise ActionError("id", "an issue to merge no longer exists")
-    survivor = pick_survivor(rows)
     merged = [r for r in rows if r.pk != survivor.pk]
     others = [r.pk for r in merged]
     ids_sql = marks(others)
@@ -156,19 +153,68 @@ def merge_issues(issues: list[Issue], actor: Any) -> Issue:
     survivor.save(
         update_fields=["times_seen", "first_seen", "last_seen", "users_seen", "assignee_id"]
     )
-    Issue.objects.filter(pk__in=others).delete()  # nothing refers to them any more
-    slug = survivor.project.slug
-    record(
-        survivor,
-        actor,
-        "merge",
-        {
-            "issues": [
-                {"id": str(r.pk), "shortId": format_short_id(slug, r.short_id)} for r in merged
-            ]
-        },
-    )
+    Issue.objects.filter(pk__in=others).update(times_seen=0, users_seen=0)
+
+
+def merge_issues(issues: list[Issue], actor: Any) -> Issue:
+    """Merge the issues into the one with the most events; the others are deleted.
+
+    Hashes, events, tag values, counts over time, activities, comments, bookmarks and
+    seen marks move to the survivor; counters are summed, users_seen recounted exactly.
+    Two transactions with `settle` between them: the first moves everything, the second
+    moves what digest batches in flight still wrote to the others, and deletes them.
+    """
+    ids = sorted({i.pk for i in issues})
+    if len(ids) < 2:
+        raise ActionError("id", "give at least two issues to merge")
+    if len({i.project_id for i in issues}) > 1:
+        raise ActionError("id", "issues of different projects cannot be merged")
+    with transaction.atomic():
+        rows = lock_issues(ids, deleting=False)
+        if len(rows) != len(ids):
+            raise ActionError("id", "an issue to merge no longer exists")
+        survivor = pick_survivor(rows)
+        merged = [r for r in rows if r.pk != survivor.pk]
+        fold(survivor, rows)
+        slug = survivor.project.slug
+        issues_data = [
+            {"id": str(r.pk), "shortId": format_short_id(slug, r.short_id)} for r in merged
+        ]
+        record(survivor, actor, "merge", {"issues": issues_data})
+    settle()
+    with transaction.atomic():
+        rows = lock_issues(ids)
+        kept = next((r for r in rows if r.pk == survivor.pk), None)
+        if kept is not None:  # else deleted meanwhile, with what it had
+            fold(kept, rows)
+            Issue.objects.filter(pk__in=[r.pk for r in rows if r.pk != kept.pk]).delete()
+            survivor = kept
     return survivor
+
+
+def settle(timeout: float = SETTLE_SECONDS) -> None:
+    """Wait until the transactions running now on this database have ended (PostgreSQL).
+
+    Digest reads the hash → issue map early in its batch transaction; once every batch
+    that may have read the old owners is done, nothing more can arrive for them, and
+    they can go. SQLite runs one writer at a time: nothing to wait for.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    running = (
+        "SELECT pid, xact_start FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(running)
+        waiting = set(cursor.fetchall())
+        deadline = time.monotonic() + timeout
+        while waiting and time.monotonic() < deadline:
+            time.sleep(0.01)
+            cursor.execute(running)  # autocommit: a fresh view of the activity each time
+            waiting &= set(cursor.fetchall())
+    if waiting:
+        log.warning("merge/delete went on with %d transactions still running", len(waiting))
 
 
 # -- unmerge -------------------------------------------------------------------------
@@ -308,7 +354,7 @@ def unmerge(issue: Issue, actor: Any, hashes: list[str]) -> Issue:
     time are recomputed from the moved events (the source's others are not re-read)."""
     wanted = check_hashes(hashes)
     short = reserve_short_id(issue.project_id)
-    rows = lock_issues([issue.pk])
+    rows = lock_issues([issue.pk], deleting=False)
     if not rows:
         raise ActionError("id", "the issue no longer exists")
     source = rows[0]
@@ -431,6 +477,7 @@ def delete_issues(issues: list[Issue], actor: Any, *, discard: bool = False) -> 
                     created_at=now,
                 ).pk
         detach_hashes(rows, tombstones)
+    settle()
     ids = [r.pk for r in rows]
     while True:
         with transaction.atomic():
