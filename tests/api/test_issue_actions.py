@@ -134,9 +134,21 @@ def test_seen_bookmark_and_review_are_per_user(api, project, owner, member):
 
 def test_unknown_keys_are_ignored_as_sentry_does(api, project, member):
     issue = bare_issue(project)
-    response = put(api, url(issue), member, {"isSubscribed": True, "whatever": [1]})
+    body = {"isSubscribed": True, "whatever": [1], "statusDetails": {"someday": 1}}
+    response = put(api, url(issue), member, body)
     assert response.status == 200
     assert not Activity.objects.exists()
+    assert Issue.objects.get(pk=issue.pk).status == "unresolved"
+
+
+def test_an_oversized_body_is_a_json_400(api, project, member):
+    issue = bare_issue(project)
+    before = state(issue)
+    body = b'{"status": "resolved", "pad": "' + b"x" * 3_000_000 + b'"}'
+    response = put(api, url(issue), member, body)
+    assert response.status == 400
+    assert "detail" in response.json()
+    assert state(issue) == before
 
 
 @pytest.mark.parametrize(

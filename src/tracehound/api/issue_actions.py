@@ -174,9 +174,11 @@ def parse_status(update: Update, body: dict[str, Any], project: Project) -> None
         details = {}
     if not isinstance(details, dict):
         raise ActionError("statusDetails", "must be an object")
-    if status is None and details:
-        # As Sentry: the details say what the status is.
-        status = "ignored" if any(k in details for k in IGNORE_FIELDS) else "resolved"
+    if status is None:  # as Sentry: the details can say what the status is
+        if any(k in details for k in IGNORE_FIELDS):
+            status = "ignored"
+        elif any(k in details for k in ("inRelease", "inNextRelease")):
+            status = "resolved"
     if status is None:
         return
     if status not in STATUSES:

@@ -462,7 +462,7 @@ def delete_issues(issues: list[Issue], actor: Any, *, discard: bool = False) -> 
         return
     tombstones: dict[int, int] | None = {} if discard else None
     with transaction.atomic():
-        rows = lock_issues(ids)
+        rows = lock_issues(ids, deleting=False)
         if tombstones is not None:
             now = timezone.now()
             for row in rows:
