@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import uuid
 from datetime import UTC, datetime
 
@@ -240,3 +242,52 @@ def test_an_event_of_a_discarded_issue_is_dropped_by_digest(project, member, thr
     assert not Event.objects.filter(event_id=event_id).exists()
     assert not QueueItem.objects.exists()  # dropped on purpose, not failed
     assert GroupTombstone.objects.get().times_discarded == 1
+
+
+# -- settle: waiting for digest batches in flight (PostgreSQL) ---------------------------
+
+ON_POSTGRES = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL"), reason="SQLite has one writer: nothing to wait for"
+)
+
+
+def hold_transaction(opened: threading.Event, release: threading.Event, ended: list[str]) -> None:
+    """A transaction that stays open until `release` is set, as a digest batch in flight."""
+    from django.db import connection, transaction
+
+    try:
+        with transaction.atomic():
+            Issue.objects.count()
+            opened.set()
+            release.wait(10)
+            ended.append("committing")
+    finally:
+        connection.close()
+
+
+@ON_POSTGRES
+def test_settle_waits_for_the_transactions_running_when_it_started():
+    from tracehound.issues.merging import settle
+
+    opened, release, ended = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=hold_transaction, args=(opened, release, ended))
+    holder.start()
+    assert opened.wait(10)
+    threading.Timer(0.3, release.set).start()
+    settle(timeout=10)
+    assert ended == ["committing"]  # settle returned only after the transaction ended
+    holder.join()
+
+
+@ON_POSTGRES
+def test_settle_gives_up_after_its_timeout(caplog):
+    from tracehound.issues.merging import settle
+
+    opened, release, ended = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=hold_transaction, args=(opened, release, ended))
+    holder.start()
+    assert opened.wait(10)
+    settle(timeout=0.2)
+    assert ended == [] and "still running" in caplog.text
+    release.set()
+    holder.join()
