@@ -40,13 +40,13 @@ def session_cookies(client, user) -> dict[str, str]:
     )
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
 def test_a_write_with_a_token_is_answered_in_json_not_with_the_csrf_page(
     api, owner, issue_id, method
 ):
     response = api(f"/api/0/issues/{issue_id}/", owner, method=method, body=b"{}")
     assert is_json_error(response, 405)
-    assert response.headers["allow"] == "GET, HEAD"
+    assert response.headers["allow"] == "GET, PUT, DELETE, HEAD"
     assert method in response.json()["detail"]
 
 
@@ -62,7 +62,7 @@ def test_a_session_write_with_the_csrf_token_passes_the_csrf_check(api, client, 
     response = api(
         f"/api/0/issues/{issue_id}/", method="PUT", headers=session_cookies(client, owner)
     )
-    assert is_json_error(response, 405)
+    assert response.status == 200  # an empty update: nothing changes
 
 
 def test_a_session_can_read_the_api(api, client, member, issue_id):
@@ -91,9 +91,9 @@ def test_a_write_to_an_unknown_path_is_a_json_404(api, owner):
 
 
 def test_a_wrong_method_on_a_list_is_a_json_405(api, owner):
-    response = api("/api/0/projects/acme/backend/issues/", owner, method="DELETE")
+    response = api("/api/0/projects/acme/backend/issues/", owner, method="POST")
     assert is_json_error(response, 405)
-    assert response.headers["allow"] == "GET, HEAD"
+    assert response.headers["allow"] == "GET, PUT, DELETE, HEAD"
 
 
 def test_a_request_django_refuses_as_bad_is_a_json_400(api, owner, settings):

@@ -275,3 +275,25 @@ def serialize_event(event: Event, data: dict[str, Any] | None = None) -> dict[st
         "size": len(event.payload),
         "_meta": _dict(data.get("_meta")),
     }
+
+
+def status_details(issue: Issue) -> dict[str, Any]:
+    """Sentry's statusDetails: how an issue was resolved, or until when it is ignored."""
+    if issue.status == Issue.Status.RESOLVED:
+        if issue.resolution == Issue.Resolution.IN_RELEASE:
+            return {"inRelease": issue.resolved_release}
+        if issue.resolution == Issue.Resolution.IN_NEXT_RELEASE:
+            return {"inNextRelease": True}
+        if issue.resolution == Issue.Resolution.BY_AGE:
+            return {"autoResolved": True}
+        return {}
+    if issue.status != Issue.Status.IGNORED:
+        return {}
+    details: dict[str, Any] = {
+        "ignoreUntil": iso(issue.ignore_until),
+        "ignoreCount": issue.ignore_count,
+        "ignoreWindow": issue.ignore_window,
+        "ignoreUserCount": issue.ignore_user_count,
+        "ignoreUserWindow": issue.ignore_user_window,
+    }
+    return {key: value for key, value in details.items() if value is not None}

@@ -1,6 +1,6 @@
 from django.urls import path, re_path, register_converter
 
-from tracehound.api import projects, views
+from tracehound.api import issue_actions, projects, views
 
 
 class EventIdConverter:
@@ -19,13 +19,27 @@ class EventIdConverter:
 register_converter(EventIdConverter, "event_id")
 
 event = "projects/<slug:org>/<slug:project>/events/<event_id:event_id>/"
+
+# Issue actions (api/issue_actions.py): first, so `issues/<id>/` answers PUT and DELETE
+# too; each also under Sentry's newer organization-scoped path.
+issue_action_routes = [
+    path(f"{prefix}issues/<str:issue_id>/{suffix}", view)
+    for prefix in ("", "organizations/<slug:org>/")
+    for suffix, view in (
+        ("", issue_actions.issue_detail),
+        ("hashes/", issue_actions.issue_hashes),
+        ("comments/", issue_actions.issue_comments),
+        ("activities/", issue_actions.issue_activities),
+    )
+]
+
 urlpatterns = [
+    *issue_action_routes,
     path("projects/<slug:org>/<slug:project>/issues/", views.project_issues),
     path(event, views.project_event),
     path(f"{event}attachments/", views.event_attachments),
     path(f"{event}attachments/<str:attachment_id>/", views.event_attachment),
     path("projects/<slug:org>/<slug:project>/user-feedback/", views.project_user_feedback),
-    path("issues/<str:issue_id>/", views.issue_detail),
     path("issues/<str:issue_id>/events/latest/", views.issue_latest_event),
 ]
 

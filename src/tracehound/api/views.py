@@ -9,6 +9,7 @@ from tracehound.accounts.access import get_issue, get_project
 from tracehound.api.auth import api_endpoint
 from tracehound.api.downloads import attachment_response
 from tracehound.api.errors import ApiError, api_error
+from tracehound.api.issue_actions import bulk_mutate
 from tracehound.api.pagination import SortKey, link_header, paginate, parse_cursor
 from tracehound.api.serializers import iso, serialize_event, serialize_issue
 from tracehound.events.models import Attachment, Event, UserReport
@@ -37,7 +38,7 @@ def int_param(request: HttpRequest, name: str, default: int, low: int, high: int
     return value
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", "PUT", "DELETE")
 def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse:
     proj = get_project(request.user, org, project)
     limit = int_param(request, "limit", 25, 1, 100)
@@ -50,6 +51,8 @@ def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse
         if query not in STATUS_QUERIES:
             raise ApiError(400, f"unsupported query {query!r}; use is:unresolved|resolved|ignored")
         issues = issues.filter(status=STATUS_QUERIES[query])
+    if request.method in ("PUT", "DELETE"):  # bulk changes, merge: api/issue_actions.py
+        return bulk_mutate(request, proj, issues)
     cursor_raw = request.GET.get("cursor")
     cursor = parse_cursor(cursor_raw) if cursor_raw else None
     page = paginate(issues, SORTS[sort], cursor, limit)
