@@ -202,6 +202,7 @@ def serialize_issue(
         "assignedTo": serialize_user(issue.assignee) if issue.assignee_id else None,
         "isBookmarked": issue.id in extras.bookmarked,
         "isSubscribed": False,
+        "subscriptionDetails": None,
         "hasSeen": issue.id in extras.seen,
         "isUnhandled": issue.id in extras.unhandled,
         "annotations": [],
