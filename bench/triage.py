@@ -240,6 +240,55 @@ def measure() -> dict[str, Any]:
     return results
 
 
+def digest_cost(events: int, with_index: bool) -> dict[str, Any]:
+    """In a process on a fresh database: store_batch time for `events` seeded events,
+    with or without the tag-value search index (processing is not timed)."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracehound.settings")
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from bench import seed
+    from tracehound.digest.store import store_batch
+    from tracehound.projects.actions import create_project
+
+    call_command("migrate", verbosity=0)
+    if not with_index:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX tagvalue_key_value")
+    project, _ = create_project(seed.ORG, seed.PROJECT, platform="python")
+    plan = seed.Plan(events=events, issues=max(events // 10, 1), end=time.time())
+    picks = seed.issue_of_events(plan)
+    versions = {project.id: project.grouping_version}
+    stored, spent, batch = 0, 0.0, 500
+    for first in range(0, plan.events, batch):
+        chunk = (plan, first, picks[first : first + batch], project.id, project.grouping_version)
+        items = seed.process_chunk((*chunk, None))
+        started = time.perf_counter()
+        with transaction.atomic():
+            stored += store_batch(items, versions)
+        spent += time.perf_counter() - started
+    return {"events": stored, "store_s": round(spent, 2), "per_s": round(stored / spent)}
+
+
+def fresh_database(kind: str, name: str) -> dict[str, str]:
+    import shutil
+
+    from bench import seed
+
+    target = seed.CACHE / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    env = {"TRACEHOUND_DATA_DIR": str(target)}
+    if kind == "postgres":
+        base = os.environ.get("DATABASE_URL") or seed.DEFAULT_PG
+        env["DATABASE_URL"] = seed.pg_url(base, name)
+        seed.reset(env)
+    return env
+
+
 def source_database(kind: str) -> dict[str, str]:
     """bench/seed.py's seeded database: the one in TRIAGE_SEED_DIR (another checkout's
     bench/.cache, only read) if it is complete, else our own, seeded here if needed.
@@ -311,12 +360,46 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--digest-cost",
+        type=int,
+        metavar="EVENTS",
+        help="instead: store_batch time with and without the tag-value index",
+    )
+    parser.add_argument("--without-index", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(ROOT / "bench" / ".cache" / "triage.json"))
     args = parser.parse_args()
     if args.here:
-        print(json.dumps(measure()), file=sys.stderr)
+        if args.digest_cost:
+            result = digest_cost(args.digest_cost, not args.without_index)
+        else:
+            result = measure()
+        print(json.dumps(result), file=sys.stderr)
         return 0
     from bench import seed
+
+    if args.digest_cost:
+        for kind in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
+            for flag in ([], ["--without-index"]) * 2:
+                env = fresh_database(kind, "th_triage_digest")
+                run = {k: v for k, v in os.environ.items() if not k.startswith("TRACEHOUND_")}
+                run.pop("DATABASE_URL", None)
+                run.update(env, TRACEHOUND_LOG_LEVEL="WARNING")
+                command = [sys.executable, __file__, "--here", "--digest-cost"]
+                done = subprocess.run(
+                    [*command, str(args.digest_cost), *flag],
+                    env=run,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                if done.returncode != 0:
+                    print(done.stderr[-3000:], file=sys.stderr)
+                    return done.returncode
+                result = json.loads(done.stderr.strip().splitlines()[-1])
+                label = "without" if flag else "with"
+                print(f"[{kind}] {label} the tag-value index: {result}", flush=True)
+                seed.drop_copy(env)
+        return 0
 
     report: dict[str, Any] = {}
     for kind in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
