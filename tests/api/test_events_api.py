@@ -106,10 +106,28 @@ def test_event_pages_walk_with_cursors(api, owner, five_events):
         ("level:warning", [2]),
         ("environment:production level:error", [1, 0]),
         ("release:[shop@1.0, shop@1.1]", [4, 3, 2, 1, 0]),
+        ("release:latest", [3, 1]),
     ],
 )
 def test_events_are_searched_by_their_stored_columns(api, owner, five_events, query, expected):
+    from django.utils import timezone
+
+    from tracehound.issues.models import Issue, Release
+
     issue_id, event_ids = five_events
+    project_id = Issue.objects.get(id=issue_id).project_id
+    for minor in (1, 0):  # 1.0 first seen last: semver order still makes 1.1 the latest
+        Release.objects.update_or_create(  # digest may have made the row already
+            project_id=project_id,
+            version=f"shop@1.{minor}",
+            defaults={
+                "first_seen": timezone.now(),
+                "last_seen": timezone.now(),
+                "major": 1,
+                "minor": minor,
+                "patch": 0,
+            },
+        )
     got = listed(api, owner, issue_id, f"query={quote(query)}")
     assert got == [event_ids[n] for n in expected]
 

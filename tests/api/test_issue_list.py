@@ -376,3 +376,30 @@ def test_another_organizations_project_id_is_refused_without_its_name(
 def test_an_organization_the_caller_is_not_in_is_a_404(api, outsider, project):
     assert api(ORG_PATH, outsider).status == 404
     assert api("/api/0/organizations/nope/issues/", outsider).status == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ("query=" + "x" * 1_000_000, "query"),
+        ("query=" + quote("is:" + "\U0001f4a9" * 50), "query"),
+        ("limit=18446744073709551616", "limit"),
+        ("limit=1e300", "limit"),
+        ("limit=-1", "limit"),
+        ("environment=" + quote("prod\x00"), "environment"),
+        ("environment=" + "e" * 65, "environment"),
+        ("cursor=" + "9" * 40 + ":0:0", "cursor"),
+        ("cursor=-9223372036854775808:0:0", "cursor"),
+        ("sort=" + "s" * 100_000, "sort"),
+    ],
+)
+def test_hostile_parameters_are_a_400_naming_the_field(api, owner, two_issues, params, field):
+    response = api(PATH, owner, query=params)
+    assert response.status == 400
+    assert field in response.json()["detail"]
+    assert len(response.body) < 2000  # nothing echoed at length
+
+
+def test_a_date_cursor_far_outside_the_calendar_is_a_400(api, owner, two_issues):
+    response = api(PATH, owner, query="cursor=" + quote("9223372036854775807:0:1:5"))
+    assert response.status == 400 and "cursor" in response.json()["detail"]

@@ -197,14 +197,16 @@ def test_release_latest_is_the_highest_semver_not_the_newest(catalog, project, o
 
     now = timezone.now()
     for version, minor, age in (("shop@1.1.0", 1, 5), ("shop@1.0.0", 0, 1)):
-        Release.objects.create(
+        Release.objects.update_or_create(  # digest may have made the row already
             project=project.project,
             version=version,
-            first_seen=now - timedelta(days=age),
-            last_seen=now,
-            major=1,
-            minor=minor,
-            patch=0,
+            defaults={
+                "first_seen": now - timedelta(days=age),
+                "last_seen": now,
+                "major": 1,
+                "minor": minor,
+                "patch": 0,
+            },
         )
     assert found(catalog, project, owner, "release:latest") == "BC"
     assert found(catalog, project, owner, "!release:latest") == "ADE"
@@ -215,16 +217,18 @@ def test_release_latest_falls_back_to_first_seen_without_semver(catalog, project
 
     now = timezone.now()
     for version, age in (("shop@1.1.0", 5), ("shop@1.0.0", 1)):
-        Release.objects.create(
+        Release.objects.update_or_create(
             project=project.project,
             version=version,
-            first_seen=now - timedelta(days=age),
-            last_seen=now,
+            defaults={"first_seen": now - timedelta(days=age), "last_seen": now, "major": None},
         )
     assert found(catalog, project, owner, "release:latest") == "A"
 
 
 def test_release_latest_without_releases_matches_nothing(catalog, project, owner):
+    from tracehound.issues.models import Release
+
+    Release.objects.all().delete()
     assert found(catalog, project, owner, "release:latest") == ""
 
 

@@ -24,7 +24,12 @@ from tracehound.api.serializers import (
     serialize_issue,
 )
 from tracehound.events.models import Event
-from tracehound.issues.filters import search_issues, short_id_lookup, sort_and_paginate
+from tracehound.issues.filters import (
+    latest_release,
+    search_issues,
+    short_id_lookup,
+    sort_and_paginate,
+)
 from tracehound.issues.models import Environment, Issue, IssueTagValue, Release
 from tracehound.issues.queries import event_of_issue, event_payload, neighbour_event_ids
 from tracehound.issues.search import QueryError, parse_query
@@ -152,7 +157,11 @@ def event_query(issue: Issue, request: HttpRequest) -> QuerySet[Event]:
                 f"query: events can be searched by level:, release: and environment: only"
                 f" (at position {term.position})",
             )
-        condition = Q(**{f"{column}__in": [str(v) for v in term.values]})
+        values = [str(v) for v in term.values]
+        if column == "release" and "latest" in values:
+            latest = latest_release(issue.project_id)
+            values = [latest.version if v == "latest" and latest else v for v in values]
+        condition = Q(**{f"{column}__in": values})
         events = events.filter(~condition if term.negated else condition)
     return events
 
