@@ -197,31 +197,33 @@ def measure() -> dict[str, Any]:
         return results
     page: dict[str, float] = {}
     for label, issue in (("hot", hot), ("median", median)):
-        base = f"/api/0/issues/{issue.id}/"
-        sid = str(issue.id)
-        page[f"{label}: issue"] = timed(lambda b=base, s=sid: get(views.issue_detail, b, {}, s))[0]
-        for ref in ("latest", "oldest", "recommended"):
-            page[f"{label}: event {ref}"] = timed(
-                lambda r=ref, b=base, s=sid: get(
-                    api_issues.issue_event, f"{b}events/{r}/", {}, s, r
-                )
+        base, sid = f"/api/0/issues/{issue.id}/", str(issue.id)
+        requests = [
+            ("issue", views.issue_detail, "", {}, ()),
+            ("event latest", api_issues.issue_event, "events/latest/", {}, ("latest",)),
+            ("event oldest", api_issues.issue_event, "events/oldest/", {}, ("oldest",)),
+            (
+                "event recommended",
+                api_issues.issue_event,
+                "events/recommended/",
+                {},
+                ("recommended",),
+            ),
+            ("events list", api_issues.issue_events, "events/", {}, ()),
+            (
+                "events env=staging",
+                api_issues.issue_events,
+                "events/",
+                {"environment": "staging"},
+                (),
+            ),
+            ("tag facets", api_issues.issue_tags, "tags/", {}, ()),
+            ("tag user values", api_issues.issue_tag_values, "tags/user/values/", {}, ("user",)),
+        ]
+        for name, view, suffix, params, extra in requests:
+            page[f"{label}: {name}"] = timed(
+                lambda v=view, p=f"{base}{suffix}", q=params, e=(sid, *extra): get(v, p, q, *e)
             )[0]
-        page[f"{label}: events list"] = timed(
-            lambda b=base, s=sid: get(api_issues.issue_events, f"{b}events/", {}, s)
-        )[0]
-        page[f"{label}: events env=staging"] = timed(
-            lambda b=base, s=sid: get(
-                api_issues.issue_events, f"{b}events/", {"environment": "staging"}, s
-            )
-        )[0]
-        page[f"{label}: tag facets"] = timed(
-            lambda b=base, s=sid: get(api_issues.issue_tags, f"{b}tags/", {}, s)
-        )[0]
-        page[f"{label}: tag user values"] = timed(
-            lambda b=base, s=sid: get(
-                api_issues.issue_tag_values, f"{b}tags/user/values/", {}, s, "user"
-            )
-        )[0]
         page[f"{label}: 14d chart"] = timed(lambda i=issue.id: issue_series([i], "14d"))[0]
         page[f"{label}: 24h chart"] = timed(lambda i=issue.id: issue_series([i], "24h"))[0]
     page["project 14d chart"] = timed(lambda: project_series(project.id, "14d"))[0]

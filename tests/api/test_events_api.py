@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.api.test_issue_list import send
 from tests.envelopes import envelope, exception_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -179,10 +180,7 @@ def test_recommended_is_the_recent_event_with_the_most_context(
     rich["user"] = {"id": "1", "email": "ann@example.com"}
     plain = [exception_event("ValueError", "boom") for _ in range(3)]
     for event in [plain[0], rich, *plain[1:]]:
-        body = envelope(event)
-        assert (
-            wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth).status == 200
-        )
+        send(wsgi, project, event)
     digest_all()
     from tracehound.issues.models import Issue
 

@@ -9,7 +9,8 @@ from urllib.parse import quote
 import pytest
 from django.utils import timezone
 
-from tests.envelopes import envelope, exception_event
+from tests.api.test_issue_list import send
+from tests.envelopes import exception_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,10 +27,7 @@ def issue_id(wsgi, project, digest_all) -> int:
         event = exception_event(
             "ValueError", "boom", tags={"browser": browser}, user={"id": f"u{n % 7}"}
         )
-        body = envelope(event)
-        assert (
-            wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth).status == 200
-        )
+        send(wsgi, project, event)
     digest_all()
     [issue] = Issue.objects.all()
     return issue.id
@@ -61,10 +59,7 @@ def test_top_values_stop_at_nine_per_key(api, owner, wsgi, project, digest_all):
 
     for n in range(12):
         event = exception_event("KeyError", "many", tags={"shard": f"s{n:02}"})
-        body = envelope(event)
-        assert (
-            wsgi("POST", f"/api/{project.id}/envelope/", body, headers=project.auth).status == 200
-        )
+        send(wsgi, project, event)
     digest_all()
     [issue] = Issue.objects.all()
     shard = api(f"/api/0/issues/{issue.id}/tags/shard/", owner).json()
