@@ -155,3 +155,9 @@ def test_environments_are_listed_by_name(api, owner, project):
 def test_another_organizations_releases_and_environments_are_not_found(api, outsider, project):
     for what in ("releases", "environments"):
         assert api(f"/api/0/projects/acme/backend/{what}/", outsider).status == 404
+
+
+@pytest.mark.parametrize("cursor", ["9223372036854775807:0:0", "-9223372036854775807:1:1:1"])
+def test_a_release_cursor_outside_the_calendar_is_a_400(api, owner, project, cursor):
+    response = api("/api/0/projects/acme/backend/releases/", owner, query=f"cursor={quote(cursor)}")
+    assert response.status == 400 and "cursor" in response.json()["detail"]
