@@ -73,7 +73,13 @@ def test_one_tag_in_sentrys_tag_detail_shape(api, owner, issue_id):
 
 
 def test_an_unknown_tag_is_a_json_404(api, owner, issue_id):
-    for path in ("tags/nope/", "tags/nope/values/"):
+    for path in (
+        "tags/nope/",
+        "tags/nope/values/",
+        "tags/%00/",
+        "tags/a%00b/values/",
+        f"tags/{'k' * 5000}/",
+    ):
         response = api(f"/api/0/issues/{issue_id}/{path}", owner)
         assert response.status == 404 and response.json()["detail"] == "tag not found"
 

@@ -234,6 +234,11 @@ def tag_name(key: str) -> str:
     return " ".join(part.capitalize() for part in re.split(r"[_.]", key) if part) or key
 
 
+def is_tag_key(key: str) -> bool:
+    """Could be a stored key: PostgreSQL refuses a NUL in a string outright."""
+    return "\x00" not in key and len(key) <= 200
+
+
 def serialize_tag_value(row: IssueTagValue) -> dict[str, Any]:
     return {
         "key": row.key,
@@ -260,6 +265,8 @@ def top_values(issue: Issue, keys: list[str] | None, per_key: int) -> dict[str, 
 
 
 def tag_summaries(issue: Issue, key: str | None = None) -> list[dict[str, Any]]:
+    if key is not None and not is_tag_key(key):
+        return []
     rows = IssueTagValue.objects.filter(issue=issue)
     if key is not None:
         rows = rows.filter(key=key)
@@ -298,6 +305,8 @@ def issue_tag_values(request: HttpRequest, issue_id: str, key: str) -> HttpRespo
     """A tag's values, most frequent first, cursor-paginated."""
     issue = get_issue(request.user, issue_id)
     limit = int_param(request, "limit", 100, 1, 1000)
+    if not is_tag_key(key):
+        raise Http404("tag not found")
     rows = IssueTagValue.objects.filter(issue=issue, key=key)
     page = paginate(rows, SortKey("times_seen", False), request_cursor(request), limit)
     if not page.rows and request.GET.get("cursor") is None and not rows.exists():
