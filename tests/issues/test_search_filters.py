@@ -263,3 +263,27 @@ def test_a_bad_query_raises_a_query_error_with_its_position(catalog, project, ow
     with pytest.raises(QueryError) as caught:
         search_issues([project.project], "is:unresolved is:sleeping", owner)
     assert caught.value.position == 17
+
+
+def test_priority_is_log10_of_events_times_600_plus_last_seen(catalog, project, owner):
+    """Sentry's classic score: ten times the events is worth ten minutes of recency."""
+    import math
+
+    from tracehound.issues.filters import search_issues, sort_and_paginate, with_priority
+    from tracehound.issues.models import Issue
+
+    now = timezone.now().replace(microsecond=0)
+    # A: 1000 events seen 15 min ago; B: 10 events seen now; C: 100 events 10 min ago.
+    for letter, events, minutes in (("A", 1000, 15), ("B", 10, 0), ("C", 100, 10)):
+        Issue.objects.filter(id=catalog[letter]).update(
+            times_seen=events, last_seen=now - timedelta(minutes=minutes)
+        )
+    scores = dict(with_priority(Issue.objects.all()).values_list("id", "priority"))
+    for letter in "ABC":
+        issue = Issue.objects.get(id=catalog[letter])
+        expected = math.log10(issue.times_seen) * 600 + issue.last_seen.timestamp()
+        assert abs(scores[issue.id] - expected) <= 1
+    page = sort_and_paginate(search_issues([project.project], "", owner), "priority", None, 3)
+    letters = {v: k for k, v in catalog.items()}
+    # A: 1800 - 900 = +900; C: 1200 - 600 = +600; B: 600 - 0 = +600, the newer id first.
+    assert [letters[i.id] for i in page.rows] == ["A", "C", "B"]
