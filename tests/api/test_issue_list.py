@@ -403,3 +403,15 @@ def test_hostile_parameters_are_a_400_naming_the_field(api, owner, two_issues, p
 def test_a_date_cursor_far_outside_the_calendar_is_a_400(api, owner, two_issues):
     response = api(PATH, owner, query="cursor=" + quote("9223372036854775807:0:1:5"))
     assert response.status == 400 and "cursor" in response.json()["detail"]
+
+
+def test_one_issue_carries_24h_and_30d_stats_and_its_first_release(
+    api, owner, wsgi, project, digest_all
+):
+    send(wsgi, project, exception_event("ValueError", "x", release="shop@1.0"))
+    digest_all()
+    [listed] = api(PATH, owner).json()
+    issue = api(f"/api/0/issues/{listed['id']}/", owner).json()
+    assert set(issue) >= SENTRY_ISSUE_FIELDS
+    assert len(issue["stats"]["24h"]) == 24 and len(issue["stats"]["30d"]) == 30
+    assert issue["firstRelease"] == {"version": "shop@1.0"}

@@ -32,6 +32,7 @@ from tracehound.issues.filters import (
 from tracehound.issues.models import Environment, Issue, IssueTagValue, Release
 from tracehound.issues.queries import event_of_issue, event_payload, neighbour_event_ids
 from tracehound.issues.search import QueryError, parse_query
+from tracehound.issues.stats import issue_series
 from tracehound.lib.pagination import CursorError
 from tracehound.projects.models import Project
 
@@ -114,6 +115,16 @@ def issue_page_response(
     if page is not None:
         response["Link"] = link_header(request, page)
     return response
+
+
+def serialize_issue_detail(issue: Issue, user: Any) -> dict[str, Any]:
+    """One issue as Sentry's "Retrieve an Issue": the list shape, with `stats` for the
+    last 24 hours and 30 days and the first release."""
+    data = serialize_issue(issue, extras=issue_extras([issue], user))
+    series = issue_series([issue.id], "24h")[issue.id], issue_series([issue.id], "30d")[issue.id]
+    data["stats"] = {"24h": [list(p) for p in series[0]], "30d": [list(p) for p in series[1]]}
+    data["firstRelease"] = {"version": issue.first_release} if issue.first_release else None
+    return data
 
 
 @api_endpoint("GET")

@@ -9,8 +9,12 @@ from tracehound.accounts.access import get_issue, get_project
 from tracehound.api.auth import api_endpoint
 from tracehound.api.downloads import attachment_response
 from tracehound.api.errors import api_error
-from tracehound.api.issues import issue_event_response, issue_list_response
-from tracehound.api.serializers import iso, issue_extras, serialize_event, serialize_issue
+from tracehound.api.issues import (
+    issue_event_response,
+    issue_list_response,
+    serialize_issue_detail,
+)
+from tracehound.api.serializers import iso, serialize_event
 from tracehound.events.models import Attachment, Event, UserReport
 from tracehound.lib.ids import parse_id
 
@@ -40,8 +44,7 @@ def project_event(request: HttpRequest, org: str, project: str, event_id: str) -
 @api_endpoint("GET")
 def issue_detail(request: HttpRequest, issue_id: str) -> HttpResponse:
     issue = get_issue(request.user, issue_id)
-    extras = issue_extras([issue], request.user, stats_period="")
-    return JsonResponse(serialize_issue(issue, extras=extras))
+    return JsonResponse(serialize_issue_detail(issue, request.user))
 
 
 def serialize_attachment(a: Attachment) -> dict[str, Any]:
