@@ -328,6 +328,27 @@ def source_database(kind: str) -> dict[str, str]:
     return env
 
 
+def markdown(report: dict[str, Any]) -> str:
+    """The results as docs/benchmarks.md tables: worst of first page and cursor page per
+    filter and sort, then the issue page."""
+    kinds = list(report)
+    head = "| filter | " + " | ".join(f"{k} {s}" for k in kinds for s in SORTS) + " |"
+    lines = [head, "|" + " --- |" * (1 + len(kinds) * len(SORTS))]
+    for query in report[kinds[0]]["lists"]:
+        cells = [f"{max(report[k]['lists'][query][s]):.0f}" for k in kinds for s in SORTS]
+        lines.append(f"| `{query or '(empty)'}` | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| issue page (ms) | " + " | ".join(kinds) + " |",
+        "| --- |" + " --- |" * len(kinds),
+    ]
+    for name in report[kinds[0]].get("page", {}):
+        lines.append(
+            f"| {name} | " + " | ".join(f"{report[k]['page'][name]:.1f}" for k in kinds) + " |"
+        )
+    return "\n".join(lines)
+
+
 def seeded_copy(kind: str) -> dict[str, str]:
     """A private copy of the seeded database, so our migration can add indexes."""
     import shutil
@@ -369,8 +390,12 @@ def main() -> int:
         help="instead: store_batch time with and without the tag-value index",
     )
     parser.add_argument("--without-index", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--markdown", action="store_true", help="print --out's results as tables")
     parser.add_argument("--out", default=str(ROOT / "bench" / ".cache" / "triage.json"))
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(Path(args.out).read_text())))
+        return 0
     if args.here:
         if args.digest_cost:
             result = digest_cost(args.digest_cost, not args.without_index)
