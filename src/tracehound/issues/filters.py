@@ -150,7 +150,12 @@ def term_condition(term: Term, user: Any, project_ids: list[int], now: datetime)
     if key == "has":
         return tag_exists_any(strings(term))
     if key == "user":
-        return tag_condition("user", [f"{term.tag}:{v}" for v in strings(term)])
+        # The `user` tag holds one identity per event ("id:7", else "email:…", …); a
+        # `user.email` (`user.id`, …) tag, where digest keeps one, holds that field.
+        values = strings(term)
+        return tag_condition("user", [f"{term.tag}:{v}" for v in values]) | tag_condition(
+            f"user.{term.tag}", values
+        )
     if key == "tag":
         return tag_condition(term.tag, strings(term))
     if key == "issue":
