@@ -1,6 +1,6 @@
 from django.urls import path, re_path, register_converter
 
-from tracehound.api import issue_actions, projects, views
+from tracehound.api import issue_actions, issues, projects, views
 
 
 class EventIdConverter:
@@ -41,6 +41,15 @@ urlpatterns = [
     path(f"{event}attachments/<str:attachment_id>/", views.event_attachment),
     path("projects/<slug:org>/<slug:project>/user-feedback/", views.project_user_feedback),
     path("issues/<str:issue_id>/events/latest/", views.issue_latest_event),
+    # Search and the read side of triage (api/issues.py).
+    path("organizations/<slug:org>/issues/", issues.organization_issues),
+    path("issues/<str:issue_id>/events/", issues.issue_events),
+    path("issues/<str:issue_id>/events/<str:event_ref>/", issues.issue_event),
+    path("issues/<str:issue_id>/tags/", issues.issue_tags),
+    path("issues/<str:issue_id>/tags/<str:key>/", issues.issue_tag),
+    path("issues/<str:issue_id>/tags/<str:key>/values/", issues.issue_tag_values),
+    path("projects/<slug:org>/<slug:project>/releases/", issues.project_releases),
+    path("projects/<slug:org>/<slug:project>/environments/", issues.project_environments),
 ]
 
 # Project details and grouping settings (fingerprint and stack-trace rules, version).
