@@ -99,6 +99,33 @@ def expired(probe: DbProbe, days: int) -> int:
     return int(probe.scalar(query))
 
 
+def after_retention(probe: DbProbe) -> dict[str, Any]:
+    """PostgreSQL: what a VACUUM of the events table costs after the deletes (autovacuum
+    has run meanwhile too); SQLite: the free pages retention left for new events."""
+    if probe.url:
+        size = "SELECT pg_total_relation_size('events_event')"
+        before = int(probe.scalar(size))
+        started = time.monotonic()
+        probe.conn.execute("VACUUM events_event")
+        seconds = time.monotonic() - started
+        stats = probe.rows(
+            "SELECT n_live_tup, n_dead_tup, autovacuum_count FROM pg_stat_user_tables"
+            " WHERE relname = 'events_event'"
+        )[0]
+        out = {
+            "vacuum_seconds": round(seconds, 1),
+            "events_table_mb": round(before / 2**20),
+            "autovacuum_runs_during": stats[2],
+        }
+        print(f"  VACUUM events_event after retention: {out}", flush=True)
+        return out
+    pages = int(probe.scalar("PRAGMA page_count"))
+    free = int(probe.scalar("PRAGMA freelist_count"))
+    out = {"file_mb": round(pages * 4096 / 2**20), "free_mb": round(free * 4096 / 2**20)}
+    print(f"  SQLite after retention: {out}", flush=True)
+    return out
+
+
 def window_line(label: str, result: LoadResult, extra: str = "") -> dict[str, Any]:
     s = result.summary()
     print(
@@ -172,6 +199,7 @@ def bench_db(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             f" {out['rows_per_s']} rows/s (while ingesting {args.rate:.0f} events/s)",
             flush=True,
         )
+        out.update(after_retention(probe))
     finally:
         probe.close()
         server.stop()

@@ -153,13 +153,23 @@ Step = Callable[[int], tuple[int, bool]]
 
 
 def expired_events(project_id: int, cutoff: datetime) -> Step:
+    # Each batch starts at the last one's timestamp: on PostgreSQL the index keeps the
+    # deleted rows' entries until VACUUM, and starting from the front every time would
+    # step over all of them again.
+    since: list[datetime] = []
+
     def step(limit: int) -> tuple[int, bool]:
+        events = Event.objects.filter(project_id=project_id, timestamp__lt=cutoff)
+        if since:
+            events = events.filter(timestamp__gte=since[0])
         rows = list(
-            Event.objects.filter(project_id=project_id, timestamp__lt=cutoff)
-            .order_by("timestamp")
-            .values_list("id", "project_id", "event_id")[:limit]
+            events.order_by("timestamp").values_list("id", "project_id", "event_id", "timestamp")[
+                :limit
+            ]
         )
-        return delete_events(rows), len(rows) == limit
+        if rows:
+            since[:] = [rows[-1][3]]
+        return delete_events([row[:3] for row in rows]), len(rows) == limit
 
     return step
 
