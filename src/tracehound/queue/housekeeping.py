@@ -116,14 +116,19 @@ class Schedule:
             self.returning = False
             truncate_wal(limit=0)
 
-    def run(self, budget: float) -> bool:
-        """Work for up to about `budget` seconds; True while a retention pass is under way."""
+    def run(self, budget: float, *, idle: bool = True) -> bool:
+        """Work for up to about `budget` seconds; True while a retention pass is under way.
+
+        `idle`: the queue is empty. Only then, and with no retention pass under way, are
+        free pages given back on SQLite: each slice holds the write lock for longer than a
+        retention batch, and under load new events reuse the pages anyway.
+        """
         try:
             if time.monotonic() >= self.next_auto_resolve:
                 self.next_auto_resolve = time.monotonic() + AUTO_RESOLVE_SECONDS
                 auto_resolve_idle_issues(timezone.now())
             self.retention.run(budget)
-            if connection.vendor == "sqlite":
+            if idle and not self.retention.busy and connection.vendor == "sqlite":
                 self.compact_slice()
         except DatabaseError as exc:
             log.warning("scheduled work paused: %s", exc)

@@ -159,7 +159,8 @@ def digest_until_stopped(stop: threading.Event, pool: DigestPool, idle_sleep: fl
         if (drained and since > MIN_UPKEEP_GAP) or since > UPKEEP_SECONDS:
             upkeep()
             last_upkeep, handled = time.monotonic(), 0
-        busy = schedule.run(SCHEDULE_BUDGET if inflight is None else SCHEDULE_BUDGET_BACKLOG)
+        idle = inflight is None
+        busy = schedule.run(SCHEDULE_BUDGET if idle else SCHEDULE_BUDGET_BACKLOG, idle=idle)
         if inflight is None:
             pool.close_if_idle()
             stop.wait(RETENTION_GAP if busy else idle_sleep)
