@@ -445,8 +445,10 @@ class Retention:
                 return None
         name, step = self.current
         limit = self.limits.setdefault(name, Limit())
-        began = time.monotonic()
         with transaction.atomic():
+            # Timed from here: on SQLite, BEGIN IMMEDIATE may have waited for another
+            # writer, which says nothing about what a batch costs.
+            began = time.monotonic()
             if not has_turn():
                 return None
             deleted, more = step(limit.rows)
