@@ -3,11 +3,13 @@ nothing newer is touched, and issue counters stay exact."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from tests.envelopes import envelope, exception_event, item
 from tracehound.events.models import Attachment, Event, UserReport
@@ -169,3 +171,28 @@ def test_slices_with_no_time_budget_resume_where_they_stopped(wsgi, project, dig
     assert deleted[0] == 7
     assert sum(deleted) >= 30 and len(deleted) > 4
     assert stored_ids() == new
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
+def test_a_locked_database_pauses_retention_which_then_goes_on(wsgi, project, digest_all):
+    old = send(wsgi, project, age_days=20)
+    new = send(wsgi, project)
+    digest_all()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 50")
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    retention = Retention()
+    now = datetime.now(UTC) + timedelta(days=15)
+    try:
+        assert retention.run(1.0, now) == 0  # logged, not raised
+        assert retention.paused_until > time.monotonic()
+        assert retention.run(1.0, now) == 0  # resting, no statement at all
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert old in stored_ids()
+    retention.paused_until = 0.0
+    while retention.run(1.0, now) or retention.busy:
+        pass
+    assert stored_ids() == {new}

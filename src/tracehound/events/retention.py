@@ -48,6 +48,8 @@ MAX_ROWS = 1000  # per transaction, whatever the timing says
 MIN_ROWS = 10
 # A retention pass starts this long after the previous one finished.
 PASS_INTERVAL = 60.0
+# After a database error (busy, a lock, a constraint), retention rests this long.
+ERROR_PAUSE = 5
 # PostgreSQL only: retention of all workers takes turns on this advisory lock.
 ADVISORY_LOCK = 0x7472_6163_6572  # "tracer"
 
@@ -153,13 +155,23 @@ Step = Callable[[int], tuple[int, bool]]
 
 
 def expired_events(project_id: int, cutoff: datetime) -> Step:
+    # Each batch starts at the last one's timestamp: on PostgreSQL the index keeps the
+    # deleted rows' entries until VACUUM, and starting from the front every time would
+    # step over all of them again.
+    since: list[datetime] = []
+
     def step(limit: int) -> tuple[int, bool]:
+        events = Event.objects.filter(project_id=project_id, timestamp__lt=cutoff)
+        if since:
+            events = events.filter(timestamp__gte=since[0])
         rows = list(
-            Event.objects.filter(project_id=project_id, timestamp__lt=cutoff)
-            .order_by("timestamp")
-            .values_list("id", "project_id", "event_id")[:limit]
+            events.order_by("timestamp").values_list("id", "project_id", "event_id", "timestamp")[
+                :limit
+            ]
         )
-        return delete_events(rows), len(rows) == limit
+        if rows:
+            since[:] = [rows[-1][3]]
+        return delete_events([row[:3] for row in rows]), len(rows) == limit
 
     return step
 
@@ -356,6 +368,7 @@ class Retention:
         self.cap_since: datetime | None = None  # last_seen bound for the cap's candidates
         self.cap_scans: dict[int, CapScan] = {}
         self.deleted = 0  # rows, in this process's lifetime
+        self.paused_until = 0.0  # after a database error
 
     @property
     def busy(self) -> bool:
@@ -392,9 +405,11 @@ class Retention:
         """Run transactions for up to `budget` seconds (at least one); returns rows deleted.
 
         A database error (a lock, a busy database) ends the slice; the step is tried
-        again next time. Any other error abandons the pass until the next one is due.
+        again after ERROR_PAUSE seconds. Any other error abandons the pass until the next one is due.
         """
         started = time.monotonic()
+        if started < self.paused_until:
+            return 0
         if self.steps is None:
             if started < self.next_pass:
                 return 0
@@ -406,7 +421,8 @@ class Retention:
                 if time.monotonic() - started >= budget:
                     break
         except DatabaseError as exc:
-            log.warning("retention paused: %s", exc)
+            log.warning("retention paused for %d s: %s", ERROR_PAUSE, exc)
+            self.paused_until = time.monotonic() + ERROR_PAUSE
         except Exception:
             self.finish_pass()
             raise
@@ -429,8 +445,10 @@ class Retention:
                 return None
         name, step = self.current
         limit = self.limits.setdefault(name, Limit())
-        began = time.monotonic()
         with transaction.atomic():
+            # Timed from here: on SQLite, BEGIN IMMEDIATE may have waited for another
+            # writer, which says nothing about what a batch costs.
+            began = time.monotonic()
             if not has_turn():
                 return None
             deleted, more = step(limit.rows)

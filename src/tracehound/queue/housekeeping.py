@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from tracehound.events.retention import Retention
-from tracehound.issues.batch_actions import auto_resolve_idle_issues
+from tracehound.issues.batch_actions import auto_resolve_idle_issues, unignore_expired
 
 log = logging.getLogger("tracehound.worker")
 
@@ -22,9 +22,9 @@ KEEP_MINUTES = 60
 # automatic checkpoint keeps a busy WAL near 4 MB).
 MIN_FREE_PAGES = 256
 MAX_IDLE_WAL_BYTES = 8 * 1024 * 1024
-# Free pages returned per statement, and seconds spent on it per upkeep: after retention
-# deleted a million events there are gigabytes of them, and returning them holds the
-# write lock (~1 ms per 100 pages here). New events reuse the rest meanwhile.
+# Free pages returned per statement (each holds the write lock, 2-15 ms here), and
+# seconds spent on it per upkeep: after retention deleted a million events there are
+# gigabytes of them. The worker's scheduled work returns one slice per loop turn too.
 VACUUM_PAGES = 256
 VACUUM_SECONDS = 0.2
 VACUUM_PAUSE = 0.01
@@ -68,22 +68,32 @@ def compact_sqlite() -> None:
     if connection.vendor != "sqlite":
         return
     started = time.monotonic()
-    while free_pages() > MIN_FREE_PAGES and time.monotonic() - started < VACUUM_SECONDS:
-        # executescript steps the pragma to the end; one execute() frees a single page.
-        with connection.wrap_database_errors:
-            connection.connection.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
+    while time.monotonic() - started < VACUUM_SECONDS and return_free_pages():
         time.sleep(VACUUM_PAUSE)  # room for ingest's writes between the slices
+    truncate_wal()
+
+
+def truncate_wal(limit: int = MAX_IDLE_WAL_BYTES) -> None:
+    """SQLite: empty a WAL that grew past `limit` bytes (in WAL mode the database file
+    shrinks by the pages given back only when they are checkpointed)."""
     wal = Path(f"{connection.settings_dict['NAME']}-wal")
-    if wal.exists() and wal.stat().st_size > MAX_IDLE_WAL_BYTES:
+    if wal.exists() and wal.stat().st_size > limit:
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             cursor.fetchall()
 
 
-def free_pages() -> int:
+def return_free_pages() -> bool:
+    """SQLite: give up to VACUUM_PAGES free pages back to the file system, if there are
+    enough to bother; False if there were not."""
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA freelist_count")
-        return int(cursor.fetchone()[0])
+        if cursor.fetchone()[0] <= MIN_FREE_PAGES:
+            return False
+    # executescript steps the pragma to the end; one execute() frees a single page.
+    with connection.wrap_database_errors:
+        connection.connection.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
+    return True
 
 
 class Schedule:
@@ -95,14 +105,33 @@ class Schedule:
     def __init__(self) -> None:
         self.retention = Retention()
         self.next_auto_resolve = 0.0
+        self.returning = False  # free pages are being given back (SQLite)
 
-    def run(self, budget: float) -> bool:
-        """Work for up to about `budget` seconds; True while a retention pass is under way."""
+    def compact_slice(self) -> None:
+        """What retention (or a drained burst) freed goes back a slice per turn; once it
+        is all back, the WAL is emptied too."""
+        if return_free_pages():
+            self.returning = True
+        elif self.returning:
+            self.returning = False
+            truncate_wal(limit=0)
+
+    def run(self, budget: float, *, idle: bool = True) -> bool:
+        """Work for up to about `budget` seconds; True while a retention pass is under way.
+
+        `idle`: the queue is empty. Only then, and with no retention pass under way, are
+        free pages given back on SQLite: each slice holds the write lock for longer than a
+        retention batch, and under load new events reuse the pages anyway.
+        """
         try:
             if time.monotonic() >= self.next_auto_resolve:
                 self.next_auto_resolve = time.monotonic() + AUTO_RESOLVE_SECONDS
-                auto_resolve_idle_issues(timezone.now())
+                now = timezone.now()
+                auto_resolve_idle_issues(now)
+                unignore_expired(now)  # ignore periods that ran out with no event
             self.retention.run(budget)
+            if idle and not self.retention.busy and connection.vendor == "sqlite":
+                self.compact_slice()
         except DatabaseError as exc:
             log.warning("scheduled work paused: %s", exc)
         except Exception:

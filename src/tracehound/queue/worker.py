@@ -134,11 +134,17 @@ def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
     log.info("digest worker stopped")
 
 
-def upkeep() -> None:
-    """Prune and compact; whatever goes wrong (busy, disk full) waits for next time."""
+def upkeep(*, compact: bool = True) -> None:
+    """Prune and compact; whatever goes wrong (busy, disk full) waits for next time.
+
+    Not compacting while retention deletes: returning pages and truncating the WAL hold
+    SQLite's write lock far longer than a retention batch, and new events reuse the
+    pages anyway.
+    """
     try:
         prune_old_rows()
-        compact_sqlite()
+        if compact:
+            compact_sqlite()
     except DatabaseError as exc:
         log.warning("upkeep skipped: %s", exc)
     except Exception:
@@ -175,9 +181,10 @@ def digest_until_stopped(stop: threading.Event, pool: DigestPool, idle_sleep: fl
         drained = inflight is None and handled >= BACKLOG_ROWS
         since = time.monotonic() - last_upkeep
         if (drained and since > MIN_UPKEEP_GAP) or since > UPKEEP_SECONDS:
-            upkeep()
+            upkeep(compact=not schedule.retention.busy)
             last_upkeep, handled = time.monotonic(), 0
-        busy = schedule.run(SCHEDULE_BUDGET if inflight is None else SCHEDULE_BUDGET_BACKLOG)
+        idle = inflight is None
+        busy = schedule.run(SCHEDULE_BUDGET if idle else SCHEDULE_BUDGET_BACKLOG, idle=idle)
         if inflight is None:
             pool.close_if_idle()
             stop.wait(RETENTION_GAP if busy else idle_sleep)
