@@ -175,6 +175,17 @@ def test_an_expired_ignore_without_events_ends_on_the_periodic_check(wsgi, proje
     assert unignore_expired(now) == 0  # once
 
 
+def test_the_worker_schedule_ends_expired_ignores(wsgi, project, digest_all):
+    from tracehound.queue.housekeeping import Schedule
+
+    send(wsgi, project, error("A"))
+    digest_all()
+    issue = Issue.objects.get()
+    ignore(issue, ignore_until=datetime.now(tz=UTC) - timedelta(minutes=1))
+    Schedule().run(0.5)
+    assert len(unignored(issue)) == 1 and issue.status == "unresolved"
+
+
 def test_ignore_until_n_more_events(wsgi, project, digest_all):
     issue = one_issue(wsgi, project, digest_all)
     ignore(issue, ignore_count=3)
