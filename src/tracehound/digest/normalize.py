@@ -213,6 +213,7 @@ def _normalize_timestamps(
 def _normalize_breadcrumbs(event: dict[str, Any], meta: Meta) -> None:
     raw = event.get("breadcrumbs")
     if raw is None:
+        event.pop("breadcrumbs", None)  # `"breadcrumbs": null` is no breadcrumbs
         return
     values = raw.get("values") if isinstance(raw, dict) else raw
     if not isinstance(values, list):
