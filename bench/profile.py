@@ -3,6 +3,7 @@
     .venv/bin/pip install py-spy     # a tool for you, not a project dependency
     .venv/bin/python bench/profile.py ingest|digest|serve [--db sqlite|postgres] [--seconds 15]
     .venv/bin/python bench/profile.py stages [--rounds 5]
+    .venv/bin/python bench/profile.py store [--db sqlite|postgres] [--batches 10]
 
 ingest: `tracehound web` alone at --concurrency; digest: `tracehound worker` draining a
 backlog (recorded from the first digested batch on); serve: web + worker under load.
@@ -11,11 +12,14 @@ the most samples, by self time and inclusive time, per process role.
 
 stages: no server and no py-spy; times each step of processing one queued event in this
 process (what a digest child does) over the benchmark's request pool, in µs per event.
+store: no processes either; times `store_batch` (what the worker does per batch) on a fresh
+database, split by SQL statement.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +28,7 @@ import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -148,9 +153,87 @@ def stage_times(rounds: int, size: int) -> dict[str, float]:
     return best
 
 
+def store_costs(db: str, batches: int, size: int) -> str:
+    """Where `store_batch` spends a batch's time, per kind of SQL statement (in-process).
+
+    A fresh Tracehound (as the benchmark sets one up) gets batches of processed pool
+    events with fresh ids; the first few (new issues) are not counted. Each statement's
+    time is taken around the driver call, so it includes the round trip.
+    """
+    bench_args = run.parse_args(["--db", db])
+    with run.instance(db, bench_args) as server:
+        os.environ["TRACEHOUND_DATA_DIR"] = str(server.data_dir)
+        if db == "postgres":
+            os.environ["DATABASE_URL"] = server.env["DATABASE_URL"]
+        else:
+            os.environ.pop("DATABASE_URL", None)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracehound.settings")
+        import django
+
+        django.setup()
+        from django.db import connection, transaction
+
+        from tracehound.digest.process import process_queue_item
+        from tracehound.digest.store import store_batch
+        from tracehound.projects.models import Project
+
+        version = Project.objects.get(id=server.project_id).grouping_version
+        pool = build_pool("127.0.0.1:1", server.project_id, server.public_key, size=600)
+        spent: Counter[str] = Counter()
+        calls: Counter[str] = Counter()
+        totals = {"store_batch": 0.0, "commit": 0.0}
+
+        def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                key = " ".join(sql.split())[:72]
+                spent[key] += time.perf_counter() - start
+                calls[key] += 1
+
+        warmup = 5
+        counted = 0
+        for number in range(warmup + batches):
+            items = []
+            for index in range(size):
+                raw = pool[(number * size + index) % len(pool)].render(
+                    os.urandom(16).hex().encode()
+                )
+                body = bytes(raw[raw.index(b"\r\n\r\n") + 4 :])
+                items.append(process_queue_item(index, server.project_id, time.time(), "203.0.113.9", {}, body, version))  # fmt: skip
+            measure = number >= warmup
+            if measure:
+                counted += 1
+            start = time.perf_counter()
+            with transaction.atomic():
+                with connection.execute_wrapper(timed):
+                    store_batch(items, {server.project_id: version})
+                stored = time.perf_counter()
+            if measure:
+                totals["store_batch"] += stored - start
+                totals["commit"] += time.perf_counter() - stored
+            else:
+                spent, calls = Counter(), Counter()
+        connection.close()
+    lines = [f"{db}: {counted} batches of {size} events (after {warmup} warm-up batches)"]
+    for name, seconds in totals.items():
+        lines.append(f"{1000 * seconds / counted:8.2f} ms/batch  {name}")
+    sql_total = sum(spent.values())
+    lines.append(f"{1000 * sql_total / counted:8.2f} ms/batch  SQL statements (in store_batch)")
+    lines.append(
+        f"{1000 * (totals['store_batch'] - sql_total) / counted:8.2f} ms/batch  Python in store_batch"
+    )
+    for key, seconds in spent.most_common():
+        lines.append(
+            f"{1000 * seconds / counted:8.2f} ms/batch {calls[key] / counted:6.1f}x  {key}"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("role", choices=["ingest", "digest", "serve", "stages", "show"],
+    parser.add_argument("role", choices=["ingest", "digest", "serve", "stages", "store", "show"],
                         help="what to profile, or `show` to re-read --file")  # fmt: skip
     parser.add_argument("--file", type=Path, help="collapsed stacks to analyze (with show)")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -162,9 +245,14 @@ def main() -> None:
     parser.add_argument("--gil", action="store_true", help="only sample the GIL holder (CPU)")
     parser.add_argument("--rounds", type=int, default=5, help="passes over the pool (stages)")
     parser.add_argument("--pool", type=int, default=600, help="distinct events (stages)")
+    parser.add_argument("--batches", type=int, default=10, help="batches to time (store)")
+    parser.add_argument("--batch-size", type=int, default=200, help="events per batch (store)")
     args = parser.parse_args()
     if args.role == "show":
         print(analyze(args.file, args.top))
+        return
+    if args.role == "store":
+        print(store_costs(args.db, args.batches, args.batch_size))
         return
     if args.role == "stages":
         for name, micros in stage_times(args.rounds, args.pool).items():

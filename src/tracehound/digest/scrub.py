@@ -75,6 +75,9 @@ class _Rules:
         # Shorter strings cannot hold any pattern ("1::2", "?pw=1" are the shortest).
         self.min_length = 4
         self.verdicts: dict[Any, str | None] = {}
+        # The keys whose verdict is None. A dict whose keys all are (a subset test in C)
+        # is walked without looking up a verdict per key.
+        self.plain_keys: set[Any] = set()
 
     def key_rule(self, key: Any) -> str | None:
         """The rule that filters values under `key`, `_SAFE`, or None."""
@@ -94,7 +97,10 @@ class _Rules:
             verdict = SENSITIVE_FIELDS_RULE
         if len(self.verdicts) >= _MAX_CACHED_KEYS:
             self.verdicts.clear()  # keys are client-controlled: keep memory bounded
+            self.plain_keys.clear()
         self.verdicts[key] = verdict
+        if verdict is None:
+            self.plain_keys.add(key)
         return verdict
 
     def query_rule(self, key: str) -> str | None:
@@ -201,18 +207,48 @@ class _Scrubber:
             self.texts.append(value)
             self.places.append((container, slot, tuple(self.path[:-1])))
 
-    def _too_deep(self, value: dict[Any, Any] | list[Any]) -> bool:
+    def _too_deep(self, value: dict[Any, Any] | list[Any]) -> None:
         # Unknown keys are not depth-trimmed by normalization; recursion must stay bounded.
-        if len(self.path) <= _MAX_DEPTH:
-            return False
         value.clear()
         add_remark(self.meta, self.path, "!limit", "x")
-        return True
 
     def _dict(self, value: dict[Any, Any], skip: Container[Any] | None = None) -> None:
-        if self._too_deep(value):
+        # The hot loop of scrubbing, called for every object of every event: locals, no
+        # call for strings and numbers, and no verdict lookups when no key has a rule
+        # (a subset test in C), which holds for nearly every dict (frames, crumbs).
+        path = self.path
+        if len(path) > _MAX_DEPTH:
+            self._too_deep(value)
             return
-        # Hot loop: locals and a direct verdict-cache lookup save ~40% here.
+        rules = self.rules
+        if not value.keys() <= rules.plain_keys:
+            self._dict_with_rules(value, skip)
+            return
+        min_length = rules.min_length
+        parent: tuple[Any, ...] | None = None
+        for key, child in value.items():
+            kind = type(child)
+            if kind is str:
+                if len(child) >= min_length and (skip is None or key not in skip):
+                    if parent is None:
+                        parent = tuple(path)
+                    self.texts.append(child)
+                    self.places.append((value, key, parent))
+                continue
+            if kind is int or kind is float or kind is bool or child is None:
+                continue
+            if skip is not None and key in skip:
+                continue
+            path.append(key)
+            if kind is dict:
+                self._dict(child)
+            elif kind is list:
+                self._list(child)
+            elif isinstance(child, _WALKED):
+                self._visit(value, key, child, None)
+            path.pop()
+
+    def _dict_with_rules(self, value: dict[Any, Any], skip: Container[Any] | None) -> None:
         rules = self.rules
         verdict_of = rules.verdicts.get
         min_length = rules.min_length
@@ -247,9 +283,10 @@ class _Scrubber:
             path.pop()
 
     def _list(self, value: list[Any]) -> None:
-        if self._too_deep(value):
-            return
         path = self.path
+        if len(path) > _MAX_DEPTH:
+            self._too_deep(value)
+            return
         min_length = self.rules.min_length
         parent: tuple[Any, ...] | None = None
         for index, child in enumerate(value):
@@ -260,18 +297,17 @@ class _Scrubber:
                         parent = tuple(path)
                     self.texts.append(child)
                     self.places.append((value, index, parent))
-            elif kind is dict:
-                path.append(index)
+                continue
+            if kind is int or kind is float or kind is bool or child is None:
+                continue
+            path.append(index)
+            if kind is dict:
                 self._dict(child)
-                path.pop()
             elif kind is list:
-                path.append(index)
                 self._list(child)
-                path.pop()
             elif isinstance(child, _WALKED):
-                path.append(index)
                 self._visit(value, index, child, None)
-                path.pop()
+            path.pop()
 
     def _collect(self, container: Any, slot: Any, text: str) -> None:
         """Store a rewritten string and queue it for the substring rules."""
