@@ -184,9 +184,11 @@ def _normalize_timestamps(
                         span[key] += drift
 
     for index, crumb in enumerate(crumbs):
-        if "timestamp" in crumb and _valid_timestamp(crumb["timestamp"]) is None:
-            add_error(meta, ["breadcrumbs", "values", index, "timestamp"], "invalid_data")
-            del crumb["timestamp"]
+        if "timestamp" in crumb:
+            crumb_time = crumb["timestamp"]  # a float or None here: _valid_timestamp, inlined
+            if crumb_time is None or not MIN_TIMESTAMP <= crumb_time <= MAX_TIMESTAMP:
+                add_error(meta, ["breadcrumbs", "values", index, "timestamp"], "invalid_data")
+                del crumb["timestamp"]
     for span in spans:
         if isinstance(span, dict):
             for key in ("timestamp", "start_timestamp"):
