@@ -56,6 +56,8 @@ _THREAD_EXCLUDED_KEYS = frozenset(_STACKTRACE_KEYS)
 
 _SAFE = "safe"  # key-rule verdict: exempt from scrubbing at this node
 _UNKNOWN = "unknown"  # not in the verdict cache yet
+_JOINED: Any = object()  # slot of a text that joins several strings of one list
+_CONTEXT_LINES = frozenset({"pre_context", "post_context"})
 _WALKED = (str, dict, list)
 _MAX_CACHED_KEYS = 8192
 _MAX_DEPTH = 128
@@ -237,8 +239,17 @@ class _Scrubber:
                 continue
             if kind is int or kind is float or kind is bool or child is None:
                 continue
-            if skip is not None and key in skip:
-                continue
+            if skip is not None:
+                if key in skip:
+                    continue
+                if (
+                    kind is list
+                    and skip is FRAME_EXCLUDED_KEYS
+                    and key in _CONTEXT_LINES
+                    and len(path) < _MAX_DEPTH
+                    and self._lines(child, key)
+                ):
+                    continue
             path.append(key)
             if kind is dict:
                 self._dict(child)
@@ -247,6 +258,17 @@ class _Scrubber:
             elif isinstance(child, _WALKED):
                 self._visit(value, key, child, None)
             path.pop()
+
+    def _lines(self, lines: list[Any], key: str) -> bool:
+        """Queue a frame's context lines as one text; False if they are not all strings."""
+        try:
+            joined = "\x00".join(lines)  # normalize makes them strings; this checks it in C
+        except TypeError:
+            return False
+        if joined:
+            self.texts.append(joined)
+            self.places.append((lines, _JOINED, (*self.path, key)))
+        return True
 
     def _dict_with_rules(self, value: dict[Any, Any], skip: Container[Any] | None) -> None:
         rules = self.rules
@@ -474,15 +496,37 @@ class _Scrubber:
         if not spans:
             return
         # Start of text i in the blob: the lengths before it plus i separators (all in C).
-        starts = list(map(add, accumulate(map(len, texts), initial=0), count()))
-        by_text: dict[int, list[Span]] = {}
+        starts = _starts(texts, 0)
+        # Spans per string, in the order of their first span; a joined text (context
+        # lines) holds several strings, told apart the same way.
+        by_string: dict[tuple[int, int], list[Span]] = {}
+        parts: dict[int, tuple[list[str], list[int]]] = {}
         for span in spans:
-            by_text.setdefault(bisect_right(starts, span[0]) - 1, []).append(span)
-        for index, found in by_text.items():
-            self._rewrite(index, starts[index], found)
+            index = bisect_right(starts, span[0]) - 1
+            part = -1
+            if self.places[index][1] is _JOINED:
+                if index not in parts:
+                    strings = texts[index].split("\x00")
+                    parts[index] = strings, _starts(strings, starts[index])
+                part = bisect_right(parts[index][1], span[0]) - 1
+            by_string.setdefault((index, part), []).append(span)
+        for (index, part), found in by_string.items():
+            container, slot, parent = self.places[index]
+            if part < 0:
+                self._rewrite(texts[index], starts[index], found, container, slot, parent)
+            else:
+                strings, offsets = parts[index]
+                self._rewrite(strings[part], offsets[part], found, container, part, parent)
 
-    def _rewrite(self, index: int, offset: int, found: list[Span]) -> None:
-        text = self.texts[index]
+    def _rewrite(
+        self,
+        text: str,
+        offset: int,
+        found: list[Span],
+        container: Any,
+        slot: Any,
+        parent: tuple[Any, ...],
+    ) -> None:
         found.sort(key=lambda span: (span[0], -span[1]))
         pieces: list[str] = []
         remarks: list[tuple[str, int, int]] = []
@@ -500,8 +544,12 @@ class _Scrubber:
         if not remarks:
             return
         pieces.append(text[last:])
-        container, slot, parent = self.places[index]
         container[slot] = "".join(pieces)
         path = (*parent, slot)
         for rule, start, end in remarks:
             add_remark(self.meta, path, rule, "s", (start, end), len(text))
+
+
+def _starts(texts: list[str], first: int) -> list[int]:
+    """Where each of `texts` starts in their NUL-joined text placed at `first` (all in C)."""
+    return list(map(add, accumulate(map(len, texts), initial=first), count()))
