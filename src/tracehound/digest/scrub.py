@@ -56,8 +56,6 @@ _THREAD_EXCLUDED_KEYS = frozenset(_STACKTRACE_KEYS)
 
 _SAFE = "safe"  # key-rule verdict: exempt from scrubbing at this node
 _UNKNOWN = "unknown"  # not in the verdict cache yet
-_JOINED: Any = object()  # slot of a text that joins several strings of one list
-_CONTEXT_LINES = frozenset({"pre_context", "post_context"})
 _WALKED = (str, dict, list)
 _MAX_CACHED_KEYS = 8192
 _MAX_DEPTH = 128
@@ -77,9 +75,6 @@ class _Rules:
         # Shorter strings cannot hold any pattern ("1::2", "?pw=1" are the shortest).
         self.min_length = 4
         self.verdicts: dict[Any, str | None] = {}
-        # The keys whose verdict is None. A dict whose keys all are (a subset test in C)
-        # is walked without looking up a verdict per key.
-        self.plain_keys: set[Any] = set()
 
     def key_rule(self, key: Any) -> str | None:
         """The rule that filters values under `key`, `_SAFE`, or None."""
@@ -99,10 +94,7 @@ class _Rules:
             verdict = SENSITIVE_FIELDS_RULE
         if len(self.verdicts) >= _MAX_CACHED_KEYS:
             self.verdicts.clear()  # keys are client-controlled: keep memory bounded
-            self.plain_keys.clear()
         self.verdicts[key] = verdict
-        if verdict is None:
-            self.plain_keys.add(key)
         return verdict
 
     def query_rule(self, key: str) -> str | None:
@@ -209,68 +201,18 @@ class _Scrubber:
             self.texts.append(value)
             self.places.append((container, slot, tuple(self.path[:-1])))
 
-    def _too_deep(self, value: dict[Any, Any] | list[Any]) -> None:
+    def _too_deep(self, value: dict[Any, Any] | list[Any]) -> bool:
         # Unknown keys are not depth-trimmed by normalization; recursion must stay bounded.
+        if len(self.path) <= _MAX_DEPTH:
+            return False
         value.clear()
         add_remark(self.meta, self.path, "!limit", "x")
-
-    def _dict(self, value: dict[Any, Any], skip: Container[Any] | None = None) -> None:
-        # The hot loop of scrubbing, called for every object of every event: locals, no
-        # call for strings and numbers, and no verdict lookups when no key has a rule
-        # (a subset test in C), which holds for nearly every dict (frames, crumbs).
-        path = self.path
-        if len(path) > _MAX_DEPTH:
-            self._too_deep(value)
-            return
-        rules = self.rules
-        if not value.keys() <= rules.plain_keys:
-            self._dict_with_rules(value, skip)
-            return
-        min_length = rules.min_length
-        parent: tuple[Any, ...] | None = None
-        for key, child in value.items():
-            kind = type(child)
-            if kind is str:
-                if len(child) >= min_length and (skip is None or key not in skip):
-                    if parent is None:
-                        parent = tuple(path)
-                    self.texts.append(child)
-                    self.places.append((value, key, parent))
-                continue
-            if kind is int or kind is float or kind is bool or child is None:
-                continue
-            if skip is not None:
-                if key in skip:
-                    continue
-                if (
-                    kind is list
-                    and skip is FRAME_EXCLUDED_KEYS
-                    and key in _CONTEXT_LINES
-                    and len(path) < _MAX_DEPTH
-                    and self._lines(child, key)
-                ):
-                    continue
-            path.append(key)
-            if kind is dict:
-                self._dict(child)
-            elif kind is list:
-                self._list(child)
-            elif isinstance(child, _WALKED):
-                self._visit(value, key, child, None)
-            path.pop()
-
-    def _lines(self, lines: list[Any], key: str) -> bool:
-        """Queue a frame's context lines as one text; False if they are not all strings."""
-        try:
-            joined = "\x00".join(lines)  # normalize makes them strings; this checks it in C
-        except TypeError:
-            return False
-        if joined:
-            self.texts.append(joined)
-            self.places.append((lines, _JOINED, (*self.path, key)))
         return True
 
-    def _dict_with_rules(self, value: dict[Any, Any], skip: Container[Any] | None) -> None:
+    def _dict(self, value: dict[Any, Any], skip: Container[Any] | None = None) -> None:
+        if self._too_deep(value):
+            return
+        # Hot loop: locals and a direct verdict-cache lookup save ~40% here.
         rules = self.rules
         verdict_of = rules.verdicts.get
         min_length = rules.min_length
@@ -305,10 +247,9 @@ class _Scrubber:
             path.pop()
 
     def _list(self, value: list[Any]) -> None:
-        path = self.path
-        if len(path) > _MAX_DEPTH:
-            self._too_deep(value)
+        if self._too_deep(value):
             return
+        path = self.path
         min_length = self.rules.min_length
         parent: tuple[Any, ...] | None = None
         for index, child in enumerate(value):
@@ -319,17 +260,18 @@ class _Scrubber:
                         parent = tuple(path)
                     self.texts.append(child)
                     self.places.append((value, index, parent))
-                continue
-            if kind is int or kind is float or kind is bool or child is None:
-                continue
-            path.append(index)
-            if kind is dict:
+            elif kind is dict:
+                path.append(index)
                 self._dict(child)
+                path.pop()
             elif kind is list:
+                path.append(index)
                 self._list(child)
+                path.pop()
             elif isinstance(child, _WALKED):
+                path.append(index)
                 self._visit(value, index, child, None)
-            path.pop()
+                path.pop()
 
     def _collect(self, container: Any, slot: Any, text: str) -> None:
         """Store a rewritten string and queue it for the substring rules."""
@@ -496,37 +438,15 @@ class _Scrubber:
         if not spans:
             return
         # Start of text i in the blob: the lengths before it plus i separators (all in C).
-        starts = _starts(texts, 0)
-        # Spans per string, in the order of their first span; a joined text (context
-        # lines) holds several strings, told apart the same way.
-        by_string: dict[tuple[int, int], list[Span]] = {}
-        parts: dict[int, tuple[list[str], list[int]]] = {}
+        starts = list(map(add, accumulate(map(len, texts), initial=0), count()))
+        by_text: dict[int, list[Span]] = {}
         for span in spans:
-            index = bisect_right(starts, span[0]) - 1
-            part = -1
-            if self.places[index][1] is _JOINED:
-                if index not in parts:
-                    strings = texts[index].split("\x00")
-                    parts[index] = strings, _starts(strings, starts[index])
-                part = bisect_right(parts[index][1], span[0]) - 1
-            by_string.setdefault((index, part), []).append(span)
-        for (index, part), found in by_string.items():
-            container, slot, parent = self.places[index]
-            if part < 0:
-                self._rewrite(texts[index], starts[index], found, container, slot, parent)
-            else:
-                strings, offsets = parts[index]
-                self._rewrite(strings[part], offsets[part], found, container, part, parent)
+            by_text.setdefault(bisect_right(starts, span[0]) - 1, []).append(span)
+        for index, found in by_text.items():
+            self._rewrite(index, starts[index], found)
 
-    def _rewrite(
-        self,
-        text: str,
-        offset: int,
-        found: list[Span],
-        container: Any,
-        slot: Any,
-        parent: tuple[Any, ...],
-    ) -> None:
+    def _rewrite(self, index: int, offset: int, found: list[Span]) -> None:
+        text = self.texts[index]
         found.sort(key=lambda span: (span[0], -span[1]))
         pieces: list[str] = []
         remarks: list[tuple[str, int, int]] = []
@@ -544,12 +464,8 @@ class _Scrubber:
         if not remarks:
             return
         pieces.append(text[last:])
+        container, slot, parent = self.places[index]
         container[slot] = "".join(pieces)
         path = (*parent, slot)
         for rule, start, end in remarks:
             add_remark(self.meta, path, rule, "s", (start, end), len(text))
-
-
-def _starts(texts: list[str], first: int) -> list[int]:
-    """Where each of `texts` starts in their NUL-joined text placed at `first` (all in C)."""
-    return list(map(add, accumulate(map(len, texts), initial=first), count()))
