@@ -26,7 +26,9 @@ from typing import Any
 import orjson
 import pytest
 
+from tracehound.digest.databag import _Bag, _trim, trim_databag
 from tracehound.digest.normalize import normalize_event
+from tracehound.digest.pii import find_sensitive_spans
 from tracehound.digest.scrub import scrub_event
 from tracehound.lib.envelope import parse_envelope
 
@@ -253,3 +255,39 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         sys.exit(__doc__)
     write()
+
+
+# --- the fast paths against the general ones they stand in for --------------------------
+
+
+def test_small_flat_bags_are_left_exactly_as_the_general_trim_leaves_them():
+    rng = random.Random(5)
+    values: list[Any] = ["", "", "ab", "x" * 7, "y" * 512, "w" * 513, 0, 1.5, True, None, "é" * 9]
+    for _ in range(5000):
+        bag = {rng.choice(["k", "key", "ключ", "x" * 30]) + str(n): rng.choice(values)
+               for n in range(rng.randint(0, 12))}  # fmt: skip
+        # Around where the budget runs out before the last item (what _trim charges).
+        charged = 2 + sum(
+            len(k) + (len(v) + 6 if isinstance(v, str) else 12) for k, v in bag.items()
+        )
+        max_bytes = max(1, charged + rng.randint(-40, 8))
+        fast_meta: dict[str, Any] = {}
+        fast = trim_databag(copy.deepcopy(bag), fast_meta, ["bag"], max_bytes=max_bytes)
+        general_meta: dict[str, Any] = {}
+        general = _trim(copy.deepcopy(bag), 1, ["bag"], _Bag(5, 512, max_bytes, general_meta))
+        assert (fast, fast_meta) == (general, general_meta), (bag, max_bytes)
+
+
+def test_ascii_text_gets_the_spans_the_unicode_search_finds():
+    rng = random.Random(6)
+    separators = ["", "", " ", "-", "\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1f", "_", "."]
+    for _ in range(3000):
+        digits = [rng.choice("0123456789") for _ in range(rng.randint(12, 19))]
+        number = "".join(d + rng.choice(separators) for d in digits)
+        text = rng.choice(["", "a ", "x", "4", " 1"]) + number + rng.choice(["", " b", "y", "-"])
+        text += rng.choice(["", " 123-45-6789", " 078-05-1120x"])
+        assert text.isascii()
+        unicode_text = text + "\x00é"  # not ASCII: the str search; NUL keeps "é" apart
+        assert find_sensitive_spans(text, lambda key: None, False) == find_sensitive_spans(
+            unicode_text, lambda key: None, False
+        ), text
