@@ -19,6 +19,12 @@ def frame_of(event: dict[str, Any]) -> dict[str, Any]:
 # --- breadcrumbs ---------------------------------------------------------------------
 
 
+def test_null_breadcrumbs_are_dropped_instead_of_failing_the_event():
+    event = normalize({"breadcrumbs": None, "timestamp": NOW})
+    assert "breadcrumbs" not in event
+    assert event["timestamp"] == NOW
+
+
 def test_a_breadcrumb_without_a_type_gets_the_default_type():
     event = normalize({"breadcrumbs": [{"category": "ui.click", "message": "clicked"}]})
     assert event["breadcrumbs"]["values"][0]["type"] == "default"

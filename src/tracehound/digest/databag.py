@@ -117,7 +117,37 @@ def trim_databag(
     are dropped and the container's original item count goes into `_meta`.
     `path` is used as a stack and is restored before returning.
     """
+    kind = type(value)
+    if kind is str:
+        if len(value) <= max_string:
+            return value
+    elif kind is dict and max_depth >= 1 and _is_flat_and_small(value, max_string, max_bytes):
+        return value  # most bags (frame vars, breadcrumb data, contexts): nothing to trim
     return _trim(value, 1, path, _Bag(max_depth, max_string, max_bytes, meta))
+
+
+def _is_flat_and_small(value: dict[Any, Any], max_string: int, max_bytes: int) -> bool:
+    """Whether `_trim` would leave `value` as it is, for a dict without containers.
+
+    The walk below charges what `_trim_dict` charges, so it says yes only when no string
+    is too long and the budget lasts for every item.
+    """
+    budget = max_bytes - 2
+    for key, child in value.items():
+        if type(key) is not str:
+            return False
+        kind = type(child)
+        if kind is str:
+            if len(child) > max_string:
+                return False
+            budget -= len(key) + len(child) + 6
+        elif isinstance(child, (dict, list)):
+            return False
+        else:
+            budget -= len(key) + 12
+        if budget <= 0:
+            return False
+    return True
 
 
 def _trim(value: Any, depth: int, path: Path, bag: _Bag) -> Any:

@@ -184,9 +184,11 @@ def _normalize_timestamps(
                         span[key] += drift
 
     for index, crumb in enumerate(crumbs):
-        if "timestamp" in crumb and _valid_timestamp(crumb["timestamp"]) is None:
-            add_error(meta, ["breadcrumbs", "values", index, "timestamp"], "invalid_data")
-            del crumb["timestamp"]
+        if "timestamp" in crumb:
+            crumb_time = crumb["timestamp"]  # a float or None here: _valid_timestamp, inlined
+            if crumb_time is None or not MIN_TIMESTAMP <= crumb_time <= MAX_TIMESTAMP:
+                add_error(meta, ["breadcrumbs", "values", index, "timestamp"], "invalid_data")
+                del crumb["timestamp"]
     for span in spans:
         if isinstance(span, dict):
             for key in ("timestamp", "start_timestamp"):
@@ -213,6 +215,7 @@ def _normalize_timestamps(
 def _normalize_breadcrumbs(event: dict[str, Any], meta: Meta) -> None:
     raw = event.get("breadcrumbs")
     if raw is None:
+        event.pop("breadcrumbs", None)  # `"breadcrumbs": null` is no breadcrumbs
         return
     values = raw.get("values") if isinstance(raw, dict) else raw
     if not isinstance(values, list):

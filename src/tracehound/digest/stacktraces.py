@@ -150,29 +150,29 @@ def _normalize_frame(frame: dict[str, Any], meta: Meta, path: Path) -> None:
     # One pass over the frame's own keys, with a fast path for well-formed values:
     # this runs for every frame of every event. Replacing a value while iterating
     # is safe; removals wait for the end of the loop.
-    removed: list[str] = []
+    removed: list[str] | None = None  # made on demand: most frames lose nothing
     for key, value in frame.items():
         cap = _FRAME_STRINGS.get(key)
         if cap is not None:
             if type(value) is not str or len(value) > cap:
                 text = coerce_str(value)
                 if text is None:
-                    removed.append(key)
+                    removed = [*(removed or ()), key]
                 else:
                     frame[key] = trim_string(text, cap, meta, [*path, key])
         elif key in _LINE_NUMBERS:
             if type(value) is not int or not 0 <= value <= MAX_LINENO:
                 number = bounded_int(value, 0, MAX_LINENO)
                 if number is None:
-                    removed.append(key)
+                    removed = [*(removed or ()), key]
                 else:
                     frame[key] = number
         elif key == "in_app":
             if type(value) is not bool:
-                removed.append(key)
+                removed = [*(removed or ()), key]
         elif key in _CONTEXT_LINES:
             if type(value) is not list:
-                removed.append(key)
+                removed = [*(removed or ()), key]
             elif len(value) > _MAX_CONTEXT_LINES:
                 frame[key] = _context_lines(key, value, meta, [*path, key])
             else:
@@ -184,8 +184,9 @@ def _normalize_frame(frame: dict[str, Any], meta: Meta, path: Path) -> None:
             path.append(key)
             frame[key] = trim_databag(value, meta, path, max_bytes=_FRAME_BAGS[key])
             path.pop()
-    for key in removed:
-        del frame[key]
+    if removed is not None:
+        for key in removed:
+            del frame[key]
 
 
 def _context_lines(key: str, lines: list[Any], meta: Meta, path: Path) -> list[str]:
