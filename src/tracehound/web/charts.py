@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
+from tracehound.web.text import plural
+
 Series = Sequence[tuple[int, int]]
 
 DAY = 86400
@@ -67,10 +69,6 @@ def bucket_label(ts: int, step: int) -> str:
 
 def step_of(series: Series) -> int:
     return series[1][0] - series[0][0] if len(series) > 1 else DAY
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def bar_chart(series: Series, *, width: int = 640, height: int = 80, label: str = "") -> str:
