@@ -126,6 +126,7 @@ def render_issue(
         .select_related("user")
         .order_by("user__username")
     )
+    user: Any = request.user  # a logged-in User: the views are login_required
     context = {
         "issue": issue,
         "short_id": short_id(issue),
@@ -142,7 +143,7 @@ def render_issue(
         "members": [m.user for m in members],
         "durations": DURATIONS,
         "windows": WINDOWS,
-        "is_bookmarked": IssueBookmark.objects.filter(issue=issue, user=request.user).exists(),
+        "is_bookmarked": IssueBookmark.objects.filter(issue=issue, user=user).exists(),
         "reports": issue_feedback(issue),
         **event_context(issue, event),
     }

@@ -19,12 +19,13 @@ from django.views.decorators.http import require_POST
 from tracehound.accounts.access import get_project
 from tracehound.issues import actions
 from tracehound.issues.actions import ActionError
-from tracehound.issues.filters import SORTS, search_issues, sort_and_paginate
+from tracehound.issues.filters import SortError, search_issues, sort_and_paginate
 from tracehound.issues.models import Environment, Issue
 from tracehound.issues.queries import format_short_id
 from tracehound.issues.search import QueryError
 from tracehound.issues.stats import issue_series
 from tracehound.lib.ids import parse_id
+from tracehound.lib.pagination import CursorError
 from tracehound.projects.models import Project
 from tracehound.web.charts import sparkline
 from tracehound.web.text import plural
@@ -63,7 +64,9 @@ def list_url(proj: Project, state: dict[str, Any], **extra: str) -> str:
     params: list[tuple[str, str]] = [("query", state["query"]), ("sort", state["sort"])]
     params += [("environment", e) for e in state["environment"]]
     params += list(extra.items())
-    return f"{reverse('project-issues', args=[proj.organization.slug, proj.slug])}?{urlencode(params)}"
+    return (
+        f"{reverse('project-issues', args=[proj.organization.slug, proj.slug])}?{urlencode(params)}"
+    )
 
 
 def query_error_context(query: str, error: QueryError) -> dict[str, Any]:
@@ -99,7 +102,11 @@ def render_list(
         "state": state,
         "sorts": SORT_NAMES,
         "filters": [
-            {"name": name, "url": list_url(proj, {**state, "query": q}), "current": q == state["query"]}
+            {
+                "name": name,
+                "url": list_url(proj, {**state, "query": q}),
+                "current": q == state["query"],
+            }
             for name, q in FILTERS.items()
         ],
         "environments": list(
@@ -111,23 +118,23 @@ def render_list(
     }
     key = proj.keys.filter(is_active=True).first()
     context["dsn"] = key.dsn(public_base_url(request)) if key else None
-    status = 400 if error else 200
     try:
-        if state["sort"] not in SORTS:
-            raise QueryError(f"unknown sort {state['sort'][:50]!r}", 0)
-        issues = search_issues([proj], state["query"], request.user, environment=state["environment"])
-        page = sort_and_paginate(
-            issues.select_related("assignee"), state["sort"], request.GET.get("cursor"), PAGE_SIZE
+        issues = search_issues(
+            [proj], state["query"], request.user, environment=state["environment"]
         )
+        page = sort_and_paginate(issues, state["sort"], request.GET.get("cursor"), PAGE_SIZE)
     except QueryError as query_error:
         context["query_error"] = query_error_context(state["query"], query_error)
+        return render(request, "tracehound/project_issues.html", context, status=400)
+    except (SortError, CursorError) as list_error:
+        context["list_error"] = str(list_error)
         return render(request, "tracehound/project_issues.html", context, status=400)
     context["rows"] = issue_rows(proj, list(page.rows))
     if page.has_next:
         context["next_url"] = list_url(proj, state, cursor=str(page.next))
     if page.has_previous:
         context["previous_url"] = list_url(proj, state, cursor=str(page.previous))
-    return render(request, "tracehound/project_issues.html", context, status=status)
+    return render(request, "tracehound/project_issues.html", context, status=400 if error else 200)
 
 
 @login_required
@@ -195,7 +202,9 @@ def bulk_action(request: HttpRequest, org: str, project: str) -> HttpResponse:
         if action == "delete":
             return bulk_delete(request, proj, issues, state)
         if action not in BULK_ACTIONS:
-            raise ActionError("action", "action must be resolve, unresolve, ignore, merge or delete")
+            raise ActionError(
+                "action", "action must be resolve, unresolve, ignore, merge or delete"
+            )
         with transaction.atomic():
             done = BULK_ACTIONS[action](request, issues)
     except ActionError as error:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Sum, Window
 from django.db.models.functions import RowNumber
 
@@ -15,6 +16,7 @@ from tracehound.events.models import Event
 from tracehound.issues.models import Activity, GroupHash, Issue, IssueTagValue
 from tracehound.web.text import plural
 
+User = get_user_model()
 EVENT_ID = re.compile(r"[0-9a-f]{32}")
 
 # Ignore windows and durations as the forms offer them (minutes), and their names.
@@ -47,16 +49,36 @@ def status_text(issue: Issue) -> str:
 
 
 def ignore_condition_text(issue: Issue) -> str:
-    if issue.ignore_count:
-        within = f" within {window_text(issue.ignore_window)}" if issue.ignore_window else ""
-        return f" until {plural(issue.ignore_count, 'more event')}{within}"
-    if issue.ignore_user_count:
-        window = issue.ignore_user_window
+    until = f"{issue.ignore_until:%Y-%m-%d %H:%M} UTC" if issue.ignore_until else ""
+    return ignore_text(
+        issue.ignore_count,
+        issue.ignore_window,
+        issue.ignore_user_count,
+        issue.ignore_user_window,
+        until,
+    )
+
+
+def ignore_text(
+    count: int | None,
+    window: int | None,
+    user_count: int | None,
+    user_window: int | None,
+    until: str,
+) -> str:
+    """The condition of an ignore, as " until 10 more events within an hour"."""
+    if count:
         within = f" within {window_text(window)}" if window else ""
-        return f" until {plural(issue.ignore_user_count, 'more user')}{within}"
-    if issue.ignore_until:
-        return f" until {issue.ignore_until:%Y-%m-%d %H:%M} UTC"
-    return ""
+        return f" until {plural(count, 'more event')}{within}"
+    if user_count:
+        within = f" within {window_text(user_window)}" if user_window else ""
+        return f" until {plural(user_count, 'more user')}{within}"
+    return f" until {until}" if until else ""
+
+
+def _number(data: dict[str, Any], key: str) -> int | None:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def parse_event_id(text: str) -> str | None:
@@ -107,13 +129,14 @@ def percent(count: int, total: int) -> int:
 
 def tag_facets(issue: Issue, per_key: int = 5) -> list[Facet]:
     """The top values of each tag of the issue, from the counts digest keeps (one query)."""
-    by_key = {"partition_by": [F("key")]}
     rows = (
         IssueTagValue.objects.filter(issue=issue)
         .annotate(
-            rank=Window(RowNumber(), order_by=[F("times_seen").desc(), F("value")], **by_key),
-            total=Window(Sum("times_seen"), **by_key),
-            distinct=Window(Count("id"), **by_key),
+            rank=Window(
+                RowNumber(), order_by=[F("times_seen").desc(), F("value")], partition_by=[F("key")]
+            ),
+            total=Window(Sum("times_seen"), partition_by=[F("key")]),
+            distinct=Window(Count("id"), partition_by=[F("key")]),
         )
         .filter(rank__lte=per_key)
         .order_by("key", "rank")
@@ -144,17 +167,25 @@ def describe_activity(kind: str, data: dict[str, Any]) -> str:
     version = _text(data, "version") or _text(data, "release")
     if kind == "set_resolved":
         return "resolved the issue"
+    if kind == "set_resolved_in_release" and data.get("inNextRelease"):
+        return "resolved the issue in the next release" + (f" after {version}" if version else "")
     if kind == "set_resolved_in_release":
         return f"resolved the issue in {version}" if version else "resolved the issue in a release"
-    if kind == "set_resolved_in_next_release":
-        return "resolved the issue in the next release"
     if kind == "set_resolved_by_age":
         return "auto-resolved the issue: no events for a while"
+    if kind == "set_ignored":
+        until = _text(data, "ignoreUntil")
+        condition = ignore_text(
+            _number(data, "ignoreCount"),
+            _number(data, "ignoreWindow"),
+            _number(data, "ignoreUserCount"),
+            _number(data, "ignoreUserWindow"),
+            until[:16].replace("T", " ") + " UTC" if until else "",
+        )
+        return "ignored the issue" + condition
     if kind == "set_unresolved":
         reason = _text(data, "reason")
         return f"unresolved the issue ({reason})" if reason else "unresolved the issue"
-    if kind == "set_ignored":
-        return "ignored the issue"
     if kind == "set_regression":
         event = _text(data, "event_id")
         return "marked the issue as a regression" + (f" (event {event})" if event else "")
@@ -167,8 +198,13 @@ def describe_activity(kind: str, data: dict[str, Any]) -> str:
         return "unassigned the issue"
     if kind == "merge":
         issues = data.get("issues")
-        count = len(issues) if isinstance(issues, list) else 0
-        return f"merged {plural(count, 'issue')} into this one" if count else "merged issues"
+        merged = issues if isinstance(issues, list) else []
+        names = [_text(i, "shortId") for i in merged if isinstance(i, dict)]
+        return (
+            f"merged {', '.join(n for n in names if n)} into this issue"
+            if any(names)
+            else ("merged issues")
+        )
     if kind in ("unmerge_source", "unmerge_destination"):
         hashes = data.get("hashes")
         count = len(hashes) if isinstance(hashes, list) else 0
@@ -184,13 +220,24 @@ def describe_activity(kind: str, data: dict[str, Any]) -> str:
 def activity_entries(issue: Issue, limit: int = 200) -> list[ActivityEntry]:
     """The latest `limit` activities, oldest first (how a conversation reads)."""
     rows = list(
-        Activity.objects.filter(issue=issue).select_related("user").order_by("-created_at", "-id")[
-            :limit
-        ]
+        Activity.objects.filter(issue=issue)
+        .select_related("user")
+        .order_by("-created_at", "-id")[:limit]
     )
+    assignees = {
+        _text(row.data, "assignee")
+        for row in rows
+        if row.type == "assigned" and isinstance(row.data, dict)
+    }
+    ids = [int(pk) for pk in assignees if pk.isdigit()]
+    names = {
+        str(pk): name for pk, name in User.objects.filter(pk__in=ids).values_list("pk", "username")
+    }
     entries = []
     for row in reversed(rows):
         data = row.data if isinstance(row.data, dict) else {}
+        if row.type == "assigned":
+            data = {**data, "assignee_name": names.get(_text(data, "assignee"), "")}
         who = row.user.get_username() if row.user else "Tracehound"
         comment = _text(data, "text") if row.type == "note" else None
         entries.append(
