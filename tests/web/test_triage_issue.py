@@ -251,6 +251,20 @@ def test_unmerging_a_hash_makes_a_new_issue(logged_in, wsgi, project, digest_all
     assert "unmerged 1 hash off this issue" in page(logged_in, survivor)
 
 
+@pytest.mark.parametrize(
+    ("action", "data", "field"),
+    [
+        ("resolve", {"resolve": "inRelease", "inRelease": "1.0\x00"}, "inRelease"),
+        ("unmerge", {"hash": "ab\x00"}, "hash"),
+        ("assign", {"assignedTo": "1\x00"}, "assignedTo"),
+        ("ignore", {"ignoreCount": "\x00"}, "ignoreCount"),
+    ],
+)
+def test_nul_in_any_field_is_refused_by_name(logged_in, issue, action, data, field):
+    before = snapshot(issue)
+    assert_refused(post(logged_in, issue, action, **data), issue, before, field)
+
+
 def test_unmerging_nothing_is_refused(logged_in, issue):
     before = snapshot(issue)
     assert_refused(post(logged_in, issue, "unmerge"), issue, before, "hash")

@@ -240,3 +240,49 @@ def test_bulk_with_a_foreign_or_malformed_id_is_404_and_changes_nothing(
     assert bulk(client, "resolve", mine).status_code == 404
     assert client.get(LIST).status_code == 404
     assert Issue.objects.get(pk=mine.pk).status == "unresolved"
+
+
+HOSTILE_QUERIES = [
+    "nul\x00inside",
+    "environment:\x00",
+    "times_seen:>99999999999999999999999",
+    "times_seen:>1e300",
+    "firstSeen:-99999999999d",
+    "lastSeen:+1e300h",
+    "release:" + "r" * 5000,
+    "x" * 100_000,
+    '"unterminated',
+    "[a,b",
+    "!!!",
+    "assigned:\x00",
+    "tags[" + "k" * 300 + "]:v",
+    "level:" + "é" * 300,
+    "issue:" + str(2**64),
+    "firstSeen:>9999-12-31T23:59:59",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_queries_answer_200_or_400_never_500(logged_in, make, query):
+    make("KeyError")
+    response = logged_in.get(LIST, {"query": query})
+    assert response.status_code in (200, 400), response.status_code
+    assert b"\x00" not in response.content
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"environment": "prod\x00"},
+        {"environment": "e" * 10_000},
+        {"cursor": "1:0:0:" + "9" * 30},
+        {"cursor": "\x00"},
+        {"sort": "\x00"},
+        {"cursor": "99999999999999999:0:0"},
+    ],
+)
+def test_hostile_list_parameters_answer_200_or_400_never_500(logged_in, make, params):
+    make("KeyError")
+    response = logged_in.get(LIST, params)
+    assert response.status_code in (200, 400), response.status_code
+    assert b"\x00" not in response.content

@@ -260,6 +260,13 @@ def do_unmerge(request: HttpRequest, issue: Issue) -> str:
     return f"Split {len(hashes)} of its hashes off into {short_id(new)}."
 
 
+def refuse_nul(request: HttpRequest) -> None:
+    """No stored text holds NUL, and PostgreSQL refuses it in a parameter: a clear 400."""
+    for field, values in request.POST.lists():
+        if any("\x00" in value for value in values):
+            raise ActionError(field, "must not contain NUL characters")
+
+
 ISSUE_ACTIONS: dict[str, Callable[[HttpRequest, Issue], str]] = {
     "resolve": do_resolve,
     "unresolve": do_unresolve,
@@ -280,6 +287,7 @@ def issue_action(request: HttpRequest, org: str, issue_id: int, action: str) -> 
     if handler is None:
         raise Http404("no such action")
     try:
+        refuse_nul(request)
         done = handler(request, issue)
     except ActionError as error:
         issue.refresh_from_db()

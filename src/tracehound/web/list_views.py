@@ -94,12 +94,33 @@ def issue_rows(proj: Project, issues: list[Issue]) -> list[dict[str, Any]]:
     ]
 
 
+class ListError(ValueError):
+    """A list parameter that cannot be used; the message names it."""
+
+
+def check_for_nul(state: dict[str, Any]) -> None:
+    """No stored text holds NUL, and PostgreSQL refuses it in a parameter: a clear 400."""
+    if "\x00" in state["query"]:
+        raise QueryError("NUL characters are not allowed", state["query"].index("\x00"))
+    if any("\x00" in e for e in state["environment"]):
+        raise ListError("environment must not contain NUL characters")
+
+
+def shown(state: dict[str, Any]) -> dict[str, Any]:
+    """The state as the page may echo it (a NUL shown as U+FFFD)."""
+    return {
+        **state,
+        "query": state["query"].replace("\x00", "\ufffd"),
+        "environment": [e.replace("\x00", "\ufffd") for e in state["environment"]],
+    }
+
+
 def render_list(
     request: HttpRequest, proj: Project, state: dict[str, Any], *, error: Any = None
 ) -> HttpResponse:
     context: dict[str, Any] = {
         "project": proj,
-        "state": state,
+        "state": shown(state),
         "sorts": SORT_NAMES,
         "filters": [
             {
@@ -119,14 +140,15 @@ def render_list(
     key = proj.keys.filter(is_active=True).first()
     context["dsn"] = key.dsn(public_base_url(request)) if key else None
     try:
+        check_for_nul(state)
         issues = search_issues(
             [proj], state["query"], request.user, environment=state["environment"]
         )
         page = sort_and_paginate(issues, state["sort"], request.GET.get("cursor"), PAGE_SIZE)
     except QueryError as query_error:
-        context["query_error"] = query_error_context(state["query"], query_error)
+        context["query_error"] = query_error_context(context["state"]["query"], query_error)
         return render(request, "tracehound/project_issues.html", context, status=400)
-    except (SortError, CursorError) as list_error:
+    except (SortError, CursorError, ListError) as list_error:
         context["list_error"] = str(list_error)
         return render(request, "tracehound/project_issues.html", context, status=400)
     context["rows"] = issue_rows(proj, list(page.rows))
