@@ -330,3 +330,25 @@ def test_forms_need_a_login(client, issue):
     response = post(client, issue, "resolve", resolve="now")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
     assert Issue.objects.get().status == "unresolved"
+
+
+def test_the_chart_shows_hourly_and_daily_counts_for_the_chosen_period(logged_in, issue):
+    import time
+
+    from tracehound.issues.models import IssueDailyCount, IssueHourlyCount
+
+    now = int(time.time())
+    IssueHourlyCount.objects.create(issue=issue, bucket=now // 3600, count=7)
+    IssueHourlyCount.objects.create(issue=issue, bucket=now // 3600 - 5, count=2)
+    IssueDailyCount.objects.create(issue=issue, bucket=now // 86400 - 3, count=40)
+    IssueDailyCount.objects.create(issue=issue, bucket=now // 86400 - 30, count=500)
+    base = f"/organizations/acme/issues/{issue.id}/"
+    hourly = logged_in.get(base).content.decode()
+    assert 'aria-label="Last 24 hours: 9 events"' in hourly
+    assert hourly.count('<rect class="bar"') == 24
+    daily = logged_in.get(base, {"period": "14d"}).content.decode()
+    assert 'aria-label="Last 14 days: 40 events"' in daily
+    assert daily.count('<rect class="bar"') == 14
+    quarter = logged_in.get(base, {"period": "90d"}).content.decode()
+    assert 'aria-label="Last 90 days: 540 events"' in quarter
+    assert 'aria-current="page">Last 90 days' in quarter
