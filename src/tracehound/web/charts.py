@@ -71,24 +71,31 @@ def step_of(series: Series) -> int:
     return series[1][0] - series[0][0] if len(series) > 1 else DAY
 
 
+def svg_start(kind: str, width: int, height: int, title: str, baseline: float) -> list[str]:
+    """The opening of a chart: its box, its accessible title and the zero line."""
+    title = escape(title)
+    return [
+        f'<svg class="{kind}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}"'
+        f' width="{width}" height="{height}" role="img" aria-label="{title}">',
+        f"<title>{title}</title>",
+        f'<line class="axis" x1="0" y1="{baseline}" x2="{width}" y2="{baseline}"/>',
+    ]
+
+
+def rect(bar: Bar, tip: str = "") -> str:
+    box = f'class="bar" x="{bar.x}" y="{bar.y}" width="{bar.width}" height="{bar.height}"'
+    return f"<rect {box}><title>{escape(tip)}</title></rect>" if tip else f"<rect {box}/>"
+
+
 def bar_chart(series: Series, *, width: int = 640, height: int = 80, label: str = "") -> str:
     """A bar chart with a tooltip per bar, the peak count and the time range as text."""
     plot = height - 16  # room for the time axis labels below the bars
     step = step_of(series)
     total = sum(max(count, 0) for _, count in series)
     title = f"{label}: {plural(total, 'event')}" if label else plural(total, "event")
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}"'
-        f' width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
-        f"<title>{escape(title)}</title>",
-        f'<line class="axis" x1="0" y1="{plot}" x2="{width}" y2="{plot}"/>',
-    ]
+    parts = svg_start("chart", width, height, title, plot)
     for bar in bars(series, width, plot):
-        tip = f"{bucket_label(bar.ts, step)}: {plural(bar.count, 'event')}"
-        parts.append(
-            f'<rect class="bar" x="{bar.x}" y="{bar.y}" width="{bar.width}"'
-            f' height="{bar.height}"><title>{escape(tip)}</title></rect>'
-        )
+        parts.append(rect(bar, f"{bucket_label(bar.ts, step)}: {plural(bar.count, 'event')}"))
     if series:
         peak = max(max(count, 0) for _, count in series)
         parts.append(f'<text class="peak" x="2" y="10">{peak:,}</text>')
@@ -109,18 +116,7 @@ def sparkline(
 ) -> str:
     """The list's tiny chart: bars only, one tooltip for the whole period."""
     total = sum(max(count, 0) for _, count in series)
-    title = escape(f"{plural(total, 'event')} in {period}")
-    parts = [
-        f'<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width}'
-        f' {height}" width="{width}" height="{height}" role="img" aria-label="{title}">',
-        f"<title>{title}</title>",
-        f'<line class="axis" x1="0" y1="{height}" x2="{width}" y2="{height}"/>',
-    ]
-    for bar in bars(series, width, height):
-        if bar.count:
-            parts.append(
-                f'<rect class="bar" x="{bar.x}" y="{bar.y}" width="{bar.width}"'
-                f' height="{bar.height}"/>'
-            )
+    parts = svg_start("sparkline", width, height, f"{plural(total, 'event')} in {period}", height)
+    parts += [rect(bar) for bar in bars(series, width, height) if bar.count]
     parts.append("</svg>")
     return "".join(parts)
