@@ -244,6 +244,12 @@ TRACEHOUND_CLAIM_SECONDS = env_int("TRACEHOUND_CLAIM_SECONDS", 60, minimum=1)
 TRACEHOUND_DIGEST_PROCESSES = env_int(
     "TRACEHOUND_DIGEST_PROCESSES", min(os.cpu_count() or 1, 4), minimum=1
 )
+# Days events are kept (a project's retention_days overrides it). The worker deletes
+# older events in small slices, with their attachments and feedback.
+TRACEHOUND_RETENTION_DAYS = env_int("TRACEHOUND_RETENTION_DAYS", 30, minimum=1, maximum=36500)
+# Events stored per issue at most: the first, the latest this many, and one per hour
+# before those; counters stay exact. 0 = no cap.
+TRACEHOUND_ISSUE_EVENT_CAP = env_int("TRACEHOUND_ISSUE_EVENT_CAP", 10000)
 
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tracehound.api.errors import ApiError
 from tracehound.lib import pagination
-from tracehound.lib.pagination import Cursor, CursorError, Page, SortKey, paginate
+from tracehound.lib.pagination import Cursor, CursorError, Page, SortKey
 
 __all__ = ["Cursor", "Page", "SortKey", "link_header", "paginate", "parse_cursor", "request_cursor"]
 
@@ -17,6 +19,14 @@ __all__ = ["Cursor", "Page", "SortKey", "link_header", "paginate", "parse_cursor
 def parse_cursor(raw: str) -> Cursor:
     try:
         return pagination.parse_cursor(raw)
+    except CursorError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def paginate(rows: QuerySet[Any], key: SortKey, cursor: Cursor | None, limit: int) -> Page:
+    """lib.pagination.paginate, with a cursor outside the column's range a 400."""
+    try:
+        return pagination.paginate(rows, key, cursor, limit)
     except CursorError as exc:
         raise ApiError(400, str(exc)) from None
 

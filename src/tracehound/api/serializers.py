@@ -7,14 +7,17 @@ the payload, so one odd event cannot break an issue's page or endpoint.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count
 
 from tracehound.events.models import Event
-from tracehound.issues.models import Issue
-from tracehound.issues.queries import event_payload, short_id
+from tracehound.issues.models import Activity, Issue, IssueBookmark, IssueSeen, IssueTagValue
+from tracehound.issues.queries import event_payload, short_id, user_counts
+from tracehound.issues.stats import issue_series
 
 
 def iso(value: datetime | float | None) -> str | None:
@@ -78,9 +81,105 @@ def serialize_project_ref(issue: Issue) -> dict[str, Any]:
     }
 
 
-def serialize_issue(issue: Issue, user_count: int = 0) -> dict[str, Any]:
+@dataclass
+class IssueExtras:
+    """What an issue list needs beyond the issue rows, looked up once per page."""
+
+    user_counts: dict[int, int] = field(default_factory=dict)
+    bookmarked: set[int] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)
+    comments: dict[int, int] = field(default_factory=dict)
+    unhandled: set[int] = field(default_factory=set)
+    stats_period: str = ""
+    stats: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+
+
+def issue_extras(issues: list[Issue], user: Any, stats_period: str = "") -> IssueExtras:
+    """Bookmarks, seen marks, comment counts, unhandled flags and stats of `issues`: a
+    handful of queries per page, whatever its length."""
+    ids = [i.id for i in issues]
+    user_id = getattr(user, "id", None)
+    extras = IssueExtras(user_counts=user_counts(ids), stats_period=stats_period)
+    if not ids:
+        return extras
+    if user_id is not None:
+        extras.bookmarked = set(
+            IssueBookmark.objects.filter(issue_id__in=ids, user_id=user_id).values_list(
+                "issue_id", flat=True
+            )
+        )
+        last_seen = {i.id: i.last_seen for i in issues}
+        extras.seen = {
+            issue_id
+            for issue_id, seen_at in IssueSeen.objects.filter(
+                issue_id__in=ids, user_id=user_id
+            ).values_list("issue_id", "last_seen")
+            if seen_at >= last_seen[issue_id]
+        }
+    extras.comments = dict(
+        Activity.objects.filter(issue_id__in=ids, type="note")
+        .values("issue_id")
+        .annotate(n=Count("id"))
+        .values_list("issue_id", "n")
+    )
+    extras.unhandled = set(
+        IssueTagValue.objects.filter(issue_id__in=ids, key="handled", value="no").values_list(
+            "issue_id", flat=True
+        )
+    )
+    if stats_period:
+        extras.stats = issue_series(ids, stats_period)
+    return extras
+
+
+def serialize_user(user: Any) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    name = user.get_full_name() or user.get_username()
+    return {"type": "user", "id": str(user.id), "name": name, "email": user.email}
+
+
+def _status_details(issue: Issue) -> dict[str, Any]:
+    """Sentry's statusDetails: how an issue was resolved, or until when it is ignored.
+
+    Private stand-in: helper `actions` adds the shared `status_details`.
+    """
+    if issue.status == Issue.Status.RESOLVED:
+        if issue.resolution == Issue.Resolution.IN_NEXT_RELEASE:
+            return {"inNextRelease": True}
+        if issue.resolution == Issue.Resolution.IN_RELEASE and issue.resolved_release:
+            return {"inRelease": issue.resolved_release}
+        return {}
+    if issue.status != Issue.Status.IGNORED:
+        return {}
+    details: dict[str, Any] = {}
+    if issue.ignore_until is not None:
+        details["ignoreUntil"] = iso(issue.ignore_until)
+    if issue.ignore_count is not None:
+        details["ignoreCount"] = issue.ignore_count
+        if issue.ignore_window is not None:
+            details["ignoreWindow"] = issue.ignore_window
+    if issue.ignore_user_count is not None:
+        details["ignoreUserCount"] = issue.ignore_user_count
+        if issue.ignore_user_window is not None:
+            details["ignoreUserWindow"] = issue.ignore_user_window
+    return details
+
+
+# Sentry's default priority of an error issue, from its level.
+PRIORITY_BY_LEVEL = {"fatal": "high", "error": "high", "warning": "medium"}
+
+
+def serialize_issue(
+    issue: Issue, user_count: int | None = None, *, extras: IssueExtras | None = None
+) -> dict[str, Any]:
+    """Sentry's issue shape; `extras` (see issue_extras) fills the per-user fields and
+    stats, without it they take their defaults (a detail page looks them up itself)."""
     org = issue.project.organization.slug
-    return {
+    extras = extras or IssueExtras()
+    if user_count is None:
+        user_count = extras.user_counts.get(issue.id, issue.users_seen)
+    data = {
         "id": str(issue.id),
         "shortId": short_id(issue),
         "title": issue.title,
@@ -89,8 +188,9 @@ def serialize_issue(issue: Issue, user_count: int = 0) -> dict[str, Any]:
         "logger": None,
         "level": issue.level,
         "status": issue.status,
-        "statusDetails": {},
-        "substatus": "ongoing" if issue.status == "unresolved" else None,
+        "statusDetails": _status_details(issue),
+        "substatus": issue.substatus or None,
+        "priority": PRIORITY_BY_LEVEL.get(issue.level, "low"),
         "isPublic": False,
         "platform": issue.platform or None,
         "project": serialize_project_ref(issue),
@@ -98,11 +198,13 @@ def serialize_issue(issue: Issue, user_count: int = 0) -> dict[str, Any]:
         "issueType": "error",
         "issueCategory": "error",
         "metadata": issue.metadata,
-        "numComments": 0,
-        "assignedTo": None,
-        "isBookmarked": False,
+        "numComments": extras.comments.get(issue.id, 0),
+        "assignedTo": serialize_user(issue.assignee) if issue.assignee_id else None,
+        "isBookmarked": issue.id in extras.bookmarked,
         "isSubscribed": False,
-        "hasSeen": False,
+        "subscriptionDetails": None,
+        "hasSeen": issue.id in extras.seen,
+        "isUnhandled": issue.id in extras.unhandled,
         "annotations": [],
         "shareId": None,
         # Sentry sends count as a string (it can exceed 2**53) and userCount as a number.
@@ -111,6 +213,10 @@ def serialize_issue(issue: Issue, user_count: int = 0) -> dict[str, Any]:
         "firstSeen": iso(issue.first_seen),
         "lastSeen": iso(issue.last_seen),
     }
+    if extras.stats_period:
+        series = extras.stats.get(issue.id, [])
+        data["stats"] = {extras.stats_period: [[ts, n] for ts, n in series]}
+    return data
 
 
 def _line_number(value: Any) -> int | None:

@@ -1,6 +1,6 @@
 from django.urls import path, re_path, register_converter
 
-from tracehound.api import views
+from tracehound.api import issues, views
 
 
 class EventIdConverter:
@@ -27,6 +27,15 @@ urlpatterns = [
     path("projects/<slug:org>/<slug:project>/user-feedback/", views.project_user_feedback),
     path("issues/<str:issue_id>/", views.issue_detail),
     path("issues/<str:issue_id>/events/latest/", views.issue_latest_event),
+    # Search and the read side of triage (api/issues.py).
+    path("organizations/<slug:org>/issues/", issues.organization_issues),
+    path("issues/<str:issue_id>/events/", issues.issue_events),
+    path("issues/<str:issue_id>/events/<str:event_ref>/", issues.issue_event),
+    path("issues/<str:issue_id>/tags/", issues.issue_tags),
+    path("issues/<str:issue_id>/tags/<str:key>/", issues.issue_tag),
+    path("issues/<str:issue_id>/tags/<str:key>/values/", issues.issue_tag_values),
+    path("projects/<slug:org>/<slug:project>/releases/", issues.project_releases),
+    path("projects/<slug:org>/<slug:project>/environments/", issues.project_environments),
     # Last: any other /api/0/ path is a JSON 404, never Django's slash-appending redirect.
     re_path(r"", views.unknown_endpoint),
 ]

@@ -8,66 +8,28 @@ from django.views.decorators.csrf import csrf_exempt
 from tracehound.accounts.access import get_issue, get_project
 from tracehound.api.auth import api_endpoint
 from tracehound.api.downloads import attachment_response
-from tracehound.api.errors import ApiError, api_error
-from tracehound.api.pagination import SortKey, link_header, paginate, parse_cursor
-from tracehound.api.serializers import iso, serialize_event, serialize_issue
+from tracehound.api.errors import api_error
+from tracehound.api.issues import (
+    issue_event_response,
+    issue_list_response,
+    serialize_issue_detail,
+)
+from tracehound.api.serializers import iso, serialize_event
 from tracehound.events.models import Attachment, Event, UserReport
-from tracehound.issues.models import Issue
-from tracehound.issues.queries import latest_event, user_counts
 from tracehound.lib.ids import parse_id
-
-STATUS_QUERIES = {"is:unresolved": "unresolved", "is:resolved": "resolved", "is:ignored": "ignored"}
-# Sentry's sort values that an issue column answers; others are refused, not ignored.
-SORTS = {
-    "date": SortKey("last_seen", is_date=True),
-    "new": SortKey("first_seen", is_date=True),
-    "freq": SortKey("times_seen", is_date=False),
-}
-
-
-def int_param(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
-    raw = request.GET.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
-        raise ApiError(400, f"{name} must be an integer between {low} and {high}")
-    value = int(raw)
-    if not low <= value <= high:
-        raise ApiError(400, f"{name} must be between {low} and {high}")
-    return value
 
 
 @api_endpoint("GET")
 def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse:
+    """Sentry's project issue list: ?query= (default is:unresolved), sort, cursor, limit,
+    environment, statsPeriod, shortIdLookup (see api/issues.py)."""
     proj = get_project(request.user, org, project)
-    limit = int_param(request, "limit", 25, 1, 100)
-    sort = request.GET.get("sort") or "date"
-    if sort not in SORTS:
-        raise ApiError(400, f"unsupported sort {sort[:100]!r}; use one of: {', '.join(SORTS)}")
-    query = request.GET.get("query", "is:unresolved").strip()
-    issues = Issue.objects.filter(project=proj).select_related("project__organization")
-    if query:
-        if query not in STATUS_QUERIES:
-            raise ApiError(400, f"unsupported query {query!r}; use is:unresolved|resolved|ignored")
-        issues = issues.filter(status=STATUS_QUERIES[query])
-    cursor_raw = request.GET.get("cursor")
-    cursor = parse_cursor(cursor_raw) if cursor_raw else None
-    page = paginate(issues, SORTS[sort], cursor, limit)
-    counts = user_counts([i.id for i in page.rows])
-    response = JsonResponse(
-        [serialize_issue(i, counts.get(i.id, 0)) for i in page.rows], safe=False
-    )
-    response["Link"] = link_header(request, page)
-    return response
+    return issue_list_response(request, [proj])
 
 
 @api_endpoint("GET")
 def issue_latest_event(request: HttpRequest, issue_id: str) -> HttpResponse:
-    issue = get_issue(request.user, issue_id)
-    event = latest_event(issue)
-    if event is None:
-        raise Http404("issue has no events")
-    return JsonResponse(serialize_event(event))
+    return issue_event_response(request, issue_id, "latest")
 
 
 @api_endpoint("GET")
@@ -82,7 +44,7 @@ def project_event(request: HttpRequest, org: str, project: str, event_id: str) -
 @api_endpoint("GET")
 def issue_detail(request: HttpRequest, issue_id: str) -> HttpResponse:
     issue = get_issue(request.user, issue_id)
-    return JsonResponse(serialize_issue(issue, user_counts([issue.id]).get(issue.id, 0)))
+    return JsonResponse(serialize_issue_detail(issue, request.user))
 
 
 def serialize_attachment(a: Attachment) -> dict[str, Any]:

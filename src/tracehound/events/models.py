@@ -21,7 +21,11 @@ class Event(models.Model):
             # Second guard, after the queue, against digesting one event twice.
             models.UniqueConstraint(fields=["project", "event_id"], name="unique_event_id")
         ]
-        indexes = [models.Index(fields=["issue", "-id"], name="event_issue_latest")]
+        indexes = [
+            models.Index(fields=["issue", "-id"], name="event_issue_latest"),
+            # Retention finds a project's expired events in timestamp order.
+            models.Index(fields=["project", "timestamp"], name="event_project_timestamp"),
+        ]
 
 
 class Attachment(models.Model):
@@ -41,6 +45,8 @@ class Attachment(models.Model):
                 fields=["project", "event_id", "name"], name="unique_attachment_name"
             )
         ]
+        # Retention: attachments whose event never arrived go by their own age.
+        indexes = [models.Index(fields=["project", "created_at"], name="attachment_created")]
 
 
 class UserReport(models.Model):
@@ -59,7 +65,10 @@ class UserReport(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "feedback_id"], name="unique_feedback_id")
         ]
-        indexes = [models.Index(fields=["project", "event_id"], name="userreport_event")]
+        indexes = [
+            models.Index(fields=["project", "event_id"], name="userreport_event"),
+            models.Index(fields=["project", "created_at"], name="userreport_created"),
+        ]
 
 
 class PayloadDictionary(models.Model):

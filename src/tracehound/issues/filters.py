@@ -14,8 +14,18 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import BigIntegerField, Exists, F, Func, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Cast, Floor, Greatest, Log
+from django.db.models import (
+    BigIntegerField,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Cast, Floor, Greatest
 from django.utils import timezone
 
 from tracehound.issues.models import Issue, IssueTagValue, Release
@@ -44,6 +54,21 @@ class EpochSeconds(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
+class Log10(Func):
+    """Base-10 logarithm in floating point: PostgreSQL's LOG(10, x) works in `numeric`,
+    arbitrary precision, ten times slower over a project's issues."""
+
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django registers a two-argument LOG(base, x) on SQLite.
+        return self.as_sql(compiler, connection, template="LOG(10, %(expressions)s)", **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "LOG(CAST(%(expressions)s AS DOUBLE PRECISION))"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
 def with_priority(issues: QuerySet[Any]) -> QuerySet[Any]:
     """Sentry's classic priority score: log10(events) * 600 + last seen (unix seconds).
 
@@ -51,9 +76,8 @@ def with_priority(issues: QuerySet[Any]) -> QuerySet[Any]:
     over volume in the long run, volume wins among issues seen at about the same time.
     Both terms only grow, so cursors over it stay stable.
     """
-    frequency = Cast(
-        Floor(Log(Value(10), Greatest(F("times_seen"), Value(1))) * 600), BigIntegerField()
-    )
+    events = Greatest(F("times_seen"), Value(1))
+    frequency = Cast(Floor(Log10(events) * Value(600.0)), BigIntegerField())
     annotated: QuerySet[Any] = issues.annotate(priority=frequency + EpochSeconds("last_seen"))
     return annotated
 

@@ -47,6 +47,72 @@ def latest_event(issue: Issue) -> Event | None:
     return Event.objects.filter(issue=issue).order_by("-id").first()
 
 
+# Event navigation: an issue's events in id (arrival) order, each step one probe of the
+# (issue, -id) index.
+
+
+def oldest_event(issue: Issue) -> Event | None:
+    return Event.objects.filter(issue=issue).order_by("id").first()
+
+
+def previous_event(issue: Issue, event: Event) -> Event | None:
+    return Event.objects.filter(issue=issue, id__lt=event.id).order_by("-id").first()
+
+
+def next_event(issue: Issue, event: Event) -> Event | None:
+    return Event.objects.filter(issue=issue, id__gt=event.id).order_by("id").first()
+
+
+def neighbour_event_ids(issue: Issue, event: Event) -> tuple[str | None, str | None]:
+    """The event ids just before and just after `event` in `issue`, or None at an end."""
+    older = (
+        Event.objects.filter(issue=issue, id__lt=event.id)
+        .order_by("-id")
+        .values_list("event_id", flat=True)
+        .first()
+    )
+    newer = (
+        Event.objects.filter(issue=issue, id__gt=event.id)
+        .order_by("id")
+        .values_list("event_id", flat=True)
+        .first()
+    )
+    return older, newer
+
+
+RECOMMENDED_CANDIDATES = 50
+
+
+def recommended_event(issue: Issue) -> Event | None:
+    """Sentry's "recommended" event: a recent one with the most context.
+
+    Our rule: of the issue's RECOMMENDED_CANDIDATES newest events, the one with the
+    largest stored payload (stack traces with source context, breadcrumbs, request, user
+    and tags all make it larger), the newest among equals. It reads sizes, not payloads.
+    """
+    from django.db.models.functions import Length
+
+    candidates = (
+        Event.objects.filter(issue=issue)
+        .order_by("-id")
+        .annotate(size=Length("payload"))
+        .values_list("id", "size")[:RECOMMENDED_CANDIDATES]
+    )
+    best = max(candidates, key=lambda row: (row[1] or 0, row[0]), default=None)
+    return Event.objects.get(pk=best[0]) if best is not None else None
+
+
+def event_of_issue(issue: Issue, event_id: str) -> Event | None:
+    """`latest`, `oldest`, `recommended` or a 32-hex event id of this issue."""
+    if event_id == "latest":
+        return latest_event(issue)
+    if event_id == "oldest":
+        return oldest_event(issue)
+    if event_id == "recommended":
+        return recommended_event(issue)
+    return Event.objects.filter(project_id=issue.project_id, event_id=event_id, issue=issue).first()
+
+
 def event_payload(event: Event) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(decode_payload(bytes(event.payload)))
     return data

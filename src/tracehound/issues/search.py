@@ -228,7 +228,7 @@ def parse_short_id(raw: str) -> ShortId | None:
     number = 0
     for char in match[2].upper():
         digit = SHORT_ID_ALPHABET.find(char)
-        if digit < 0:
+        if not 0 <= digit < 32:
             return None
         number = number * 32 + digit
     if number > MAX_NUMBER:
@@ -239,9 +239,10 @@ def parse_short_id(raw: str) -> ShortId | None:
 def parse_date(raw: str, op: str, raw_key: str, position: int) -> tuple[str, tuple[Value, ...]]:
     relative = RELATIVE.fullmatch(raw)
     if relative is not None:
-        ago = timedelta(seconds=int(relative[2]) * UNITS[relative[3]])
-        if ago > MAX_AGO:
+        seconds = int(relative[2]) * UNITS[relative[3]]
+        if seconds > MAX_AGO.total_seconds():
             raise QueryError(f"{raw_key}: {raw[:50]} is too far back", position)
+        ago = timedelta(seconds=seconds)
         if op == "=":  # -24h: within the last 24 hours; +7d: longer ago than 7 days
             op = ">=" if relative[1] == "-" else "<="
         return op, (ago,)

@@ -2,7 +2,7 @@
 daily count rows digest writes (never from events).
 
 A period is Sentry's statsPeriod: "24h" is 24 hourly points ending with the current
-hour, "14d" (and "90d", for charts) daily points ending with today (UTC). Each point is
+hour, "14d" (and "30d", "90d", for charts and an issue's detail) daily points ending with today (UTC). Each point is
 `(unix seconds of the bucket's start, events)`, oldest first, zero-filled.
 """
 
@@ -22,7 +22,12 @@ from tracehound.issues.models import (
 )
 
 # period → (bucket seconds, points)
-PERIODS: dict[str, tuple[int, int]] = {"24h": (3600, 24), "14d": (86400, 14), "90d": (86400, 90)}
+PERIODS: dict[str, tuple[int, int]] = {
+    "24h": (3600, 24),
+    "14d": (86400, 14),
+    "30d": (86400, 30),
+    "90d": (86400, 90),
+}
 
 Series = list[tuple[int, int]]
 

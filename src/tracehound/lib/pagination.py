@@ -139,6 +139,7 @@ def paginate(rows: QuerySet[Any], key: SortKey, cursor: Cursor | None, limit: in
         mirrored = rows.filter(**{f: key.column(cursor.value)}).count() - cursor.offset
         flipped = Cursor(cursor.value, max(mirrored, 0), not cursor.is_prev)
         after, before = (flipped, cursor) if cursor.is_prev else (cursor, flipped)
+    at_start = cursor == Cursor(0, 0, False)  # nothing lies before the first page
     has_next = more if not cursor.is_prev else bool(window(after, 1))
-    has_previous = more if cursor.is_prev else bool(window(before, 1))
+    has_previous = more if cursor.is_prev else not at_start and bool(window(before, 1))
     return Page(page, before, has_previous, after, has_next)

@@ -1,4 +1,5 @@
-"""Periodic upkeep the worker does between batches: prune counters, give disk space back."""
+"""Periodic upkeep the worker does between batches: prune counters, give disk space back,
+and the scheduled work (retention, auto-resolve) in short slices."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import logging
 import time
 from pathlib import Path
 
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from tracehound.events.retention import Retention
+from tracehound.issues.batch_actions import auto_resolve_idle_issues
 
 log = logging.getLogger("tracehound.worker")
 
@@ -17,6 +22,13 @@ KEEP_MINUTES = 60
 # automatic checkpoint keeps a busy WAL near 4 MB).
 MIN_FREE_PAGES = 256
 MAX_IDLE_WAL_BYTES = 8 * 1024 * 1024
+# Free pages returned per statement, and seconds spent on it per upkeep: after retention
+# deleted a million events there are gigabytes of them, and returning them holds the
+# write lock (~1 ms per 100 pages here). New events reuse the rest meanwhile.
+VACUUM_PAGES = 256
+VACUUM_SECONDS = 0.2
+VACUUM_PAUSE = 0.01
+AUTO_RESOLVE_SECONDS = 60.0
 
 
 def prune_old_rows() -> None:
@@ -55,15 +67,44 @@ def compact_sqlite() -> None:
     """
     if connection.vendor != "sqlite":
         return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA freelist_count")
-        free_pages = cursor.fetchone()[0]
-    if free_pages > MIN_FREE_PAGES:
+    started = time.monotonic()
+    while free_pages() > MIN_FREE_PAGES and time.monotonic() - started < VACUUM_SECONDS:
         # executescript steps the pragma to the end; one execute() frees a single page.
         with connection.wrap_database_errors:
-            connection.connection.executescript("PRAGMA incremental_vacuum;")
+            connection.connection.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
+        time.sleep(VACUUM_PAUSE)  # room for ingest's writes between the slices
     wal = Path(f"{connection.settings_dict['NAME']}-wal")
     if wal.exists() and wal.stat().st_size > MAX_IDLE_WAL_BYTES:
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             cursor.fetchall()
+
+
+def free_pages() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA freelist_count")
+        return int(cursor.fetchone()[0])
+
+
+class Schedule:
+    """The worker's scheduled work, run in slices between digest batches.
+
+    Retention runs in passes (events.retention); auto-resolve once a minute.
+    """
+
+    def __init__(self) -> None:
+        self.retention = Retention()
+        self.next_auto_resolve = 0.0
+
+    def run(self, budget: float) -> bool:
+        """Work for up to about `budget` seconds; True while a retention pass is under way."""
+        try:
+            if time.monotonic() >= self.next_auto_resolve:
+                self.next_auto_resolve = time.monotonic() + AUTO_RESOLVE_SECONDS
+                auto_resolve_idle_issues(timezone.now())
+            self.retention.run(budget)
+        except DatabaseError as exc:
+            log.warning("scheduled work paused: %s", exc)
+        except Exception:
+            log.exception("scheduled work failed")
+        return self.retention.busy

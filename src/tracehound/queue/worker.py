@@ -23,7 +23,12 @@ from django.db import DatabaseError, connection, transaction
 from tracehound.digest.batch import store_digested
 from tracehound.digest.process import Failure, ProcessedItem
 from tracehound.events.codec import current_dictionary, train_dictionary_if_due
-from tracehound.queue.housekeeping import compact_sqlite, enable_incremental_vacuum, prune_old_rows
+from tracehound.queue.housekeeping import (
+    Schedule,
+    compact_sqlite,
+    enable_incremental_vacuum,
+    prune_old_rows,
+)
 from tracehound.queue.pool import DigestPool, QueueRow
 
 IN_PROCESS = DigestPool(processes=1)
@@ -34,6 +39,12 @@ BACKLOG_ROWS = 500
 # every second or so, and upkeep that often (a TRUNCATE checkpoint of the WAL, page
 # moves) cost 10-15 % of sustained throughput.
 MIN_UPKEEP_GAP = 10.0
+# Scheduled work (retention, auto-resolve) per loop turn, in seconds: less while a
+# backlog waits, so digest stays ahead; while retention is busy and the queue empty,
+# the loop waits only RETENTION_GAP between turns.
+SCHEDULE_BUDGET = 0.1
+SCHEDULE_BUDGET_BACKLOG = 0.02
+RETENTION_GAP = 0.02
 
 log = logging.getLogger("tracehound.worker")
 
@@ -122,6 +133,7 @@ def digest_until_stopped(stop: threading.Event, pool: DigestPool, idle_sleep: fl
     inflight: Batch | None = None
     last_upkeep = time.monotonic()  # not at start: a backlog may be waiting
     handled = 0  # rows claimed since the last upkeep
+    schedule = Schedule()
     while not stop.is_set():
         try:
             rows = claim_rows(limit)
@@ -147,9 +159,10 @@ def digest_until_stopped(stop: threading.Event, pool: DigestPool, idle_sleep: fl
         if (drained and since > MIN_UPKEEP_GAP) or since > UPKEEP_SECONDS:
             upkeep()
             last_upkeep, handled = time.monotonic(), 0
+        busy = schedule.run(SCHEDULE_BUDGET if inflight is None else SCHEDULE_BUDGET_BACKLOG)
         if inflight is None:
             pool.close_if_idle()
-            stop.wait(idle_sleep)
+            stop.wait(RETENTION_GAP if busy else idle_sleep)
         else:
             train_dictionary_if_due()
     if inflight is not None:
