@@ -142,22 +142,27 @@ def tag(issue: Issue, key: str, value: str, count: int) -> None:
     )
 
 
-def test_facets_show_the_top_five_values_per_tag_with_their_share():
+def test_facets_show_the_top_nine_values_per_tag_with_their_share():
     issue = make_issue()
-    for i, count in enumerate([50, 20, 10, 8, 6, 4, 2]):
+    counts = [40, 20, 10, 8, 6, 4, 3, 2, 2, 2, 2, 1]
+    for i, count in enumerate(counts):
         tag(issue, "browser", f"b{i}", count)
     tag(issue, "environment", "production", 3)
     tag(issue, "environment", "staging", 1)
     facets = {f.key: f for f in tag_facets(issue)}
-    assert list(facets) == ["browser", "environment"]
+    assert list(facets) == ["browser", "environment"]  # most events first
     browser = facets["browser"]
-    assert (browser.total, browser.distinct) == (100, 7)
+    assert (browser.total, browser.distinct) == (100, 12)
     assert [(v.value, v.count, v.percent) for v in browser.values] == [
-        ("b0", 50, 50),
+        ("b0", 40, 40),
         ("b1", 20, 20),
         ("b2", 10, 10),
         ("b3", 8, 8),
         ("b4", 6, 6),
+        ("b5", 4, 4),
+        ("b6", 3, 3),
+        ("b7", 2, 2),
+        ("b8", 2, 2),
     ]
     assert [(v.value, v.percent) for v in facets["environment"].values] == [
         ("production", 75),

@@ -88,8 +88,24 @@ def test_an_unknown_or_malformed_event_id_is_404(client, wsgi, project, member, 
     digest_all()
     issue = Issue.objects.get()
     client.force_login(member)
-    for event_id in ("0" * 32, "latest", "x" * 5000, "%00"):
-        assert (
-            client.get(f"/organizations/acme/issues/{issue.id}/events/{event_id}/").status_code
-            == 404
-        )
+    base = f"/organizations/acme/issues/{issue.id}/events"
+    for event_id in ("0" * 32, "newest", "x" * 5000, "%00", "LATEST"):
+        assert client.get(f"{base}/{event_id}/").status_code == 404
+
+
+def test_latest_oldest_and_recommended_name_events_as_in_sentrys_urls(
+    client, wsgi, project, member, digest_all
+):
+    from tests.envelopes import exception_event
+
+    first = send(wsgi, project, exception_event())
+    last = send(wsgi, project, exception_event())
+    digest_all()
+    issue = Issue.objects.get()
+    client.force_login(member)
+    base = f"/organizations/acme/issues/{issue.id}/events"
+    for name, event_id in (("oldest", first), ("latest", last), ("recommended", None)):
+        response = client.get(f"{base}/{name}/")
+        assert response.status_code == 200, name
+        if event_id:
+            assert f'<code class="small event-id">{event_id}</code>' in response.content.decode()

@@ -23,7 +23,13 @@ from tracehound.events.models import Attachment, Event
 from tracehound.issues import actions
 from tracehound.issues.actions import ActionError
 from tracehound.issues.models import Issue, IssueBookmark, Release
-from tracehound.issues.queries import event_payload, issue_feedback, short_id
+from tracehound.issues.queries import (
+    event_of_issue,
+    event_payload,
+    issue_feedback,
+    latest_event,
+    short_id,
+)
 from tracehound.issues.stats import issue_series
 from tracehound.lib.ids import parse_id
 from tracehound.projects.models import OrganizationMember
@@ -155,19 +161,16 @@ def issue_detail(request: HttpRequest, org: str, issue_id: int) -> HttpResponse:
     """The issue with its latest event."""
     issue = issue_for(request, org, issue_id)
     actions.mark_seen(issue, request.user)
-    return render_issue(request, issue, Event.objects.filter(issue=issue).order_by("-id").first())
+    return render_issue(request, issue, latest_event(issue))
 
 
 @login_required
 def issue_event(request: HttpRequest, org: str, issue_id: int, event_id: str) -> HttpResponse:
-    """The issue with one of its events, by event id."""
+    """The issue with one of its events: by event id, or latest, oldest, recommended."""
     issue = issue_for(request, org, issue_id)
-    parsed = parse_event_id(event_id)
-    event = (
-        Event.objects.filter(project_id=issue.project_id, issue=issue, event_id=parsed).first()
-        if parsed
-        else None
-    )
+    named = event_id if event_id in ("latest", "oldest", "recommended") else None
+    wanted = named or parse_event_id(event_id)
+    event = event_of_issue(issue, wanted) if wanted else None
     if event is None:
         raise Http404("event not found")
     return render_issue(request, issue, event)
@@ -291,7 +294,6 @@ def issue_action(request: HttpRequest, org: str, issue_id: int, action: str) -> 
         done = handler(request, issue)
     except ActionError as error:
         issue.refresh_from_db()
-        latest = Event.objects.filter(issue=issue).order_by("-id").first()
-        return render_issue(request, issue, latest, error=error, status=400)
+        return render_issue(request, issue, latest_event(issue), error=error, status=400)
     messages.success(request, done)
     return redirect(issue_url(issue))

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Sum, Window
-from django.db.models.functions import RowNumber
 
+from tracehound.api.issues import tag_summaries
 from tracehound.events.models import Event
-from tracehound.issues.models import Activity, GroupHash, Issue, IssueTagValue
+from tracehound.issues.models import Activity, GroupHash, Issue
+from tracehound.issues.queries import neighbour_event_ids
 from tracehound.web.text import plural
 
 User = get_user_model()
@@ -97,12 +97,13 @@ class Navigation:
 
 def event_navigation(issue: Issue, event: Event) -> Navigation:
     """Event ids around `event` in the order events were stored (the id index)."""
-    events = Event.objects.filter(issue=issue).values_list("event_id", flat=True)
+    previous, following = neighbour_event_ids(issue, event)
+    ids = Event.objects.filter(issue=issue).values_list("event_id", flat=True)
     return Navigation(
-        oldest=events.order_by("id").first(),
-        previous=events.filter(id__lt=event.id).order_by("-id").first(),
-        next=events.filter(id__gt=event.id).order_by("id").first(),
-        latest=events.order_by("-id").first(),
+        oldest=ids.order_by("id").first(),
+        previous=previous,
+        next=following,
+        latest=ids.order_by("-id").first(),
     )
 
 
@@ -127,26 +128,20 @@ def percent(count: int, total: int) -> int:
     return max(1, min(100, count * 100 // total))
 
 
-def tag_facets(issue: Issue, per_key: int = 5) -> list[Facet]:
-    """The top values of each tag of the issue, from the counts digest keeps (one query)."""
-    rows = (
-        IssueTagValue.objects.filter(issue=issue)
-        .annotate(
-            rank=Window(
-                RowNumber(), order_by=[F("times_seen").desc(), F("value")], partition_by=[F("key")]
-            ),
-            total=Window(Sum("times_seen"), partition_by=[F("key")]),
-            distinct=Window(Count("id"), partition_by=[F("key")]),
+def tag_facets(issue: Issue) -> list[Facet]:
+    """The top values of each tag of the issue, from the counts digest keeps."""
+    return [
+        Facet(
+            summary["key"],
+            summary["totalValues"],
+            summary["uniqueValues"],
+            [
+                FacetValue(v["value"], v["count"], percent(v["count"], summary["totalValues"]))
+                for v in summary["topValues"]
+            ],
         )
-        .filter(rank__lte=per_key)
-        .order_by("key", "rank")
-        .values_list("key", "value", "times_seen", "total", "distinct")
-    )
-    facets: dict[str, Facet] = {}
-    for key, value, count, total, distinct in rows:
-        facet = facets.setdefault(key, Facet(key, int(total), int(distinct), []))
-        facet.values.append(FacetValue(value, count, percent(count, facet.total)))
-    return list(facets.values())
+        for summary in tag_summaries(issue)
+    ]
 
 
 @dataclass(frozen=True)
