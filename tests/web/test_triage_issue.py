@@ -352,3 +352,15 @@ def test_the_chart_shows_hourly_and_daily_counts_for_the_chosen_period(logged_in
     quarter = logged_in.get(base, {"period": "90d"}).content.decode()
     assert 'aria-label="Last 90 days: 540 events"' in quarter
     assert 'aria-current="page">Last 90 days' in quarter
+
+
+def test_an_ignored_issue_can_be_resolved_or_unresolved_from_its_page(logged_in, issue):
+    post(logged_in, issue, "ignore", ignoreCount="10")
+    html = page(logged_in, issue)
+    assert 'name="resolve" value="now"' in html and ">Unresolve</button>" in html
+    assert "Ignore forever" not in html  # already ignored
+    post(logged_in, issue, "resolve", resolve="now")
+    row = Issue.objects.get()
+    assert (row.status, row.ignore_count) == ("resolved", None)
+    html = page(logged_in, issue)
+    assert 'name="resolve" value="now"' not in html and "Ignore forever" in html

@@ -173,6 +173,7 @@ def issue_event(request: HttpRequest, org: str, issue_id: int, event_id: str) ->
     event = event_of_issue(issue, wanted) if wanted else None
     if event is None:
         raise Http404("event not found")
+    actions.mark_seen(issue, request.user)
     return render_issue(request, issue, event)
 
 
