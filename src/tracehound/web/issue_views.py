@@ -293,6 +293,8 @@ def issue_action(request: HttpRequest, org: str, issue_id: int, action: str) -> 
     try:
         refuse_nul(request)
         done = handler(request, issue)
+    except Issue.DoesNotExist:
+        raise Http404("issue not found") from None  # deleted by someone else meanwhile
     except ActionError as error:
         issue.refresh_from_db()
         return render_issue(request, issue, latest_event(issue), error=error, status=400)

@@ -166,12 +166,15 @@ def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse
 
 
 def ticked_issues(request: HttpRequest, proj: Project) -> list[Issue]:
-    """The issues ticked in the form, all of this project (else 404)."""
+    """The issues ticked in the form, all of this project (else 404), in id order: the
+    order digest locks issues in, so a bulk change and a digest batch never deadlock."""
     raw = request.POST.getlist("id")
     ids = [parse_id(str(value)) for value in raw]
     if any(pk is None for pk in ids):
         raise Http404("issue not found")
-    issues = list(Issue.objects.filter(project=proj, id__in=ids).select_related("project"))
+    issues = list(
+        Issue.objects.filter(project=proj, id__in=ids).select_related("project").order_by("id")
+    )
     if len(issues) != len(set(ids)):
         raise Http404("issue not found")
     if not issues:
@@ -201,7 +204,8 @@ def bulk_merge(request: HttpRequest, issues: list[Issue]) -> str:
     if len(issues) < 2:
         raise ActionError("id", "tick at least two issues to merge")
     survivor = actions.merge_issues(issues, request.user)
-    return f"Merged {plural(len(issues), 'issue')} into {format_short_id(survivor.project.slug, survivor.short_id)}."
+    into = format_short_id(survivor.project.slug, survivor.short_id)
+    return f"Merged {plural(len(issues), 'issue')} into {into}."
 
 
 BULK_ACTIONS = {
@@ -230,7 +234,9 @@ def bulk_action(request: HttpRequest, org: str, project: str) -> HttpResponse:
         with transaction.atomic():
             done = BULK_ACTIONS[action](request, issues)
     except ActionError as error:
-        return render_list(request, proj, list_state(request.POST), error=error)
+        return render_list(request, proj, state, error=error)
+    except Issue.DoesNotExist:
+        raise Http404("issue not found") from None  # deleted by someone else meanwhile
     messages.success(request, done)
     return redirect(list_url(proj, state))
 
