@@ -287,3 +287,22 @@ def test_priority_is_log10_of_events_times_600_plus_last_seen(catalog, project, 
     letters = {v: k for k, v in catalog.items()}
     # A: 1800 - 900 = +900; C: 1200 - 600 = +600; B: 600 - 0 = +600, the newer id first.
     assert [letters[i.id] for i in page.rows] == ["A", "C", "B"]
+
+
+def test_user_fields_also_match_a_user_field_tag(catalog, project, owner):
+    """An event with a user id tags `user` with "id:…": its email can only be found
+    through a `user.email` tag, when digest keeps one."""
+    from tracehound.issues.models import IssueTagValue
+
+    now = timezone.now()
+    IssueTagValue.objects.create(
+        issue_id=catalog["B"],
+        key="user.email",
+        value="bob@example.com",
+        times_seen=1,
+        first_seen=now,
+        last_seen=now,
+    )
+    assert found(catalog, project, owner, "user.email:bob@example.com") == "B"
+    assert found(catalog, project, owner, "user.id:7") == "B"
+    assert found(catalog, project, owner, "!user.email:bob@example.com") == "ACDE"

@@ -16,7 +16,9 @@ from typing import Any
 
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
     Exists,
+    Expression,
     F,
     FloatField,
     Func,
@@ -150,7 +152,12 @@ def term_condition(term: Term, user: Any, project_ids: list[int], now: datetime)
     if key == "has":
         return tag_exists_any(strings(term))
     if key == "user":
-        return tag_condition("user", [f"{term.tag}:{v}" for v in strings(term)])
+        # The `user` tag holds one identity per event ("id:7", else "email:…", …); a
+        # `user.email` (`user.id`, …) tag, where digest keeps one, holds that field.
+        values = strings(term)
+        return tag_condition("user", [f"{term.tag}:{v}" for v in values]) | tag_condition(
+            f"user.{term.tag}", values
+        )
     if key == "tag":
         return tag_condition(term.tag, strings(term))
     if key == "issue":
@@ -173,8 +180,34 @@ def tag_condition(key: str, values: list[str]) -> Q:
     return any_of(conditions)
 
 
+class HasTag(Expression):
+    """`has:KEY`: the issue has any value for tag KEY, probed per issue through the
+    unique (issue, key, value) index.
+
+    A plain EXISTS lets PostgreSQL turn it into a hash (anti-)join over every row of that
+    key in the whole table: a million `user` rows, ~100 ms, where 10,000 probes cost
+    ~15 ms. `OFFSET 0` keeps the subquery correlated. SQLite always probes per row.
+    """
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        issue = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
+        fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+        sql = (
+            f"EXISTS (SELECT 1 FROM issues_issuetagvalue hk WHERE hk.issue_id = {issue}.id"
+            f" AND hk.key = %s{fence})"
+        )
+        return sql, [self.key]
+
+
 def tag_exists_any(keys: list[str]) -> Q:
-    return any_of(tag_exists(k) for k in keys)
+    return any_of(Q(HasTag(k)) for k in keys)
 
 
 def unresolved_with(*substatus: str) -> Q:
