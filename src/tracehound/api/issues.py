@@ -89,11 +89,10 @@ def issue_list_response(request: HttpRequest, projects: list[Project]) -> HttpRe
     query = text_param(request, "query", "is:unresolved").strip()
     stats_period = stats_period_param(request)
     environment = environments_param(request)
-    if request.GET.get("shortIdLookup") in ("1", "true") and (
-        found := short_id_lookup(projects, query)
-    ):
-        issues = list(found[:1])
-        if issues:
+    if request.GET.get("shortIdLookup") in ("1", "true"):
+        found = short_id_lookup(projects, query)
+        issues = list(found[:1]) if found is not None else []
+        if issues:  # else the query is searched as usual
             return issue_page_response(request, issues, None, stats_period)
     try:
         matching = search_issues(projects, query, request.user, environment=environment)
