@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from tracehound.web import views
+from tracehound.web import issue_views, list_views, views
 
 # Django's error pages, JSON under /api/0/ (see tracehound.api.errors).
 handler400 = "tracehound.api.errors.bad_request"
@@ -14,8 +14,23 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
-    path("<slug:org>/<slug:project>/", views.project_issues, name="project-issues"),
-    path("organizations/<slug:org>/issues/<int:issue_id>/", views.issue_detail, name="issue"),
+    path("<slug:org>/<slug:project>/", list_views.project_issues, name="project-issues"),
+    path("<slug:org>/<slug:project>/bulk/", list_views.bulk_action, name="bulk-action"),
+    path(
+        "organizations/<slug:org>/issues/<int:issue_id>/",
+        issue_views.issue_detail,
+        name="issue",
+    ),
+    path(
+        "organizations/<slug:org>/issues/<int:issue_id>/events/<str:event_id>/",
+        issue_views.issue_event,
+        name="issue-event",
+    ),
+    path(
+        "organizations/<slug:org>/issues/<int:issue_id>/actions/<slug:action>/",
+        issue_views.issue_action,
+        name="issue-action",
+    ),
     path(
         "organizations/<slug:org>/attachments/<int:attachment_id>/",
         views.attachment_download,

@@ -35,11 +35,13 @@ def issue_feedback(issue: Issue, limit: int = 20) -> list[UserReport]:
         .exclude(event_id="")
         .order_by("-id")[:500]
     )
-    mine = set(
-        Event.objects.filter(
-            project_id=issue.project_id, issue=issue, event_id__in=[r.event_id for r in recent]
-        ).values_list("event_id", flat=True)
-    )
+    # The issue is checked here, not in SQL: with `issue_id = ?` in the statement SQLite's
+    # planner (after ANALYZE) walked all of a hot issue's events instead of probing the
+    # (project, event_id) index once per id: 213 ms for a 150,000-event issue.
+    found = Event.objects.filter(
+        project_id=issue.project_id, event_id__in=[r.event_id for r in recent]
+    ).values_list("event_id", "issue_id")
+    mine = {event_id for event_id, issue_id in found if issue_id == issue.pk}
     return [r for r in recent if r.event_id in mine][:limit]
 
 
