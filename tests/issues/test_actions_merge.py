@@ -89,6 +89,28 @@ def test_a_later_event_of_a_merged_issue_lands_in_the_survivor(project, member, 
     assert Issue.objects.count() == 2  # the survivor and CError
 
 
+def test_merging_into_an_ignored_issue_keeps_its_more_events_condition(project, member, three):
+    """The merged events and users were not seen after the ignore: the base moves with them,
+    so "N more events / users" still counts only what arrives later."""
+    a, b, _ = three  # a: 3 events, users 1-2; b: 2 events, users 2-3
+    actions.ignore(a, member, count=3, user_count=2)
+    survivor = actions.merge_issues([a, b], member)
+    assert survivor.pk == a.pk
+    row = Issue.objects.get(pk=a.pk)
+    assert (row.times_seen, row.users_seen) == (5, 3)
+    assert (row.ignore_base_times_seen, row.ignore_base_users_seen) == (5, 3)
+    send(project, "AError", user={"id": "1"})
+    send(project, "AError", user={"id": "5"})  # 2 more events, 1 more user
+    digest()
+    assert Issue.objects.get(pk=a.pk).status == "ignored"
+    send(project, "AError", user={"id": "1"})  # the 3rd more event
+    digest()
+    row = Issue.objects.get(pk=a.pk)
+    assert row.status == "unresolved"
+    unignored = Activity.objects.get(issue_id=a.pk, type="set_unresolved")
+    assert unignored.data == {"reason": "unignored", "condition": {"ignoreCount": 3}}
+
+
 def test_merging_needs_two_issues_of_one_project(project, member, outsider, three):
     from tracehound.projects.models import Project
 

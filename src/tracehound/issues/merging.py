@@ -146,14 +146,28 @@ def fold(survivor: Issue, rows: list[Issue]) -> None:
         execute(sql.format(ids=ids_sql), [keep, *others])
     for table in PER_ISSUE_TABLES:
         execute(f"DELETE FROM {table} WHERE issue_id IN ({ids_sql})", others)
+    users_before = survivor.users_seen
     survivor.times_seen = sum(r.times_seen for r in rows)
     survivor.first_seen = min(r.first_seen for r in rows)
     survivor.last_seen = max(r.last_seen for r in rows)
     survivor.users_seen = count_users(keep)
+    # "N more events / users since ignored" counts what arrives later, not what merged in.
+    if survivor.ignore_base_times_seen is not None:
+        survivor.ignore_base_times_seen += sum(r.times_seen for r in merged)
+    if survivor.ignore_base_users_seen is not None:
+        survivor.ignore_base_users_seen += survivor.users_seen - users_before
     if survivor.assignee_id is None:
         survivor.assignee_id = next((r.assignee_id for r in merged if r.assignee_id), None)
     survivor.save(
-        update_fields=["times_seen", "first_seen", "last_seen", "users_seen", "assignee_id"]
+        update_fields=[
+            "times_seen",
+            "first_seen",
+            "last_seen",
+            "users_seen",
+            "assignee_id",
+            "ignore_base_times_seen",
+            "ignore_base_users_seen",
+        ]
     )
     Issue.objects.filter(pk__in=others).update(times_seen=0, users_seen=0)
 
