@@ -5,8 +5,10 @@ What goes (docs/architecture.md, "Retention", says why it is done this way):
   and user feedback; attachments and feedback whose event never came, by their own age;
 - issues whose events are all gone and whose last event is older than the retention,
   with everything that hangs off them;
-- events of an issue beyond TRACEHOUND_ISSUE_EVENT_CAP: the first, the latest N and one
-  per hour before those stay (issue counters, tag counts and charts are not touched);
+- events of an issue beyond TRACEHOUND_ISSUE_EVENT_CAP, with their attachments: the
+  first, the latest N, one per hour before those, the events regressions were
+  recorded with and events with user feedback stay (issue counters, tag counts and
+  charts are not touched; the cap never deletes feedback);
 - counts over time past their window (hourly 14 days, daily 90), and hashes that
   belong to neither an issue nor a tombstone.
 
@@ -32,6 +34,7 @@ from django.utils import timezone
 
 from tracehound.events.models import Attachment, Event, UserReport
 from tracehound.issues.models import (
+    Activity,
     Issue,
     IssueDailyCount,
     IssueHourlyCount,
@@ -129,8 +132,9 @@ def delete_where(model: type[models.Model], where: str, params: Sequence[Any]) -
     return execute(f"DELETE FROM {table} WHERE {where}", params)
 
 
-def delete_events(rows: list[tuple[int, int, str]]) -> int:
-    """Delete events (id, project, event id) with their attachments and feedback."""
+def delete_events(rows: list[tuple[int, int, str]], *, feedback: bool = True) -> int:
+    """Delete events (id, project, event id) with their attachments and, unless
+    feedback=False, their user feedback."""
     if not rows:
         return 0
     ids = [row[0] for row in rows]
@@ -138,8 +142,9 @@ def delete_events(rows: list[tuple[int, int, str]]) -> int:
     by_project: dict[int, list[str]] = {}
     for _, project_id, event_id in rows:
         by_project.setdefault(project_id, []).append(event_id)
+    tables = [Attachment._meta.db_table] + ([UserReport._meta.db_table] if feedback else [])
     for project_id, event_ids in sorted(by_project.items()):
-        for table in (Attachment._meta.db_table, UserReport._meta.db_table):
+        for table in tables:
             execute(
                 f"DELETE FROM {table} WHERE project_id = %s"
                 f" AND event_id IN ({placeholders(event_ids)})",
@@ -320,11 +325,24 @@ def over_cap_boundary(issue_id: int, cap: int) -> int | None:
     return ids[0] if ids else None
 
 
+def cap_keeps(issue_id: int, project_id: int, event_ids: list[str]) -> set[str]:
+    """Of `event_ids`, those the cap never deletes: events a regression was recorded with
+    (Activity.data["event_id"]) and events with user feedback (whose issue page finds
+    the feedback through its event)."""
+    activities = Activity.objects.filter(issue_id=issue_id, type="set_regression")
+    keep = {e for e in activities.values_list("data__event_id", flat=True) if isinstance(e, str)}
+    reports = UserReport.objects.filter(project_id=project_id, event_id__in=event_ids)
+    return keep | set(reports.values_list("event_id", flat=True))
+
+
 def capped_issue(issue_id: int, boundary: int, scan: CapScan) -> Step:
     """Delete an issue's events up to `boundary`, keeping the first one of each hour.
 
     Walking up from the issue's oldest event, the first event is always kept, and so is
-    the first of every later hour: what remains is a time-spread sample.
+    the first of every later hour: what remains is a time-spread sample. Events a
+    regression was recorded with, and events with user feedback, stay too (`cap_keeps`).
+    Attachments go with their events; feedback is never deleted by the cap (not even
+    feedback arriving as its event goes): retention removes it by its own age (`orphans`).
     """
 
     def step(limit: int) -> tuple[int, bool]:
@@ -333,16 +351,17 @@ def capped_issue(issue_id: int, boundary: int, scan: CapScan) -> Step:
             .order_by("id")
             .values_list("id", "timestamp", "project_id", "event_id")[:limit]
         )
+        keep = cap_keeps(issue_id, rows[0][2], [r[3] for r in rows]) if rows else set()
         doomed = []
         for event_pk, timestamp, project_id, event_id in rows:
             hour = hour_of(timestamp)
-            if hour in scan.kept_hours:
-                doomed.append((event_pk, project_id, event_id))
-            else:
+            if hour not in scan.kept_hours:
                 scan.kept_hours.add(hour)
+            elif event_id not in keep:
+                doomed.append((event_pk, project_id, event_id))
         if rows:
             scan.after = rows[-1][0]
-        return delete_events(doomed), len(rows) == limit
+        return delete_events(doomed, feedback=False), len(rows) == limit
 
     return step
 
