@@ -53,7 +53,7 @@ MIN_ROWS = 10
 PASS_INTERVAL = 60.0
 # After a database error (busy, a lock, a constraint), retention rests this long.
 ERROR_PAUSE = 5
-# PostgreSQL only: retention of all workers takes turns on this advisory lock.
+# PostgreSQL only: the worker holding this advisory lock runs the pass; others skip it.
 ADVISORY_LOCK = 0x7472_6163_6572  # "tracer"
 
 
@@ -388,6 +388,7 @@ class Retention:
         self.cap_scans: dict[int, CapScan] = {}
         self.deleted = 0  # rows, in this process's lifetime
         self.paused_until = 0.0  # after a database error
+        self.lock = PassLock()
 
     @property
     def busy(self) -> bool:
@@ -429,12 +430,17 @@ class Retention:
         started = time.monotonic()
         if started < self.paused_until:
             return 0
-        if self.steps is None:
-            if started < self.next_pass:
-                return 0
-            self.steps = self.plan(now or timezone.now())
+        if self.steps is None and started < self.next_pass:
+            return 0
         deleted = 0
         try:
+            if not self.lock.acquire():
+                # Another worker is running a pass (or took over the one this worker had
+                # when its lock went, with an error or a new connection).
+                self.finish_pass()
+                return 0
+            if self.steps is None:
+                self.steps = self.plan(now or timezone.now())
             while (rows := self.run_one()) is not None:
                 deleted += rows
                 if time.monotonic() - started >= budget:
@@ -442,6 +448,7 @@ class Retention:
         except DatabaseError as exc:
             log.warning("retention paused for %d s: %s", ERROR_PAUSE, exc)
             self.paused_until = time.monotonic() + ERROR_PAUSE
+            self.lock.release()  # others may go on meanwhile; the next slice asks again
         except Exception:
             self.finish_pass()
             raise
@@ -452,10 +459,10 @@ class Retention:
     def finish_pass(self) -> None:
         self.steps = self.current = None
         self.next_pass = time.monotonic() + PASS_INTERVAL
+        self.lock.release()
 
     def run_one(self) -> int | None:
-        """One transaction of the current step: rows deleted, None when there is nothing
-        to do now (the pass is over, or another worker's retention has the turn)."""
+        """One transaction of the current step: rows deleted, None when the pass is over."""
         assert self.steps is not None
         if self.current is None:
             self.current = next(self.steps, None)
@@ -468,8 +475,6 @@ class Retention:
             # Timed from here: on SQLite, BEGIN IMMEDIATE may have waited for another
             # writer, which says nothing about what a batch costs.
             began = time.monotonic()
-            if not has_turn():
-                return None
             deleted, more = step(limit.rows)
         elapsed = time.monotonic() - began
         if not more:
@@ -480,13 +485,44 @@ class Retention:
         return deleted
 
 
-def has_turn() -> bool:
-    """PostgreSQL: one worker's retention at a time (the others digest meanwhile)."""
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK])
-        return bool(cursor.fetchone()[0])
+class PassLock:
+    """PostgreSQL: one worker runs a retention pass, the others skip it and digest.
+
+    A session-level advisory lock, taken when a pass starts and released when it ends
+    or a database error pauses it (a transaction-level lock would let workers alternate
+    per transaction, each repeating the same pass). A pass runs in slices across many
+    calls; if the connection was replaced meanwhile (the lock went with the old
+    session), the next slice takes the lock again or, when another worker has it,
+    abandons the pass. SQLite has one writer: nothing to share.
+    """
+
+    def __init__(self) -> None:
+        self.held_on: Any = None  # the DB-API connection whose session holds the lock
+
+    def acquire(self) -> bool:
+        if connection.vendor != "postgresql":
+            return True
+        connection.ensure_connection()
+        if self.held_on is not None and self.held_on is connection.connection:
+            return True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK])
+            taken = bool(cursor.fetchone()[0])
+        self.held_on = connection.connection if taken else None
+        return taken
+
+    def release(self) -> None:
+        held_on, self.held_on = self.held_on, None
+        if held_on is None or held_on is not connection.connection:
+            return  # never taken, or its session ended and the lock with it
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK])
+        except DatabaseError as exc:
+            # Not left held by a live session: closing it ends the session and its lock.
+            log.warning("retention lock not released (%s); closing the connection", exc)
+            if not connection.in_atomic_block:
+                connection.close()
 
 
 def run_retention(now: datetime | None = None) -> int:
