@@ -4,6 +4,7 @@ nothing newer is touched, and issue counters stay exact."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -196,3 +197,67 @@ def test_a_locked_database_pauses_retention_which_then_goes_on(wsgi, project, di
     while retention.run(1.0, now) or retention.busy:
         pass
     assert stored_ids() == {new}
+
+
+def retention_in_thread(now: datetime) -> tuple[int, bool]:
+    """Another worker's retention (its own connection): rows deleted, and whether it
+    started a pass."""
+    from django.db import connections
+
+    result: list[tuple[int, bool]] = []
+
+    def work() -> None:
+        try:
+            other = Retention()
+            result.append((other.run(float("inf"), now), other.busy))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(30)
+    return result[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="workers share PostgreSQL")
+def test_one_worker_runs_a_pass_the_others_skip_it(wsgi, project, digest_all):
+    old = {send(wsgi, project, age_days=20) for _ in range(5)}
+    new = send(wsgi, project)
+    digest_all()
+    retention = Retention()
+    retention.pacing = Pacing(target=0.0, pause=0.0, pause_ratio=0.0)
+    retention.limits["events"] = Limit(rows=2)
+    now = datetime.now(UTC) + timedelta(days=15)
+    assert retention.run(0.0, now) == 2 and retention.busy  # a pass under way, between slices
+    assert retention_in_thread(now) == (0, False)  # another worker skips it
+    assert len(stored_ids() & old) == 3
+    while retention.busy:
+        retention.run(0.0, now)
+    assert stored_ids() == {new}
+    send(wsgi, project, age_days=20)
+    digest_all()
+    deleted, busy = retention_in_thread(now)  # the pass is over: the lock is free
+    assert deleted > 0 and not busy and stored_ids() == {new}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="workers share PostgreSQL")
+def test_a_database_error_releases_the_pass_to_other_workers(wsgi, project, digest_all):
+    send(wsgi, project, age_days=20)
+    digest_all()
+    retention = Retention()
+    now = datetime.now(UTC) + timedelta(days=15)
+
+    def failing(limit: int) -> tuple[int, bool]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")  # a real database error
+        return 0, False
+
+    retention.steps = iter([("failing", failing)])
+    assert retention.run(1.0, now) == 0  # logged, not raised
+    assert retention.paused_until > time.monotonic() and retention.busy
+    deleted, busy = retention_in_thread(now)  # the lock was let go: another worker's pass
+    assert deleted > 0 and not busy and stored_ids() == set()
+    retention.paused_until = 0.0
+    assert retention.run(1.0, now) == 0  # the lock is taken again, the step tried again
+    assert retention.paused_until > time.monotonic() and retention.lock.held_on is None
+    retention.finish_pass()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -21,9 +22,11 @@ from tracehound.issues.models import (
     GroupTombstone,
     Issue,
     IssueBookmark,
+    IssueDailyCount,
     IssueHourlyCount,
     IssueTagValue,
 )
+from tracehound.projects.models import Project
 from tracehound.queue.models import QueueItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,9 +92,29 @@ def test_a_later_event_of_a_merged_issue_lands_in_the_survivor(project, member, 
     assert Issue.objects.count() == 2  # the survivor and CError
 
 
-def test_merging_needs_two_issues_of_one_project(project, member, outsider, three):
-    from tracehound.projects.models import Project
+def test_merging_into_an_ignored_issue_keeps_its_more_events_condition(project, member, three):
+    """The merged events and users were not seen after the ignore: the base moves with them,
+    so "N more events / users" still counts only what arrives later."""
+    a, b, _ = three  # a: 3 events, users 1-2; b: 2 events, users 2-3
+    actions.ignore(a, member, count=3, user_count=2)
+    survivor = actions.merge_issues([a, b], member)
+    assert survivor.pk == a.pk
+    row = Issue.objects.get(pk=a.pk)
+    assert (row.times_seen, row.users_seen) == (5, 3)
+    assert (row.ignore_base_times_seen, row.ignore_base_users_seen) == (5, 3)
+    send(project, "AError", user={"id": "1"})
+    send(project, "AError", user={"id": "5"})  # 2 more events, 1 more user
+    digest()
+    assert Issue.objects.get(pk=a.pk).status == "ignored"
+    send(project, "AError", user={"id": "1"})  # the 3rd more event
+    digest()
+    row = Issue.objects.get(pk=a.pk)
+    assert row.status == "unresolved"
+    unignored = Activity.objects.get(issue_id=a.pk, type="set_unresolved")
+    assert unignored.data == {"reason": "unignored", "condition": {"ignoreCount": 3}}
 
+
+def test_merging_needs_two_issues_of_one_project(project, member, outsider, three):
     a, _, _ = three
     with pytest.raises(ActionError) as err:
         actions.merge_issues([a, a], member)
@@ -147,6 +170,30 @@ def test_unmerge_moves_counts_over_time_with_the_events(project, member, three):
     new = actions.unmerge(survivor, member, b_hashes)
     rows = IssueHourlyCount.objects.filter(issue__in=[survivor, new], bucket=bucket)
     assert dict(rows.values_list("issue", "count")) == {survivor.pk: 3, new.pk: 2}
+
+
+def test_unmerge_moves_counts_at_the_time_digest_counted_them(project, member):
+    """Digest counts an event whose timestamp is older than the retention (a wrong client
+    clock) at its received time; unmerge takes the moved events out of the same buckets."""
+    Project.objects.filter(pk=project.id).update(retention_days=7)
+    skewed = time.time() - 10 * 86400
+    a = issue_of(project, "AError", events=2, timestamp=skewed)
+    b = issue_of(project, "BError")
+    a_hashes = hashes(a)
+    survivor = actions.merge_issues([a, b], member)
+    new = actions.unmerge(survivor, member, a_hashes)
+    for issue in (survivor, new):
+        issue.refresh_from_db()
+        for model in (IssueHourlyCount, IssueDailyCount):
+            rows = model.objects.filter(issue_id=issue.pk)
+            assert sum(rows.values_list("count", flat=True)) == issue.times_seen, model
+            assert all(n > 0 for n in rows.values_list("count", flat=True)), model
+    assert (survivor.times_seen, new.times_seen) == (1, 2)
+    now_hour = int(time.time()) // 3600
+    assert set(IssueHourlyCount.objects.filter(issue=new).values_list("bucket", flat=True)) <= {
+        now_hour - 1,
+        now_hour,
+    }
 
 
 @pytest.mark.parametrize(

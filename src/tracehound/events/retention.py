@@ -5,8 +5,10 @@ What goes (docs/architecture.md, "Retention", says why it is done this way):
   and user feedback; attachments and feedback whose event never came, by their own age;
 - issues whose events are all gone and whose last event is older than the retention,
   with everything that hangs off them;
-- events of an issue beyond TRACEHOUND_ISSUE_EVENT_CAP: the first, the latest N and one
-  per hour before those stay (issue counters, tag counts and charts are not touched);
+- events of an issue beyond TRACEHOUND_ISSUE_EVENT_CAP, with their attachments: the
+  first, the latest N, one per hour before those, the events regressions were
+  recorded with and events with user feedback stay (issue counters, tag counts and
+  charts are not touched; the cap never deletes feedback);
 - counts over time past their window (hourly 14 days, daily 90), and hashes that
   belong to neither an issue nor a tombstone.
 
@@ -32,6 +34,7 @@ from django.utils import timezone
 
 from tracehound.events.models import Attachment, Event, UserReport
 from tracehound.issues.models import (
+    Activity,
     Issue,
     IssueDailyCount,
     IssueHourlyCount,
@@ -50,7 +53,7 @@ MIN_ROWS = 10
 PASS_INTERVAL = 60.0
 # After a database error (busy, a lock, a constraint), retention rests this long.
 ERROR_PAUSE = 5
-# PostgreSQL only: retention of all workers takes turns on this advisory lock.
+# PostgreSQL only: the worker holding this advisory lock runs the pass; others skip it.
 ADVISORY_LOCK = 0x7472_6163_6572  # "tracer"
 
 
@@ -129,8 +132,9 @@ def delete_where(model: type[models.Model], where: str, params: Sequence[Any]) -
     return execute(f"DELETE FROM {table} WHERE {where}", params)
 
 
-def delete_events(rows: list[tuple[int, int, str]]) -> int:
-    """Delete events (id, project, event id) with their attachments and feedback."""
+def delete_events(rows: list[tuple[int, int, str]], *, feedback: bool = True) -> int:
+    """Delete events (id, project, event id) with their attachments and, unless
+    feedback=False, their user feedback."""
     if not rows:
         return 0
     ids = [row[0] for row in rows]
@@ -138,8 +142,9 @@ def delete_events(rows: list[tuple[int, int, str]]) -> int:
     by_project: dict[int, list[str]] = {}
     for _, project_id, event_id in rows:
         by_project.setdefault(project_id, []).append(event_id)
+    tables = [Attachment._meta.db_table] + ([UserReport._meta.db_table] if feedback else [])
     for project_id, event_ids in sorted(by_project.items()):
-        for table in (Attachment._meta.db_table, UserReport._meta.db_table):
+        for table in tables:
             execute(
                 f"DELETE FROM {table} WHERE project_id = %s"
                 f" AND event_id IN ({placeholders(event_ids)})",
@@ -320,11 +325,24 @@ def over_cap_boundary(issue_id: int, cap: int) -> int | None:
     return ids[0] if ids else None
 
 
+def cap_keeps(issue_id: int, project_id: int, event_ids: list[str]) -> set[str]:
+    """Of `event_ids`, those the cap never deletes: events a regression was recorded with
+    (Activity.data["event_id"]) and events with user feedback (whose issue page finds
+    the feedback through its event)."""
+    activities = Activity.objects.filter(issue_id=issue_id, type="set_regression")
+    keep = {e for e in activities.values_list("data__event_id", flat=True) if isinstance(e, str)}
+    reports = UserReport.objects.filter(project_id=project_id, event_id__in=event_ids)
+    return keep | set(reports.values_list("event_id", flat=True))
+
+
 def capped_issue(issue_id: int, boundary: int, scan: CapScan) -> Step:
     """Delete an issue's events up to `boundary`, keeping the first one of each hour.
 
     Walking up from the issue's oldest event, the first event is always kept, and so is
-    the first of every later hour: what remains is a time-spread sample.
+    the first of every later hour: what remains is a time-spread sample. Events a
+    regression was recorded with, and events with user feedback, stay too (`cap_keeps`).
+    Attachments go with their events; feedback is never deleted by the cap (not even
+    feedback arriving as its event goes): retention removes it by its own age (`orphans`).
     """
 
     def step(limit: int) -> tuple[int, bool]:
@@ -333,16 +351,17 @@ def capped_issue(issue_id: int, boundary: int, scan: CapScan) -> Step:
             .order_by("id")
             .values_list("id", "timestamp", "project_id", "event_id")[:limit]
         )
+        keep = cap_keeps(issue_id, rows[0][2], [r[3] for r in rows]) if rows else set()
         doomed = []
         for event_pk, timestamp, project_id, event_id in rows:
             hour = hour_of(timestamp)
-            if hour in scan.kept_hours:
-                doomed.append((event_pk, project_id, event_id))
-            else:
+            if hour not in scan.kept_hours:
                 scan.kept_hours.add(hour)
+            elif event_id not in keep:
+                doomed.append((event_pk, project_id, event_id))
         if rows:
             scan.after = rows[-1][0]
-        return delete_events(doomed), len(rows) == limit
+        return delete_events(doomed, feedback=False), len(rows) == limit
 
     return step
 
@@ -369,6 +388,7 @@ class Retention:
         self.cap_scans: dict[int, CapScan] = {}
         self.deleted = 0  # rows, in this process's lifetime
         self.paused_until = 0.0  # after a database error
+        self.lock = PassLock()
 
     @property
     def busy(self) -> bool:
@@ -410,12 +430,17 @@ class Retention:
         started = time.monotonic()
         if started < self.paused_until:
             return 0
-        if self.steps is None:
-            if started < self.next_pass:
-                return 0
-            self.steps = self.plan(now or timezone.now())
+        if self.steps is None and started < self.next_pass:
+            return 0
         deleted = 0
         try:
+            if not self.lock.acquire():
+                # Another worker is running a pass (or took over the one this worker had
+                # when its lock went, with an error or a new connection).
+                self.finish_pass()
+                return 0
+            if self.steps is None:
+                self.steps = self.plan(now or timezone.now())
             while (rows := self.run_one()) is not None:
                 deleted += rows
                 if time.monotonic() - started >= budget:
@@ -423,6 +448,7 @@ class Retention:
         except DatabaseError as exc:
             log.warning("retention paused for %d s: %s", ERROR_PAUSE, exc)
             self.paused_until = time.monotonic() + ERROR_PAUSE
+            self.lock.release()  # others may go on meanwhile; the next slice asks again
         except Exception:
             self.finish_pass()
             raise
@@ -433,10 +459,10 @@ class Retention:
     def finish_pass(self) -> None:
         self.steps = self.current = None
         self.next_pass = time.monotonic() + PASS_INTERVAL
+        self.lock.release()
 
     def run_one(self) -> int | None:
-        """One transaction of the current step: rows deleted, None when there is nothing
-        to do now (the pass is over, or another worker's retention has the turn)."""
+        """One transaction of the current step: rows deleted, None when the pass is over."""
         assert self.steps is not None
         if self.current is None:
             self.current = next(self.steps, None)
@@ -449,8 +475,6 @@ class Retention:
             # Timed from here: on SQLite, BEGIN IMMEDIATE may have waited for another
             # writer, which says nothing about what a batch costs.
             began = time.monotonic()
-            if not has_turn():
-                return None
             deleted, more = step(limit.rows)
         elapsed = time.monotonic() - began
         if not more:
@@ -461,13 +485,44 @@ class Retention:
         return deleted
 
 
-def has_turn() -> bool:
-    """PostgreSQL: one worker's retention at a time (the others digest meanwhile)."""
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ADVISORY_LOCK])
-        return bool(cursor.fetchone()[0])
+class PassLock:
+    """PostgreSQL: one worker runs a retention pass, the others skip it and digest.
+
+    A session-level advisory lock, taken when a pass starts and released when it ends
+    or a database error pauses it (a transaction-level lock would let workers alternate
+    per transaction, each repeating the same pass). A pass runs in slices across many
+    calls; if the connection was replaced meanwhile (the lock went with the old
+    session), the next slice takes the lock again or, when another worker has it,
+    abandons the pass. SQLite has one writer: nothing to share.
+    """
+
+    def __init__(self) -> None:
+        self.held_on: Any = None  # the DB-API connection whose session holds the lock
+
+    def acquire(self) -> bool:
+        if connection.vendor != "postgresql":
+            return True
+        connection.ensure_connection()
+        if self.held_on is not None and self.held_on is connection.connection:
+            return True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK])
+            taken = bool(cursor.fetchone()[0])
+        self.held_on = connection.connection if taken else None
+        return taken
+
+    def release(self) -> None:
+        held_on, self.held_on = self.held_on, None
+        if held_on is None or held_on is not connection.connection:
+            return  # never taken, or its session ended and the lock with it
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK])
+        except DatabaseError as exc:
+            # Not left held by a live session: closing it ends the session and its lock.
+            log.warning("retention lock not released (%s); closing the connection", exc)
+            if not connection.in_atomic_block:
+                connection.close()
 
 
 def run_retention(now: datetime | None = None) -> int:

@@ -30,8 +30,10 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from tracehound.digest.rollups import DAY, HOUR, counted_time
 from tracehound.events.codec import decode_payload
 from tracehound.events.models import Attachment, Event, UserReport
+from tracehound.events.retention import retention_days
 from tracehound.issues.actions import ActionError, record
 from tracehound.issues.models import (
     GroupHash,
@@ -146,14 +148,28 @@ def fold(survivor: Issue, rows: list[Issue]) -> None:
         execute(sql.format(ids=ids_sql), [keep, *others])
     for table in PER_ISSUE_TABLES:
         execute(f"DELETE FROM {table} WHERE issue_id IN ({ids_sql})", others)
+    users_before = survivor.users_seen
     survivor.times_seen = sum(r.times_seen for r in rows)
     survivor.first_seen = min(r.first_seen for r in rows)
     survivor.last_seen = max(r.last_seen for r in rows)
     survivor.users_seen = count_users(keep)
+    # "N more events / users since ignored" counts what arrives later, not what merged in.
+    if survivor.ignore_base_times_seen is not None:
+        survivor.ignore_base_times_seen += sum(r.times_seen for r in merged)
+    if survivor.ignore_base_users_seen is not None:
+        survivor.ignore_base_users_seen += survivor.users_seen - users_before
     if survivor.assignee_id is None:
         survivor.assignee_id = next((r.assignee_id for r in merged if r.assignee_id), None)
     survivor.save(
-        update_fields=["times_seen", "first_seen", "last_seen", "users_seen", "assignee_id"]
+        update_fields=[
+            "times_seen",
+            "first_seen",
+            "last_seen",
+            "users_seen",
+            "assignee_id",
+            "ignore_base_times_seen",
+            "ignore_base_users_seen",
+        ]
     )
     Issue.objects.filter(pk__in=others).update(times_seen=0, users_seen=0)
 
@@ -235,7 +251,10 @@ class Moved:
     hourly: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     daily: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
-    def add(self, timestamp: datetime, release: str, payload: bytes | memoryview) -> None:
+    def add(
+        self, timestamp: datetime, counted: datetime, release: str, payload: bytes | memoryview
+    ) -> None:
+        """One event; `counted` is the time digest counted it at (rollups.counted_time)."""
         self.count += 1
         try:
             data = orjson.loads(decode_payload(bytes(payload)))
@@ -254,9 +273,9 @@ class Moved:
             entry = self.tags.setdefault((pair[0], pair[1]), [0, timestamp, timestamp])
             entry[0] += 1
             entry[1], entry[2] = min(entry[1], timestamp), max(entry[2], timestamp)
-        unix = int(timestamp.timestamp())
-        self.hourly[unix // 3600] += 1
-        self.daily[unix // 86400] += 1
+        unix = int(counted.timestamp())
+        self.hourly[unix // HOUR] += 1
+        self.daily[unix // DAY] += 1
 
 
 def check_hashes(hashes: Any) -> list[str]:
@@ -281,8 +300,12 @@ def reserve_short_id(project_id: int) -> int:
         return int(cursor.fetchone()[0])
 
 
-def move_events(source: int, target: int, hashes: list[str]) -> Moved:
+def move_events(source: int, target: int, hashes: list[str], kept: timedelta) -> Moved:
     """Move the source's events whose primary hash is split off, CHUNK rows a statement.
+
+    Their counts over time are moved from the buckets digest counted them in: at their
+    received time when the timestamp is in the future or older than `kept` (the
+    project's retention), as `counted_time` decides.
 
     Cost: every moved event's payload is read and decoded once (for its tags); the
     source's other events are not read.
@@ -293,12 +316,13 @@ def move_events(source: int, target: int, hashes: list[str]) -> Moved:
         rows = list(
             Event.objects.filter(issue_id=source, primary_hash__in=hashes, id__gt=last_id)
             .order_by("id")
-            .values_list("id", "timestamp", "release", "payload")[:CHUNK]
+            .values_list("id", "timestamp", "received_at", "release", "payload")[:CHUNK]
         )
         if not rows:
             return moved
-        for _, timestamp, release, payload in rows:
-            moved.add(timestamp, release, payload)
+        for _, timestamp, received_at, release, payload in rows:
+            counted = counted_time(timestamp, received_at, kept)
+            moved.add(timestamp, counted, release, payload)
         ids = [r[0] for r in rows]
         Event.objects.filter(id__in=ids).update(issue_id=target)
         last_id = ids[-1]
@@ -393,7 +417,8 @@ def unmerge(issue: Issue, actor: Any, hashes: list[str]) -> Issue:
         substatus=Issue.Substatus.ONGOING,
     )
     GroupHash.objects.filter(issue_id=source.pk, hash__in=wanted).update(issue_id=target.pk)
-    moved = move_events(source.pk, target.pk, wanted)
+    kept = timedelta(days=retention_days(source.project.retention_days))
+    moved = move_events(source.pk, target.pk, wanted, kept)
     add_moved(target.pk, moved)
     subtract_moved(source.pk, moved)
     if moved.count:
