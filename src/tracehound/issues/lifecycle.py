@@ -76,8 +76,9 @@ def met_ignore_condition(
     """The condition (in Sentry's statusDetails names) that ends the ignore, or None.
 
     `events_within(minutes, limit)` / `users_within(minutes, limit)` count events /
-    distinct users of the issue since max(now - minutes, ignored_at), stopping at
-    `limit`; they are called only for a window condition.
+    distinct users of the issue since max(now - minutes, ignored_at) (events by the
+    hour: the count may include up to an hour before), users stopping at `limit`;
+    they are called only for a window condition.
     """
     if state.ignore_until is not None and now >= state.ignore_until:
         return {"ignoreUntil": state.ignore_until.isoformat()}
