@@ -72,6 +72,7 @@ def test_an_event_arriving_while_a_user_resolves_regresses_after_the_resolve(
     send(wsgi, project, error())
     digest_all()
     issue = Issue.objects.get()
+    before = datetime.now(tz=UTC)
     event_id = send(wsgi, project, error())
     resolving = threading.Event()
 
@@ -79,7 +80,10 @@ def test_an_event_arriving_while_a_user_resolves_regresses_after_the_resolve(
         with transaction.atomic():
             locked = Issue.objects.select_for_update().get(id=issue.id)
             locked.status, locked.resolution = Issue.Status.RESOLVED, Issue.Resolution.NOW
-            locked.save(update_fields=["status", "resolution"])
+            # As if resolved just before the event was received (only events received
+            # after a resolve regress), committing while digest waits for the row.
+            locked.resolved_at = before
+            locked.save(update_fields=["status", "resolution", "resolved_at"])
             Activity.objects.create(
                 project_id=locked.project_id,
                 issue=locked,

@@ -10,6 +10,7 @@ from tests.envelopes import envelope, item
 from tests.issues.digesting import error, send
 from tracehound.events.models import Attachment, Event
 from tracehound.events.retention import run_retention
+from tracehound.issues import actions
 from tracehound.issues.batch_actions import unignore_expired
 from tracehound.issues.models import Activity, GroupHash, GroupTombstone, Issue, IssueTagValue
 from tracehound.projects.models import ProjectStat
@@ -108,6 +109,20 @@ def test_releases_that_are_not_semver_are_ordered_by_first_seen(wsgi, project, d
     digest_all()
     issue.refresh_from_db()
     assert issue.substatus == "regressed"
+
+
+def test_an_event_received_before_the_resolve_does_not_regress(wsgi, project, digest_all):
+    issue = one_issue(wsgi, project, digest_all, release="1.0")
+    send(wsgi, project, error(release="1.0"))  # received, still queued
+    actions.resolve(issue, None)
+    digest_all()
+    issue.refresh_from_db()
+    assert (issue.status, issue.times_seen) == ("resolved", 2)
+    assert activities(issue, "set_regression") == []
+    send(wsgi, project, error(release="1.0"))  # received after the resolve
+    digest_all()
+    issue.refresh_from_db()
+    assert (issue.status, issue.substatus) == ("unresolved", "regressed")
 
 
 def test_in_one_batch_the_regression_names_the_event_that_caused_it(wsgi, project, digest_all):

@@ -447,7 +447,7 @@ def store_events(rows: list[tuple[int, ProcessedEvent, int]], created: set[int])
         counted.append((project_id, issue_id, ts))
         entry = batch[issue_id]
         entry.count += 1
-        entry.events.append((e.event_id, e.release))
+        entry.events.append((e.event_id, e.release, e.received_at))
         if e.release:
             seen_at(releases, (project_id, e.release[:200]), ts)
         if e.environment:

@@ -26,7 +26,7 @@ from tracehound.projects.models import Project
 STATE_COLUMNS = (
     "id, project_id, status, resolution, resolved_release, times_seen, users_seen,"
     " ignored_at, ignore_until, ignore_count, ignore_window, ignore_user_count,"
-    " ignore_user_window, ignore_base_times_seen, ignore_base_users_seen"
+    " ignore_user_window, ignore_base_times_seen, ignore_base_users_seen, resolved_at"
 )
 HOUR = 3600  # the bucket width of IssueHourlyCount (digest.rollups)
 
@@ -43,13 +43,15 @@ class LockedIssue:
     times_seen: int
     users_seen: int
     ignore: IgnoreState
+    resolved_at: datetime | None
 
 
 @dataclass(slots=True)
 class IssueEvents:
     """What a batch brought to one issue."""
 
-    events: list[tuple[str, str]] = field(default_factory=list)  # (event id, release)
+    # (event id, release, received at)
+    events: list[tuple[str, str, datetime]] = field(default_factory=list)
     count: int = 0
     new_users: int = 0
 
@@ -68,6 +70,7 @@ def _locked(row: tuple[Any, ...]) -> LockedIssue:
         times_seen=row[5],
         users_seen=row[6],
         ignore=IgnoreState(*(_aware(v) for v in row[7:9]), *row[9:15]),
+        resolved_at=_aware(row[15]),
     )
 
 
@@ -160,16 +163,28 @@ def ignore_condition_met(
 
 
 def regressing_event(
-    issue: LockedIssue, events: list[tuple[str, str]], first_seen: dict[tuple[int, str], datetime]
+    issue: LockedIssue,
+    events: list[tuple[str, str, datetime]],
+    first_seen: dict[tuple[int, str], datetime],
 ) -> tuple[str, str] | None:
-    """The first event of the batch that reopens this resolved issue, if any."""
+    """The first event of the batch that reopens this resolved issue, if any.
+
+    Events received before the issue was resolved do not: the resolve saw them coming.
+    """
     seen = {version: ts for (p, version), ts in first_seen.items() if p == issue.project_id}
 
     def order(a: str, b: str) -> int:
         return compare_releases(a, b, seen)
 
-    for event_id, release in events:
-        if is_regression(issue.resolution, issue.resolved_release, release, order):
+    for event_id, release, received_at in events:
+        if is_regression(
+            issue.resolution,
+            issue.resolved_release,
+            release,
+            order,
+            received_at=received_at,
+            resolved_at=issue.resolved_at,
+        ):
             return event_id, release
     return None
 
@@ -201,7 +216,7 @@ def apply_digest_lifecycle(
     pairs = {
         (i.project_id, version)
         for i in needs_order
-        for version in [i.resolved_release, *(r for _, r in batch[i.id].events)]
+        for version in [i.resolved_release, *(r for _, r, _ in batch[i.id].events)]
         if version
     }
     first_seen = release_first_seen(pairs) if pairs else {}
