@@ -338,7 +338,7 @@ def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
     for issue_id, d in sorted(deltas.items()):  # rows locked in one order
         last = adapt(d.last_seen)
         first = adapt(d.first_seen)
-        issue_rows.append([d.count, d.new_users, last, last, first, first, d.level, issue_id])
+        issue_rows.append([d.count, d.new_users, last, last, first, first, last, d.level, issue_id])
         for (key, value), (count, t_first, t_last) in sorted(d.tags.items()):
             tag_rows.append([issue_id, key, value, count, adapt(t_first), adapt(t_last)])
     with connection.cursor() as cursor:
@@ -346,7 +346,8 @@ def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
             "UPDATE issues_issue SET times_seen = times_seen + %s, users_seen = users_seen + %s,"
             " last_seen = CASE WHEN last_seen < %s THEN %s ELSE last_seen END,"
             " first_seen = CASE WHEN first_seen > %s THEN %s ELSE first_seen END,"
-            " level = %s"
+            # The level of the latest event: a late event from before last_seen keeps it.
+            " level = CASE WHEN last_seen <= %s THEN %s ELSE level END"
             " WHERE id = %s",
             issue_rows,
         )
