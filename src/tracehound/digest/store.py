@@ -262,6 +262,11 @@ def assign_issues(
                     grouping_version=groupings[project_id].version,
                 )
     created = {issue.pk for issue in pending.values()}
+    # Hashes added to existing issues (a grouping transition) reference them: lock those
+    # issues in id order first, as deleting issues does, not in the hashes' order.
+    existing = {h.issue_id for h in new_hashes.values() if h.issue_id not in created}
+    if existing:
+        lock_issues(i for i in existing if i is not None)
     won = insert_hashes(list(new_hashes.values()))
     lost_keys = [key for key in new_hashes if key not in won]
     if not lost_keys:
