@@ -30,7 +30,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Floor, Greatest
 from django.utils import timezone
 
-from tracehound.issues.actions import latest_release
+from tracehound.issues.actions import latest_release as latest_release  # also for the API
 from tracehound.issues.models import Issue, IssueTagValue
 from tracehound.issues.search import ShortId, Term, parse_query
 from tracehound.lib.pagination import Page, SortKey, paginate, parse_cursor
