@@ -51,6 +51,26 @@ def test_counts_add_up_across_batches(wsgi, project, digest_all):
     assert counts(ProjectHourlyCount, project_id=project.id) == {int(ts // 3600): 2}
 
 
+def leveled(level: str, timestamp: float) -> dict:
+    event = error(timestamp=timestamp)
+    event["level"] = level
+    return event
+
+
+def test_the_issue_level_is_the_level_of_its_latest_event(wsgi, project, digest_all):
+    now = time.time()
+    send(wsgi, project, leveled("fatal", now))
+    digest_all()
+    send(wsgi, project, leveled("warning", now - 3600))  # late, from an hour ago
+    digest_all()
+    issue = Issue.objects.get()
+    assert (issue.level, issue.times_seen) == ("fatal", 2)
+    send(wsgi, project, leveled("info", now + 1))
+    digest_all()
+    issue.refresh_from_db()
+    assert issue.level == "info"
+
+
 def test_a_timestamp_from_a_wrong_clock_is_counted_when_received(wsgi, project, digest_all):
     before = time.time()
     send(wsgi, project, error(timestamp=before + 5 * 86400))  # the future

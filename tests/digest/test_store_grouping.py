@@ -3,9 +3,14 @@ looks up the hashes of both versions, and old issues learn their new-version has
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection, transaction
 from tests.issues.digesting import error, send
 
 from tracehound.digest.process import ProjectGrouping
@@ -141,3 +146,76 @@ def test_project_stacktrace_rules_apply_at_digest(wsgi, project, digest_all):
     digest_all()
     assert Issue.objects.count() == 3
     assert Issue.objects.order_by("-id").first().times_seen == 2
+
+
+@pytest.fixture
+def hash_issue_key_checked_at_insert(transactional_db):
+    """Django's foreign keys are checked at commit on PostgreSQL, which hides lock order;
+    checked at insert, a hash takes its issue's key-share lock when it is inserted."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'issues_grouphash'::regclass"
+            " AND contype = 'f' AND conname LIKE %s",
+            ["%issue_id%"],
+        )
+        [name] = cursor.fetchone()
+        cursor.execute(f"ALTER TABLE issues_grouphash ALTER CONSTRAINT {name} NOT DEFERRABLE")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"ALTER TABLE issues_grouphash ALTER CONSTRAINT {name} DEFERRABLE INITIALLY DEFERRED"
+        )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+@pytest.mark.usefixtures("hash_issue_key_checked_at_insert")
+def test_a_hash_added_to_old_issues_locks_them_in_id_order(wsgi, project, digest_all, caplog):
+    """Adding a hash to an existing issue locks the issue (the foreign key): digest must
+    lock its issues in id order first, as deleting issues does, or the two deadlock."""
+    events = [with_line("AError"), with_line("BError")]
+    for event in events:
+        send(wsgi, project, event)
+    digest_all()
+    upgrade(project, datetime.now(tz=UTC) + timedelta(days=1))
+    for event in events:
+        send(wsgi, project, {**event, "event_id": uuid.uuid4().hex})
+    digest_all()  # the issues learn their new-version hashes; now we know their order
+    new = GroupHash.objects.filter(grouping_version=NEW).order_by("hash")
+    first, second = (h.issue_id for h in new)
+    if first < second:  # make the first hash's issue the higher id: swap the issues' hashes
+        of_first = list(GroupHash.objects.filter(issue_id=first).values_list("id", flat=True))
+        GroupHash.objects.filter(issue_id=second).update(issue_id=first)
+        GroupHash.objects.filter(id__in=of_first).update(issue_id=second)
+        first, second = second, first
+    new.delete()
+    for event in events:
+        send(wsgi, project, {**event, "event_id": uuid.uuid4().hex})
+    locked = threading.Event()
+    errors: list[BaseException] = []
+
+    def delete_issues() -> None:  # locks in id order, as actions.delete_issues does
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT id FROM issues_issue WHERE id = %s FOR UPDATE", [second])
+                locked.set()
+                time.sleep(0.5)  # digest now waits for `second`
+                cursor.execute("SELECT id FROM issues_issue WHERE id = %s FOR UPDATE", [first])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def digest() -> None:
+        assert locked.wait(10)
+        digest_all()
+        connection.close()
+
+    threads = [threading.Thread(target=t) for t in (delete_issues, digest)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sorted(Issue.objects.values_list("times_seen", flat=True)) == [3, 3]
+    assert GroupHash.objects.filter(grouping_version=NEW).count() == 2

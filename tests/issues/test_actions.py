@@ -100,6 +100,21 @@ def test_resolving_in_the_next_release_pins_the_newest_semver_release(project, o
     assert Activity.objects.get(issue=issue).data == {"version": "1.10.0", "inNextRelease": True}
 
 
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [
+        (("1.0.0-rc.9", "rc.9"), ("1.0.0-rc.10", "rc.10")),  # numerically, not as text
+        (("1.0.0+9", ""), ("1.0.0+10", "")),  # numeric builds too
+    ],
+)
+def test_the_next_release_follows_the_release_order(project, owner, older, newer):
+    for (version, prerelease), days_ago in ((newer, 2), (older, 1)):  # older seen last
+        release(project, version, days_ago, major=1, minor=0, patch=0, prerelease=prerelease)
+    issue = bare_issue(project)
+    actions.resolve(issue, owner, in_next_release=True)
+    assert Issue.objects.get(pk=issue.pk).resolved_release == newer[0]
+
+
 def test_without_semver_the_next_release_follows_the_latest_first_seen(project, owner):
     release(project, "abc123", days_ago=3)
     release(project, "def456", days_ago=1)

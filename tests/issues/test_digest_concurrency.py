@@ -3,6 +3,7 @@ and every change ends in one consistent state with one activity row."""
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -12,9 +13,13 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection, transaction
 
+from tests.envelopes import envelope
 from tests.issues.digesting import error, send
+from tracehound.digest.batch import store_digested, store_processed
+from tracehound.events.models import Event
 from tracehound.issues.models import Activity, Issue, IssueTagValue
-from tracehound.queue.worker import digest_batch
+from tracehound.queue.models import QueueItem
+from tracehound.queue.worker import IN_PROCESS, claim_rows, digest_batch, start_batch
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -72,6 +77,7 @@ def test_an_event_arriving_while_a_user_resolves_regresses_after_the_resolve(
     send(wsgi, project, error())
     digest_all()
     issue = Issue.objects.get()
+    before = datetime.now(tz=UTC)
     event_id = send(wsgi, project, error())
     resolving = threading.Event()
 
@@ -79,7 +85,10 @@ def test_an_event_arriving_while_a_user_resolves_regresses_after_the_resolve(
         with transaction.atomic():
             locked = Issue.objects.select_for_update().get(id=issue.id)
             locked.status, locked.resolution = Issue.Status.RESOLVED, Issue.Resolution.NOW
-            locked.save(update_fields=["status", "resolution"])
+            # As if resolved just before the event was received (only events received
+            # after a resolve regress), committing while digest waits for the row.
+            locked.resolved_at = before
+            locked.save(update_fields=["status", "resolution", "resolved_at"])
             Activity.objects.create(
                 project_id=locked.project_id,
                 issue=locked,
@@ -126,3 +135,34 @@ def test_a_resolve_waiting_for_a_digest_batch_stays_resolved(wsgi, project, dige
     issue.refresh_from_db()
     assert issue.status == "resolved"
     assert not Activity.objects.filter(type="set_regression").exists()
+
+
+def test_two_workers_store_a_resent_event_once(wsgi, project, caplog):
+    event = error()
+    body = envelope(event, event_id=event["event_id"])
+    for payload in (body, body, envelope(error("OtherError"))):  # the SDK sent it twice
+        response = wsgi("POST", f"/api/{project.id}/envelope/", payload, headers=project.auth)
+        assert response.status == 200
+    first, second = (start_batch(claim_rows(n), IN_PROCESS) for n in (1, 2))
+    (a_items, a_failed), (b_items, b_failed) = first.results(), second.results()
+    stored = threading.Event()
+
+    def worker_a() -> None:
+        with transaction.atomic():
+            store_processed(a_items, a_failed, first.groupings)
+            stored.set()
+            time.sleep(0.5)  # worker b meets the uncommitted event and waits for it
+
+    def worker_b() -> None:
+        assert stored.wait(10)
+        store_digested(b_items, b_failed, second.groupings)
+
+    caplog.set_level(logging.INFO)
+    in_threads(worker_a, worker_b)
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not QueueItem.objects.exists()
+    assert Event.objects.filter(event_id=event["event_id"]).count() == 1
+    issue = Issue.objects.get(title__startswith="ValueError")
+    assert issue.times_seen == 1
+    assert IssueTagValue.objects.get(issue=issue, key="level").times_seen == 1
+    assert Issue.objects.get(title__startswith="OtherError").times_seen == 1

@@ -9,6 +9,8 @@ import pytest
 from tests.envelopes import envelope, item
 from tests.issues.digesting import error, send
 from tracehound.events.models import Attachment, Event
+from tracehound.events.retention import run_retention
+from tracehound.issues import actions
 from tracehound.issues.batch_actions import unignore_expired
 from tracehound.issues.models import Activity, GroupHash, GroupTombstone, Issue, IssueTagValue
 from tracehound.projects.models import ProjectStat
@@ -109,6 +111,20 @@ def test_releases_that_are_not_semver_are_ordered_by_first_seen(wsgi, project, d
     assert issue.substatus == "regressed"
 
 
+def test_an_event_received_before_the_resolve_does_not_regress(wsgi, project, digest_all):
+    issue = one_issue(wsgi, project, digest_all, release="1.0")
+    send(wsgi, project, error(release="1.0"))  # received, still queued
+    actions.resolve(issue, None)
+    digest_all()
+    issue.refresh_from_db()
+    assert (issue.status, issue.times_seen) == ("resolved", 2)
+    assert activities(issue, "set_regression") == []
+    send(wsgi, project, error(release="1.0"))  # received after the resolve
+    digest_all()
+    issue.refresh_from_db()
+    assert (issue.status, issue.substatus) == ("unresolved", "regressed")
+
+
 def test_in_one_batch_the_regression_names_the_event_that_caused_it(wsgi, project, digest_all):
     issue = one_issue(wsgi, project, digest_all, release="2.0.0")
     resolve(issue, "in_release", "2.0.0")
@@ -200,13 +216,12 @@ def test_ignore_until_n_more_events(wsgi, project, digest_all):
 
 
 def test_ignore_until_n_events_within_a_window(wsgi, project, digest_all):
-    issue = one_issue(wsgi, project, digest_all)
-    send(wsgi, project, error())
-    send(wsgi, project, error())
-    digest_all()
     two_hours_ago = datetime.now(tz=UTC) - timedelta(hours=2)
-    # Three events so far; received two hours ago, outside a one-hour window.
-    Event.objects.filter(issue=issue).update(received_at=two_hours_ago)
+    # Three events so far, two hours ago: outside a one-hour window.
+    for _ in range(3):
+        send(wsgi, project, error(timestamp=two_hours_ago.timestamp()))
+    digest_all()
+    issue = Issue.objects.get()
     ignore(issue, ignore_count=3, ignore_window=60, ignored_at=two_hours_ago - timedelta(hours=1))
     send(wsgi, project, error())
     send(wsgi, project, error())
@@ -217,6 +232,24 @@ def test_ignore_until_n_events_within_a_window(wsgi, project, digest_all):
     assert unignored(issue) == [
         {"reason": "unignored", "condition": {"ignoreCount": 3, "ignoreWindow": 60}}
     ]
+
+
+def test_a_window_counts_events_the_per_issue_cap_deleted(wsgi, project, digest_all, settings):
+    settings.TRACEHOUND_ISSUE_EVENT_CAP = 5
+    issue = one_issue(wsgi, project, digest_all)
+    ignore(issue, ignore_count=10, ignore_window=60)
+    for _ in range(8):
+        send(wsgi, project, error())
+    digest_all()
+    run_retention()  # the cap keeps some of the 9 events, the window still counts all 8
+    assert Event.objects.filter(issue=issue).count() < 9
+    send(wsgi, project, error())
+    digest_all()
+    assert unignored(issue) == [] and issue.status == "ignored"  # 9 within the hour
+    send(wsgi, project, error())
+    digest_all()
+    assert len(unignored(issue)) == 1 and issue.status == "unresolved"
+    assert issue.times_seen == 11
 
 
 def test_events_before_the_ignore_do_not_count_toward_a_window(wsgi, project, digest_all):

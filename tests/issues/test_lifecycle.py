@@ -44,6 +44,19 @@ def test_regression_follows_the_resolution(resolution, resolved_release, event_r
     assert is_regression(resolution, resolved_release, event_release, order) is regresses
 
 
+@pytest.mark.parametrize(
+    ("received", "regresses"),
+    [(-1, False), (0, False), (1, True)],  # seconds after the resolve
+)
+def test_only_events_received_after_the_resolve_regress(received, regresses):
+    resolved_at = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    received_at = resolved_at + timedelta(seconds=received)
+    assert (
+        is_regression("now", "", "1.0", order, received_at=received_at, resolved_at=resolved_at)
+        is regresses
+    )
+
+
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 

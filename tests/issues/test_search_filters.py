@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from tests.envelopes import envelope, exception_event
+from tests.issues.digesting import error, send
 from tracehound.issues.search import QueryError
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -210,6 +212,19 @@ def test_release_latest_is_the_highest_semver_not_the_newest(catalog, project, o
         )
     assert found(catalog, project, owner, "release:latest") == "BC"
     assert found(catalog, project, owner, "!release:latest") == "ADE"
+
+
+def test_release_latest_orders_numeric_builds_by_number(wsgi, project, digest_all, owner):
+    from tracehound.issues.filters import search_issues
+    from tracehound.issues.models import Issue
+
+    hour_ago = time.time() - 3600
+    send(wsgi, project, error("NewerError", release="2.0.0+10", timestamp=hour_ago))
+    send(wsgi, project, error("OlderError", release="2.0.0+9"))  # first seen later
+    digest_all()
+    [latest] = search_issues([project.project], "release:latest", owner)
+    assert latest.title.startswith("NewerError")
+    assert Issue.objects.count() == 2
 
 
 def test_release_latest_falls_back_to_first_seen_without_semver(catalog, project, owner):

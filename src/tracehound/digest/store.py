@@ -73,7 +73,11 @@ def chunks(values: list[str], size: int = 500) -> list[list[str]]:
 
 
 def new_events(items: list[ProcessedItem]) -> list[tuple[int, ProcessedEvent]]:
-    """Events not stored before (event ids are unique per project), in queue order."""
+    """Events not stored before (event ids are unique per project), in queue order.
+
+    An unlocked read that spares grouping the events already stored; another worker
+    may be storing the same event id meanwhile, and `insert_events` settles that.
+    """
     candidates = [(item.project_id, item.event) for item in items if item.event is not None]
     by_project: dict[int, list[str]] = defaultdict(list)
     for project_id, event in candidates:
@@ -258,6 +262,11 @@ def assign_issues(
                     grouping_version=groupings[project_id].version,
                 )
     created = {issue.pk for issue in pending.values()}
+    # Hashes added to existing issues (a grouping transition) reference them: lock those
+    # issues in id order first, as deleting issues does, not in the hashes' order.
+    existing = {h.issue_id for h in new_hashes.values() if h.issue_id not in created}
+    if existing:
+        lock_issues(i for i in existing if i is not None)
     won = insert_hashes(list(new_hashes.values()))
     lost_keys = [key for key in new_hashes if key not in won]
     if not lost_keys:
@@ -294,30 +303,37 @@ def datetime_adapter() -> Callable[[datetime | None], Any]:
     return adapted
 
 
-def insert_events(rows: list[tuple[int, ProcessedEvent, int]]) -> None:
-    # Plain executemany: bulk_create's per-field preparation cost ~60 us per event.
+def insert_events(rows: list[tuple[int, ProcessedEvent, int]]) -> set[tuple[int, str]]:
+    """Insert the events; returns the (project, event id) pairs this call inserted.
+
+    An event id another worker stored first (committed, or committing: PostgreSQL
+    waits for it) is skipped, so a resent event is stored once and counted once. Rows
+    go in queue order, so event ids grow in the order events were received.
+    """
     adapt = datetime_adapter()
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO events_event (project_id, issue_id, event_id, timestamp, received_at,"
-            " level, release, environment, primary_hash, payload)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                [
-                    project_id,
-                    issue_id,
-                    e.event_id,
-                    adapt(e.timestamp),
-                    adapt(e.received_at),
-                    e.level,
-                    e.release[:200],
-                    e.environment[:64],
-                    e.grouping.hashes[0],
-                    e.payload,
-                ]
-                for project_id, e, issue_id in rows
-            ],
-        )
+    inserted = insert_rows(
+        "events_event (project_id, issue_id, event_id, timestamp, received_at,"
+        " level, release, environment, primary_hash, payload)",
+        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            (
+                project_id,
+                issue_id,
+                e.event_id,
+                adapt(e.timestamp),
+                adapt(e.received_at),
+                e.level,
+                e.release[:200],
+                e.environment[:64],
+                e.grouping.hashes[0],
+                e.payload,
+            )
+            for project_id, e, issue_id in rows
+        ],
+        "(project_id, event_id) DO NOTHING",
+        "project_id, event_id",
+    )
+    return {(project_id, event_id) for project_id, event_id in inserted}
 
 
 def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
@@ -327,7 +343,7 @@ def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
     for issue_id, d in sorted(deltas.items()):  # rows locked in one order
         last = adapt(d.last_seen)
         first = adapt(d.first_seen)
-        issue_rows.append([d.count, d.new_users, last, last, first, first, d.level, issue_id])
+        issue_rows.append([d.count, d.new_users, last, last, first, first, last, d.level, issue_id])
         for (key, value), (count, t_first, t_last) in sorted(d.tags.items()):
             tag_rows.append([issue_id, key, value, count, adapt(t_first), adapt(t_last)])
     with connection.cursor() as cursor:
@@ -335,7 +351,8 @@ def update_issue_counters(deltas: dict[int, IssueDelta]) -> None:
             "UPDATE issues_issue SET times_seen = times_seen + %s, users_seen = users_seen + %s,"
             " last_seen = CASE WHEN last_seen < %s THEN %s ELSE last_seen END,"
             " first_seen = CASE WHEN first_seen > %s THEN %s ELSE first_seen END,"
-            " level = %s"
+            # The level of the latest event: a late event from before last_seen keeps it.
+            " level = CASE WHEN last_seen <= %s THEN %s ELSE level END"
             " WHERE id = %s",
             issue_rows,
         )
@@ -429,10 +446,14 @@ def user_tag_seen(deltas: dict[int, IssueDelta]) -> dict[tuple[int, str], Seen]:
     }
 
 
-def store_events(rows: list[tuple[int, ProcessedEvent, int]], created: set[int]) -> None:
-    """Events, counters, rollups and lifecycle decisions for events that have an issue."""
+def store_events(rows: list[tuple[int, ProcessedEvent, int]], created: set[int]) -> int:
+    """Events, counters, rollups and lifecycle decisions for events that have an issue.
+
+    Everything after the INSERT follows only the events it inserted. Returns how many.
+    """
     locked = lock_issues({issue_id for _, _, issue_id in rows})
-    insert_events(rows)
+    inserted = insert_events(rows)
+    rows = [row for row in rows if (row[0], row[1].event_id) in inserted]
     kept = retention({project_id for project_id, _, _ in rows})
     deltas: dict[int, IssueDelta] = defaultdict(IssueDelta)
     batch: dict[int, IssueEvents] = defaultdict(IssueEvents)
@@ -447,7 +468,7 @@ def store_events(rows: list[tuple[int, ProcessedEvent, int]], created: set[int])
         counted.append((project_id, issue_id, ts))
         entry = batch[issue_id]
         entry.count += 1
-        entry.events.append((e.event_id, e.release))
+        entry.events.append((e.event_id, e.release, e.received_at))
         if e.release:
             seen_at(releases, (project_id, e.release[:200]), ts)
         if e.environment:
@@ -464,12 +485,14 @@ def store_events(rows: list[tuple[int, ProcessedEvent, int]], created: set[int])
     store_releases(releases, new_issues, adapt)
     store_environments(environments, adapt)
     apply_digest_lifecycle(locked, batch, first_event, datetime.now(tz=UTC))
+    return len(rows)
 
 
 def store_batch(items: list[ProcessedItem], groupings: dict[int, ProjectGrouping]) -> int:
     """Store everything the items hold; the caller owns the transaction. Returns events stored."""
     events = new_events(items)
     rows: list[tuple[int, ProcessedEvent, int]] = []
+    stored = 0
     discarded: set[tuple[int, str]] = set()
     stats: dict[tuple[int, date, str], int] = defaultdict(int)
     if events:
@@ -485,7 +508,7 @@ def store_batch(items: list[ProcessedItem], groupings: dict[int, ProjectGrouping
         if tombstones:
             count_discarded(tombstones)
         if rows:
-            store_events(rows, assignment.created)
+            stored = store_events(rows, assignment.created)
     now = datetime.now(tz=UTC)
     store_attachments(items, discarded)
     reports = [
@@ -504,4 +527,4 @@ def store_batch(items: list[ProcessedItem], groupings: dict[int, ProjectGrouping
     ]
     UserReport.objects.bulk_create(reports, ignore_conflicts=True)
     store_stats(items, stats)
-    return len(rows)
+    return stored

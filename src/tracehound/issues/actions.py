@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from tracehound.issues.models import Activity, Issue, IssueBookmark, IssueSeen, Release
+from tracehound.issues.versions import release_key
 from tracehound.projects.models import OrganizationMember
 
 # Upper bounds for ignore conditions: far beyond any real use, inside every column.
@@ -81,22 +83,17 @@ def apply(issue: Issue, row: Issue, values: dict[str, Any]) -> None:
 
 
 def latest_release(project_id: int) -> Release | None:
-    """The project's newest release: by semver when any version parses, else first seen."""
+    """The project's newest release: by semver (`versions.version_key`) when any
+    version parses, else the one first seen last."""
     releases = Release.objects.filter(project_id=project_id)
     semver = releases.filter(major__isnull=False)
-    if semver.exists():
-        rows = list(semver.order_by("-major", "-minor", "-patch", "-revision", "-first_seen"))
-        # Among equal numbers a final release is newer than its prereleases (1.0 > 1.0-rc1).
-        top = rows[0]
-        same = [
-            r
-            for r in rows
-            if (r.major, r.minor, r.patch, r.revision)
-            == (top.major, top.minor, top.patch, top.revision)
-        ]
-        final = [r for r in same if not r.prerelease]
-        return final[0] if final else max(same, key=lambda r: r.prerelease)
-    return releases.order_by("-first_seen", "-id").first()
+    numbers = ("major", "minor", "patch", "revision")
+    top = semver.order_by(*(F(n).desc(nulls_last=True) for n in numbers)).first()
+    if top is None:
+        return releases.order_by("-first_seen", "-id").first()
+    # Prereleases and builds decide among equal numbers (1.0 > 1.0-rc.10 > 1.0-rc.9).
+    same = semver.filter(major=top.major, minor=top.minor, patch=top.patch, revision=top.revision)
+    return max(same, key=lambda r: (release_key(r.version), r.first_seen, r.id))
 
 
 @transaction.atomic

@@ -26,8 +26,9 @@ from tracehound.projects.models import Project
 STATE_COLUMNS = (
     "id, project_id, status, resolution, resolved_release, times_seen, users_seen,"
     " ignored_at, ignore_until, ignore_count, ignore_window, ignore_user_count,"
-    " ignore_user_window, ignore_base_times_seen, ignore_base_users_seen"
+    " ignore_user_window, ignore_base_times_seen, ignore_base_users_seen, resolved_at"
 )
+HOUR = 3600  # the bucket width of IssueHourlyCount (digest.rollups)
 
 
 @dataclass(slots=True)
@@ -42,13 +43,15 @@ class LockedIssue:
     times_seen: int
     users_seen: int
     ignore: IgnoreState
+    resolved_at: datetime | None
 
 
 @dataclass(slots=True)
 class IssueEvents:
     """What a batch brought to one issue."""
 
-    events: list[tuple[str, str]] = field(default_factory=list)  # (event id, release)
+    # (event id, release, received at)
+    events: list[tuple[str, str, datetime]] = field(default_factory=list)
     count: int = 0
     new_users: int = 0
 
@@ -67,6 +70,7 @@ def _locked(row: tuple[Any, ...]) -> LockedIssue:
         times_seen=row[5],
         users_seen=row[6],
         ignore=IgnoreState(*(_aware(v) for v in row[7:9]), *row[9:15]),
+        resolved_at=_aware(row[15]),
     )
 
 
@@ -104,31 +108,21 @@ def release_first_seen(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], dat
     return out
 
 
-def events_within(issue_id: int, since: datetime, limit: int) -> int:
-    """Events of the issue received since `since`, counting up to `limit`.
+def events_within(issue_id: int, since: datetime) -> int:
+    """Events of the issue counted in the hours from the one holding `since` on.
 
-    Walks the (issue, -id) index newest first and stops at the first older event:
-    ids grow in the order events are stored, so the cost is bounded by `limit`.
+    Read from `IssueHourlyCount`, which digest writes in the batch transaction and
+    which neither the per-issue event cap nor retention shrinks. Hour-granular: the
+    count can include events of up to an hour before `since`; an event counts at its
+    own timestamp (see `digest.rollups.counted_time`).
     """
-    count, before = 0, None
     with connection.cursor() as cursor:
-        while count < limit:
-            page = min(limit - count, 500)
-            bound = "" if before is None else " AND id < %s"
-            cursor.execute(
-                f"SELECT id, received_at FROM events_event WHERE issue_id = %s{bound}"
-                " ORDER BY id DESC LIMIT %s",
-                [issue_id, *([] if before is None else [before]), page],
-            )
-            rows = cursor.fetchall()
-            for _, received_at in rows:
-                if _aware(received_at) < since:
-                    return count
-                count += 1
-            if len(rows) < page:
-                break
-            before = rows[-1][0]
-    return count
+        cursor.execute(
+            "SELECT COALESCE(SUM(count), 0) FROM issues_issuehourlycount"
+            " WHERE issue_id = %s AND bucket >= %s",
+            [issue_id, int(since.timestamp()) // HOUR],
+        )
+        return int(cursor.fetchone()[0])
 
 
 def users_within(issue_id: int, since: datetime, limit: int) -> int:
@@ -151,27 +145,46 @@ def ignore_condition_met(
     def since(minutes: int) -> datetime:
         return max(now - timedelta(minutes=minutes), ignored_at)
 
+    def events_in_window(minutes: int, limit: int) -> int:
+        # The hourly count may reach back before the ignore; times_seen does not.
+        within = events_within(issue.id, since(minutes))
+        if state.base_times_seen is not None:
+            within = min(within, times_seen - state.base_times_seen)
+        return within
+
     return met_ignore_condition(
         state,
         now=now,
         times_seen=times_seen,
         users_seen=users_seen,
-        events_within=lambda minutes, limit: events_within(issue.id, since(minutes), limit),
+        events_within=events_in_window,
         users_within=lambda minutes, limit: users_within(issue.id, since(minutes), limit),
     )
 
 
 def regressing_event(
-    issue: LockedIssue, events: list[tuple[str, str]], first_seen: dict[tuple[int, str], datetime]
+    issue: LockedIssue,
+    events: list[tuple[str, str, datetime]],
+    first_seen: dict[tuple[int, str], datetime],
 ) -> tuple[str, str] | None:
-    """The first event of the batch that reopens this resolved issue, if any."""
+    """The first event of the batch that reopens this resolved issue, if any.
+
+    Events received before the issue was resolved do not: the resolve saw them coming.
+    """
     seen = {version: ts for (p, version), ts in first_seen.items() if p == issue.project_id}
 
     def order(a: str, b: str) -> int:
         return compare_releases(a, b, seen)
 
-    for event_id, release in events:
-        if is_regression(issue.resolution, issue.resolved_release, release, order):
+    for event_id, release, received_at in events:
+        if is_regression(
+            issue.resolution,
+            issue.resolved_release,
+            release,
+            order,
+            received_at=received_at,
+            resolved_at=issue.resolved_at,
+        ):
             return event_id, release
     return None
 
@@ -203,7 +216,7 @@ def apply_digest_lifecycle(
     pairs = {
         (i.project_id, version)
         for i in needs_order
-        for version in [i.resolved_release, *(r for _, r in batch[i.id].events)]
+        for version in [i.resolved_release, *(r for _, r, _ in batch[i.id].events)]
         if version
     }
     first_seen = release_first_seen(pairs) if pairs else {}

@@ -30,7 +30,8 @@ from django.db.models import (
 from django.db.models.functions import Cast, Floor, Greatest
 from django.utils import timezone
 
-from tracehound.issues.models import Issue, IssueTagValue, Release
+from tracehound.issues.actions import latest_release as latest_release  # also for the API
+from tracehound.issues.models import Issue, IssueTagValue
 from tracehound.issues.search import ShortId, Term, parse_query
 from tracehound.lib.pagination import Page, SortKey, paginate, parse_cursor
 from tracehound.projects.models import Project
@@ -284,29 +285,3 @@ def short_id_lookup(projects: Iterable[Project], query: str) -> QuerySet[Issue] 
         project__slug__iexact=short.project_slug,
         short_id=short.number,
     ).select_related("project__organization", "assignee")
-
-
-def prerelease_key(prerelease: str) -> tuple[Any, ...]:
-    """Semver precedence: a release outranks its pre-releases; numeric parts compare as
-    numbers and rank below alphanumeric ones."""
-    if not prerelease:
-        return (1,)
-    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in prerelease.split("."))
-    return (0, parts)
-
-
-def compare_releases(a: Release, b: Release) -> int:
-    if a.major is not None and b.major is not None:
-        ka = (a.major, a.minor or 0, a.patch or 0, a.revision or 0, prerelease_key(a.prerelease))
-        kb = (b.major, b.minor or 0, b.patch or 0, b.revision or 0, prerelease_key(b.prerelease))
-        if ka != kb:
-            return -1 if ka < kb else 1
-    if a.first_seen != b.first_seen:
-        return -1 if a.first_seen < b.first_seen else 1
-    return (a.id > b.id) - (a.id < b.id)
-
-
-def latest_release(project_id: int, candidates: int = 1000) -> Release | None:
-    """The project's latest release among its `candidates` most recently first seen."""
-    rows = list(Release.objects.filter(project_id=project_id).order_by("-first_seen")[:candidates])
-    return max(rows, key=functools.cmp_to_key(compare_releases)) if rows else None

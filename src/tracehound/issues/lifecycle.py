@@ -4,7 +4,8 @@
   the event's release predates the fix: `in_release` → events from a release older
   than `resolved_release` do not regress; `in_next_release` → events from
   `resolved_release` (the latest release when the issue was resolved) or older do not;
-  `now` and `by_age` → every event regresses. An event without a release, for an issue
+  `now` and `by_age` → every event regresses. Only events received after the
+  resolve count: one received before it and digested later does not regress. An event without a release, for an issue
   resolved in a release, does not regress: it is taken to come from a deployment that
   predates release tagging (Sentry treats a release-less event the same way).
 - **Unignore**: an ignored issue with a condition becomes unresolved (substatus
@@ -31,9 +32,21 @@ ReleaseOrder = Callable[[str, str], int]
 
 
 def is_regression(
-    resolution: str, resolved_release: str, event_release: str, order: ReleaseOrder
+    resolution: str,
+    resolved_release: str,
+    event_release: str,
+    order: ReleaseOrder,
+    *,
+    received_at: datetime | None = None,
+    resolved_at: datetime | None = None,
 ) -> bool:
-    """Whether an event from `event_release` reopens an issue resolved this way."""
+    """Whether an event from `event_release` reopens an issue resolved this way.
+
+    An event received before the resolve (digested late, as a queue catching up does)
+    never does: the resolve already took it into account.
+    """
+    if received_at is not None and resolved_at is not None and received_at <= resolved_at:
+        return False
     if resolution not in (IN_RELEASE, IN_NEXT_RELEASE) or not resolved_release:
         return True
     if not event_release:
@@ -76,8 +89,9 @@ def met_ignore_condition(
     """The condition (in Sentry's statusDetails names) that ends the ignore, or None.
 
     `events_within(minutes, limit)` / `users_within(minutes, limit)` count events /
-    distinct users of the issue since max(now - minutes, ignored_at), stopping at
-    `limit`; they are called only for a window condition.
+    distinct users of the issue since max(now - minutes, ignored_at) (events by the
+    hour: the count may include up to an hour before), users stopping at `limit`;
+    they are called only for a window condition.
     """
     if state.ignore_until is not None and now >= state.ignore_until:
         return {"ignoreUntil": state.ignore_until.isoformat()}

@@ -2,7 +2,7 @@
 
 A release is `[package@]version`. The version is semver-like when it is 1 to 4
 dot-separated numbers (major.minor.patch.revision) with an optional `-prerelease` and
-`+build`; two releases are ordered by semver when both parse (and name the same
+`+build` (`version_key` orders them); two releases are ordered by semver when both parse (and name the same
 package), otherwise by when each was first seen.
 """
 
@@ -50,6 +50,8 @@ def parse_version(release: str) -> Version | None:
 
 
 PrereleaseKey = tuple[int, tuple[tuple[int, int, str], ...]]
+BuildKey = tuple[int, int, str]
+VersionKey = tuple[int, int, int, int, PrereleaseKey, BuildKey]
 
 
 def _prerelease_key(prerelease: str) -> PrereleaseKey:
@@ -61,8 +63,35 @@ def _prerelease_key(prerelease: str) -> PrereleaseKey:
     return (0, parts)
 
 
-def semver_key(v: Version) -> tuple[int, int, int, int, PrereleaseKey]:
-    return (v.major, v.minor, v.patch, v.revision, _prerelease_key(v.prerelease))
+def _build_key(build: str) -> BuildKey:
+    """Build metadata as Sentry orders it: none first, then numeric builds by number,
+    then alphanumeric builds as text."""
+    if not build:
+        return (0, 0, "")
+    if build.isdigit():
+        return (1, int(build), "")
+    return (2, 0, build)
+
+
+def version_key(v: Version) -> VersionKey:
+    """The sort key of a semver release (within one package): the one release order."""
+    return (
+        v.major,
+        v.minor,
+        v.patch,
+        v.revision,
+        _prerelease_key(v.prerelease),
+        _build_key(v.build),
+    )
+
+
+LOWEST: VersionKey = (-1, -1, -1, -1, (0, ()), (0, 0, ""))
+
+
+def release_key(release: str) -> VersionKey:
+    """`version_key` of a release, or a key below every version's when it does not parse."""
+    v = parse_version(release)
+    return LOWEST if v is None else version_key(v)
 
 
 def follows_semver(a: str, b: str) -> bool:
@@ -81,10 +110,8 @@ def compare_releases(a: str, b: str, first_seen: Mapping[str, datetime]) -> int:
         return 0
     va, vb = parse_version(a), parse_version(b)
     if va is not None and vb is not None and va.package == vb.package:
-        ka, kb = semver_key(va), semver_key(vb)
-        if ka != kb:
-            return -1 if ka < kb else 1
-        return 0 if va.build == vb.build else (-1 if va.build < vb.build else 1)
+        ka, kb = version_key(va), version_key(vb)
+        return 0 if ka == kb else (-1 if ka < kb else 1)
     fa, fb = first_seen.get(a), first_seen.get(b)
     if fa is None and fb is None:
         return 0
