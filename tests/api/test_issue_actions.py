@@ -186,6 +186,11 @@ def test_an_oversized_body_is_a_json_400(api, project, member):
         (b"[1, 2]", "body"),
         (b"{not json", "body"),
         (b"\xff\xfe", "body"),
+        # A lone surrogate reads in Python but no database stores it.
+        (b'{"status": "\\ud800"}', "body"),
+        (b'{"assignedTo": "\\udfff"}', "body"),
+        (b'{"status": "resolved", "statusDetails": {"inRelease": "\\ud800"}}', "body"),
+        (b'{"status": "resolved", "statusDetails": {"inRelease": "1.0\\u0000"}}', "inRelease"),
     ],
 )
 def test_bad_values_answer_400_naming_the_field_and_change_nothing(
@@ -369,6 +374,8 @@ def test_comments_are_notes_in_the_activity_shape(api, project, member):
     for bad in (b"{}", b'{"text": ""}', b'{"text": 5}'):
         response = api(path, member, method="POST", body=bad)
         assert response.status == 400 and response.json()["detail"].startswith("text: ")
+    response = api(path, member, method="POST", body=b'{"text": "hi \\ud800"}')
+    assert response.status == 400 and response.json()["detail"].startswith("body: text: ")
     assert Activity.objects.count() == 1
 
 

@@ -8,19 +8,18 @@ nothing. Body keys we do not know are ignored, as Sentry's serializers ignore th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-import orjson
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 from tracehound.accounts.access import get_issue
 from tracehound.api.auth import api_endpoint
+from tracehound.api.errors import InvalidBody, json_object
 from tracehound.api.serializers import iso, serialize_event, serialize_issue, status_details
 from tracehound.events.models import Event
 from tracehound.issues import actions
@@ -65,15 +64,9 @@ def answers_action_errors(view: Callable[..., HttpResponse]) -> Callable[..., Ht
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
     try:
-        body = orjson.loads(request.body or b"{}")
-    except orjson.JSONDecodeError as exc:
-        try:  # integers beyond 64 bits: parse them, so the field check can name the field
-            body = json.loads(request.body)
-        except (ValueError, RecursionError):
-            raise ActionError("body", f"is not valid JSON ({str(exc)[:100]})") from None
-    if not isinstance(body, dict):
-        raise ActionError("body", "must be a JSON object")
-    return body
+        return json_object(request.body or b"{}")
+    except InvalidBody as exc:
+        raise ActionError("body", str(exc)) from None
 
 
 def is_bool(name: str, value: Any) -> bool:
@@ -195,6 +188,8 @@ def parse_status(update: Update, body: dict[str, Any], project: Project) -> None
         if release is not None:
             if not isinstance(release, str) or not release or len(release) > 200:
                 raise ActionError("inRelease", "must be a release version")
+            if "\x00" in release:
+                raise ActionError("inRelease", "must not contain NUL characters")
             if release == "latest":  # Sentry's name for the newest release
                 latest = actions.latest_release(project.pk)
                 if latest is None:
