@@ -68,7 +68,7 @@ def json_object(raw: bytes) -> dict[str, Any]:
         except (ValueError, RecursionError):
             raise InvalidBody(f"is not valid JSON ({str(exc)[:100]})") from None
         if (where := _bad_string(data)) is not None:
-            raise InvalidBody(f"{where}: is not valid Unicode (a lone surrogate)")
+            raise InvalidBody(f"{where}: is not valid Unicode (a lone surrogate)") from None
     if not isinstance(data, dict):
         raise InvalidBody("must be a JSON object")
     return data
