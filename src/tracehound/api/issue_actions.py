@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 
 from tracehound.accounts.access import get_issue
 from tracehound.api.auth import api_endpoint
@@ -24,6 +25,7 @@ from tracehound.api.serializers import iso, serialize_event, serialize_issue, st
 from tracehound.events.models import Event
 from tracehound.issues import actions
 from tracehound.issues.actions import ActionError, check_positive
+from tracehound.issues.filters import shown_substatus
 from tracehound.issues.models import Activity, GroupHash, Issue, IssueBookmark, Release
 from tracehound.issues.queries import user_counts
 from tracehound.lib.ids import parse_id
@@ -263,7 +265,7 @@ def update_response(issue: Issue, update: Update, user: Any) -> dict[str, Any]:
     if update.changes_status:
         answer["status"] = issue.status
         answer["statusDetails"] = status_details(issue)
-        answer["substatus"] = issue.substatus or None
+        answer["substatus"] = shown_substatus(issue, timezone.now()) or None
     if update.assign:
         answer["assignedTo"] = serialize_assignee(issue.assignee)
     if update.has_seen is not None:
@@ -271,7 +273,7 @@ def update_response(issue: Issue, update: Update, user: Any) -> dict[str, Any]:
     if update.bookmarked is not None:
         answer["isBookmarked"] = IssueBookmark.objects.filter(issue=issue, user=user).exists()
     if update.reviewed:
-        answer["substatus"] = issue.substatus or None
+        answer["substatus"] = shown_substatus(issue, timezone.now()) or None
         answer["inbox"] = None
     return answer
 
