@@ -242,6 +242,28 @@ def test_a_browser_session_needs_the_csrf_token_to_change_an_issue(client, proje
     assert Issue.objects.get(pk=issue.pk).status == "unresolved"
 
 
+def test_head_reads_the_issue_and_never_changes_it(client, api, project, member):
+    issue = bare_issue(project)
+    body = b'{"status": "resolved"}'
+    response = api(url(issue), member, method="HEAD", body=body)
+    assert response.status == 200
+    client.force_login(member)
+    client.handler.enforce_csrf_checks = True  # HEAD is a safe method: no CSRF check
+    response = client.generic("HEAD", url(issue), body, content_type="application/json")
+    assert response.status_code == 200
+    assert Issue.objects.get(pk=issue.pk).status == "unresolved"
+    assert not Activity.objects.exists()
+
+
+def test_the_put_answer_is_the_issue_as_get_shows_it(api, project, member):
+    issue = issue_of(project, "SeenError")
+    api(url(issue, "comments/"), member, method="POST", body=orjson.dumps({"text": "hi"}))
+    answer = put(api, url(issue), member, {"isBookmarked": True, "hasSeen": True}).json()
+    shown = api(url(issue), member).json()
+    assert (answer["numComments"], answer["isBookmarked"], answer["hasSeen"]) == (1, True, True)
+    assert answer == shown
+
+
 # -- bulk ------------------------------------------------------------------------------
 
 

@@ -21,13 +21,13 @@ from django.utils import timezone
 from tracehound.accounts.access import get_issue
 from tracehound.api.auth import api_endpoint
 from tracehound.api.errors import InvalidBody, json_object
-from tracehound.api.serializers import iso, serialize_event, serialize_issue, status_details
+from tracehound.api.issues import serialize_issue_detail
+from tracehound.api.serializers import iso, serialize_event, status_details
 from tracehound.events.models import Event
 from tracehound.issues import actions
 from tracehound.issues.actions import ActionError, check_positive
 from tracehound.issues.filters import shown_substatus
 from tracehound.issues.models import Activity, GroupHash, Issue, IssueBookmark, Release
-from tracehound.issues.queries import user_counts
 from tracehound.lib.ids import parse_id
 from tracehound.projects.models import OrganizationMember, Project
 
@@ -285,20 +285,21 @@ def update_response(issue: Issue, update: Update, user: Any) -> dict[str, Any]:
 @answers_action_errors
 def issue_detail(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
     issue = scoped_issue(request, issue_id, org)
-    if request.method == "GET":
-        from tracehound.api import views
-
-        return views.issue_detail(request, str(issue.pk))
+    if request.method in ("GET", "HEAD"):  # HEAD is a GET without the body, never a change
+        return JsonResponse(serialize_issue_detail(issue, request.user))
     if request.method == "DELETE":
         actions.delete_issues([issue], request.user)
         return HttpResponse(status=202)
     update = parse_update(json_body(request), issue.project, bulk=False)
     apply_update(issue, update, request.user)
     issue = Issue.objects.select_related("project__organization", "assignee").get(pk=issue.pk)
-    # As Sentry: the issue, with the changed fields as the bulk answer gives them.
-    users = user_counts([issue.pk]).get(issue.pk, 0)
+    # As Sentry: the issue as GET shows it, with the changed fields as the bulk answer
+    # gives them.
     return JsonResponse(
-        {**serialize_issue(issue, users), **update_response(issue, update, request.user)}
+        {
+            **serialize_issue_detail(issue, request.user),
+            **update_response(issue, update, request.user),
+        }
     )
 
 
