@@ -233,6 +233,33 @@ def test_the_organization_scoped_routes_check_the_organization(api, project, mem
     assert api(f"/api/0/organizations/other/issues/{issue.pk}/", member).status == 404
 
 
+def test_events_and_tags_have_organization_scoped_routes_too(api, project, member, outsider):
+    from tracehound.projects.models import Organization, OrganizationMember
+
+    issue = issue_of(project, "ScopedError", events=2)
+    event_id = Event.objects.filter(issue=issue).values_list("event_id", flat=True).first()
+    # A member of both organizations still finds acme's issue only under acme.
+    OrganizationMember.objects.create(
+        organization=Organization.objects.get(slug="other-org"),
+        user=member,
+        role=OrganizationMember.Role.MEMBER,
+    )
+    for suffix in (
+        "events/",
+        "events/latest/",
+        f"events/{event_id}/",
+        "tags/",
+        "tags/level/",
+        "tags/level/values/",
+    ):
+        plain = api(url(issue, suffix), member)
+        scoped = api(f"/api/0/organizations/acme/issues/{issue.pk}/{suffix}", member)
+        assert (plain.status, scoped.status) == (200, 200), suffix
+        assert scoped.json() == plain.json(), suffix
+        foreign = api(f"/api/0/organizations/other-org/issues/{issue.pk}/{suffix}", member)
+        assert foreign.status == 404, suffix
+
+
 def test_a_browser_session_needs_the_csrf_token_to_change_an_issue(client, project, member):
     issue = bare_issue(project)
     client.force_login(member)

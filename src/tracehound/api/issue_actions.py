@@ -18,10 +18,9 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
-from tracehound.accounts.access import get_issue
 from tracehound.api.auth import api_endpoint
 from tracehound.api.errors import InvalidBody, json_object
-from tracehound.api.issues import serialize_issue_detail
+from tracehound.api.issues import scoped_issue, serialize_issue_detail
 from tracehound.api.serializers import iso, serialize_event, status_details
 from tracehound.events.models import Event
 from tracehound.issues import actions
@@ -301,14 +300,6 @@ def issue_detail(request: HttpRequest, issue_id: str, org: str | None = None) ->
             **update_response(issue, update, request.user),
         }
     )
-
-
-def scoped_issue(request: HttpRequest, issue_id: str, org: str | None) -> Issue:
-    """The issue if the user may see it (and, on organization routes, it is the org's)."""
-    issue = get_issue(request.user, issue_id)
-    if org is not None and issue.project.organization.slug != org:
-        raise Http404("issue not found")
-    return issue
 
 
 # -- many issues of a project ----------------------------------------------------------
