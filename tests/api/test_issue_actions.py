@@ -411,6 +411,34 @@ def test_hashes_list_with_their_latest_event_and_unmerge(api, project, member):
     assert response.status == 400
 
 
+def test_the_hashes_list_finds_latest_events_by_index_in_a_fixed_number_of_queries(
+    api, project, member
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    issue = issue_of(project, "HashError", events=2)
+    latest = Event.objects.filter(issue=issue).order_by("-id").first()
+
+    def listed() -> tuple[int, list[Any]]:
+        with CaptureQueriesContext(connection) as queries:
+            rows = api(url(issue, "hashes/"), member).json()
+        return len(queries), rows
+
+    count, rows = listed()
+    assert [r["latestEvent"]["eventID"] for r in rows] == [latest.event_id]
+    for i in range(5):  # hashes without events of their own (merged in, say)
+        GroupHash.objects.create(
+            project_id=project.id, hash=f"{i:032x}", issue=issue, grouping_version="legacy"
+        )
+    more, rows = listed()
+    assert more == count and len(rows) == 6
+    assert [r["latestEvent"] for r in rows[1:]] == [None] * 5
+    with connection.cursor() as cursor:
+        indexes = connection.introspection.get_constraints(cursor, Event._meta.db_table)
+    assert indexes["event_issue_hash"]["columns"] == ["issue_id", "primary_hash", "id"]
+
+
 def test_comments_are_notes_in_the_activity_shape(api, project, member):
     issue = bare_issue(project)
     path = url(issue, "comments/")

@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
@@ -382,13 +382,19 @@ def issue_hashes(request: HttpRequest, issue_id: str, org: str | None = None) ->
             raise ActionError("id", "at most 100 hashes at a time")
         actions.unmerge(issue, request.user, wanted)
         return HttpResponse(status=202)
+    # Each hash's latest event: one probe of the (issue, primary_hash, -id) index per hash.
+    latest = Event.objects.filter(issue=issue, primary_hash=OuterRef("hash")).order_by("-id")
     hashes = list(
-        GroupHash.objects.filter(issue=issue).order_by("id").values_list("hash", flat=True)
+        GroupHash.objects.filter(issue=issue)
+        .order_by("id")
+        .annotate(latest_id=Subquery(latest.values("id")[:1]))
+        .values_list("hash", "latest_id")[:100]
     )
-    rows = []
-    for h in hashes[:100]:
-        event = Event.objects.filter(issue=issue, primary_hash=h).order_by("-id").first()
-        rows.append({"id": h, "latestEvent": serialize_event(event) if event else None})
+    events = Event.objects.in_bulk([pk for _, pk in hashes if pk is not None])
+    rows = [
+        {"id": h, "latestEvent": serialize_event(events[pk]) if pk in events else None}
+        for h, pk in hashes
+    ]
     return JsonResponse(rows, safe=False)
 
 
