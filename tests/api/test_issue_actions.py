@@ -186,6 +186,11 @@ def test_an_oversized_body_is_a_json_400(api, project, member):
         (b"[1, 2]", "body"),
         (b"{not json", "body"),
         (b"\xff\xfe", "body"),
+        # A lone surrogate reads in Python but no database stores it.
+        (b'{"status": "\\ud800"}', "body"),
+        (b'{"assignedTo": "\\udfff"}', "body"),
+        (b'{"status": "resolved", "statusDetails": {"inRelease": "\\ud800"}}', "body"),
+        (b'{"status": "resolved", "statusDetails": {"inRelease": "1.0\\u0000"}}', "inRelease"),
     ],
 )
 def test_bad_values_answer_400_naming_the_field_and_change_nothing(
@@ -228,6 +233,33 @@ def test_the_organization_scoped_routes_check_the_organization(api, project, mem
     assert api(f"/api/0/organizations/other/issues/{issue.pk}/", member).status == 404
 
 
+def test_events_and_tags_have_organization_scoped_routes_too(api, project, member, outsider):
+    from tracehound.projects.models import Organization, OrganizationMember
+
+    issue = issue_of(project, "ScopedError", events=2)
+    event_id = Event.objects.filter(issue=issue).values_list("event_id", flat=True).first()
+    # A member of both organizations still finds acme's issue only under acme.
+    OrganizationMember.objects.create(
+        organization=Organization.objects.get(slug="other-org"),
+        user=member,
+        role=OrganizationMember.Role.MEMBER,
+    )
+    for suffix in (
+        "events/",
+        "events/latest/",
+        f"events/{event_id}/",
+        "tags/",
+        "tags/level/",
+        "tags/level/values/",
+    ):
+        plain = api(url(issue, suffix), member)
+        scoped = api(f"/api/0/organizations/acme/issues/{issue.pk}/{suffix}", member)
+        assert (plain.status, scoped.status) == (200, 200), suffix
+        assert scoped.json() == plain.json(), suffix
+        foreign = api(f"/api/0/organizations/other-org/issues/{issue.pk}/{suffix}", member)
+        assert foreign.status == 404, suffix
+
+
 def test_a_browser_session_needs_the_csrf_token_to_change_an_issue(client, project, member):
     issue = bare_issue(project)
     client.force_login(member)
@@ -235,6 +267,28 @@ def test_a_browser_session_needs_the_csrf_token_to_change_an_issue(client, proje
     response = client.put(url(issue), b'{"status": "resolved"}', content_type="application/json")
     assert response.status_code == 403
     assert Issue.objects.get(pk=issue.pk).status == "unresolved"
+
+
+def test_head_reads_the_issue_and_never_changes_it(client, api, project, member):
+    issue = bare_issue(project)
+    body = b'{"status": "resolved"}'
+    response = api(url(issue), member, method="HEAD", body=body)
+    assert response.status == 200
+    client.force_login(member)
+    client.handler.enforce_csrf_checks = True  # HEAD is a safe method: no CSRF check
+    response = client.generic("HEAD", url(issue), body, content_type="application/json")
+    assert response.status_code == 200
+    assert Issue.objects.get(pk=issue.pk).status == "unresolved"
+    assert not Activity.objects.exists()
+
+
+def test_the_put_answer_is_the_issue_as_get_shows_it(api, project, member):
+    issue = issue_of(project, "SeenError")
+    api(url(issue, "comments/"), member, method="POST", body=orjson.dumps({"text": "hi"}))
+    answer = put(api, url(issue), member, {"isBookmarked": True, "hasSeen": True}).json()
+    shown = api(url(issue), member).json()
+    assert (answer["numComments"], answer["isBookmarked"], answer["hasSeen"]) == (1, True, True)
+    assert answer == shown
 
 
 # -- bulk ------------------------------------------------------------------------------
@@ -357,6 +411,34 @@ def test_hashes_list_with_their_latest_event_and_unmerge(api, project, member):
     assert response.status == 400
 
 
+def test_the_hashes_list_finds_latest_events_by_index_in_a_fixed_number_of_queries(
+    api, project, member
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    issue = issue_of(project, "HashError", events=2)
+    latest = Event.objects.filter(issue=issue).order_by("-id").first()
+
+    def listed() -> tuple[int, list[Any]]:
+        with CaptureQueriesContext(connection) as queries:
+            rows = api(url(issue, "hashes/"), member).json()
+        return len(queries), rows
+
+    count, rows = listed()
+    assert [r["latestEvent"]["eventID"] for r in rows] == [latest.event_id]
+    for i in range(5):  # hashes without events of their own (merged in, say)
+        GroupHash.objects.create(
+            project_id=project.id, hash=f"{i:032x}", issue=issue, grouping_version="legacy"
+        )
+    more, rows = listed()
+    assert more == count and len(rows) == 6
+    assert [r["latestEvent"] for r in rows[1:]] == [None] * 5
+    with connection.cursor() as cursor:
+        indexes = connection.introspection.get_constraints(cursor, Event._meta.db_table)
+    assert indexes["event_issue_hash"]["columns"] == ["issue_id", "primary_hash", "id"]
+
+
 def test_comments_are_notes_in_the_activity_shape(api, project, member):
     issue = bare_issue(project)
     path = url(issue, "comments/")
@@ -369,6 +451,8 @@ def test_comments_are_notes_in_the_activity_shape(api, project, member):
     for bad in (b"{}", b'{"text": ""}', b'{"text": 5}'):
         response = api(path, member, method="POST", body=bad)
         assert response.status == 400 and response.json()["detail"].startswith("text: ")
+    response = api(path, member, method="POST", body=b'{"text": "hi \\ud800"}')
+    assert response.status == 400 and response.json()["detail"].startswith("body: text: ")
     assert Activity.objects.count() == 1
 
 

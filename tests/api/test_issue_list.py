@@ -253,6 +253,24 @@ def test_status_details_say_how_an_issue_was_resolved_or_ignored(api, owner, two
     assert ignored["substatus"] == "archived_until_condition_met"
 
 
+def test_a_new_issue_older_than_7_days_is_ongoing_and_no_longer_for_review(api, owner, project):
+    from tests.issues.test_actions_support import bare_issue
+
+    old = timezone.now() - timedelta(days=60)
+    new_old = bare_issue(project, first_seen=old, last_seen=old)
+    regressed_old = bare_issue(project, first_seen=old, last_seen=old, substatus="regressed")
+    fresh = bare_issue(project)
+    for query, expected in (
+        ("is:for_review", {regressed_old.id, fresh.id}),
+        ("is:new", {fresh.id}),
+        ("is:ongoing", {new_old.id}),
+    ):
+        assert set(ids(api(PATH, owner, query=f"query={query}"))) == expected, query
+    shown = {int(i["id"]): i["substatus"] for i in api(PATH, owner, query="query=").json()}
+    assert shown == {new_old.id: "ongoing", regressed_old.id: "regressed", fresh.id: "new"}
+    assert api(f"/api/0/issues/{new_old.id}/", owner).json()["substatus"] == "ongoing"
+
+
 def test_an_unhandled_error_is_flagged(api, owner, wsgi, project, digest_all):
     event = exception_event("RuntimeError", "crash")
     event["exception"]["values"][0]["mechanism"] = {"type": "excepthook", "handled": False}

@@ -150,8 +150,10 @@ def test_bad_values_answer_400_naming_the_field(api, project, owner, data, field
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        (b"{not json", "must be a JSON object"),
+        (b"{not json", "is not valid JSON"),
         (b"[1, 2]", "must be a JSON object"),
+        (b'{"fingerprintingRules": "\\ud800 -> x"}', "fingerprintingRules: is not valid Unicode"),
+        (b'{"\\ud800": 1}', "is not valid Unicode"),
         (b'{"name": "renamed"}', "Unsupported field(s): name"),
     ],
 )

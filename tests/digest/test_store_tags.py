@@ -125,6 +125,20 @@ def test_handled_mechanism_and_user_tags():
     assert tags["handled"] == "no"
     assert tags["mechanism"] == "onerror"
     assert tags["user"] == "email:jane@example.com"
+    assert not any(key.startswith("user.") for key in tags)
+
+
+def test_user_fields_the_user_tag_does_not_hold_get_their_own_tags():
+    user = {"id": 7, "email": "jane@example.com", "username": "jane", "ip_address": "10.0.0.1"}
+    tags = {k: v for k, v in event_tags({"user": user}) if k.startswith("user")}
+    assert tags == {
+        "user": "id:7",
+        "user.email": "jane@example.com",
+        "user.username": "jane",
+        "user.ip": "10.0.0.1",
+    }
+    tags = {k: v for k, v in event_tags({"user": {"username": "jane"}}) if k.startswith("user")}
+    assert tags == {"user": "username:jane"}
 
 
 def test_an_sdk_tag_wins_over_a_derived_one():

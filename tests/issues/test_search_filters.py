@@ -43,7 +43,7 @@ def catalog_events() -> dict[str, list[dict[str, Any]]]:
             level="warning",
             release="shop@1.1.0",
             environment="staging",
-            user={"id": "7"},
+            user={"id": "7", "email": "bob@example.com", "username": "bob"},
             tags={"region": "us"},
         )
     ]
@@ -304,20 +304,15 @@ def test_priority_is_log10_of_events_times_600_plus_last_seen(catalog, project, 
     assert [letters[i.id] for i in page.rows] == ["A", "C", "B"]
 
 
-def test_user_fields_also_match_a_user_field_tag(catalog, project, owner):
-    """An event with a user id tags `user` with "id:…": its email can only be found
-    through a `user.email` tag, when digest keeps one."""
+def test_user_fields_besides_the_user_tag_are_found_too(catalog, project, owner):
+    """B's events have a user id, so its `user` tag is "id:7"; digest also tags the
+    email and username, so a search by them finds B."""
     from tracehound.issues.models import IssueTagValue
 
-    now = timezone.now()
-    IssueTagValue.objects.create(
-        issue_id=catalog["B"],
-        key="user.email",
-        value="bob@example.com",
-        times_seen=1,
-        first_seen=now,
-        last_seen=now,
-    )
     assert found(catalog, project, owner, "user.email:bob@example.com") == "B"
+    assert found(catalog, project, owner, "user.username:bob") == "B"
     assert found(catalog, project, owner, "user.id:7") == "B"
     assert found(catalog, project, owner, "!user.email:bob@example.com") == "ACDE"
+    # A's only field is its email: the `user` tag holds it, no second row.
+    keys = IssueTagValue.objects.filter(issue_id=catalog["A"], key__startswith="user")
+    assert list(keys.values_list("key", "value")) == [("user", "email:ann@example.com")]

@@ -6,8 +6,10 @@ root URLconf points its handlers here, and these answer JSON under /api/0/ only.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
@@ -21,6 +23,55 @@ class ApiError(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+class InvalidBody(ValueError):
+    """A request body that is not a JSON object of valid Unicode; the message says why."""
+
+
+def _bad_string(data: Any) -> str | None:
+    """The path of the first key or string that is not valid Unicode (a lone surrogate)."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                inner = f"{where}.{key}" if where else str(key)
+                stack.append((inner, key))
+                stack.append((inner, item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return where.encode("utf-8", "backslashreplace").decode()[:100] or "body"
+    return None
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object; InvalidBody (naming what is wrong) otherwise.
+
+    orjson refuses integers past 64 bits; the stdlib reads them, so that the field check
+    can name the field that holds one. The stdlib also reads lone surrogates, which no
+    database stores, so the strings it reads are checked.
+    """
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InvalidBody(f"is not valid UTF-8 (byte {err.start})") from None
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise InvalidBody(f"is not valid JSON ({str(exc)[:100]})") from None
+        if (where := _bad_string(data)) is not None:
+            raise InvalidBody(f"{where}: is not valid Unicode (a lone surrogate)") from None
+    if not isinstance(data, dict):
+        raise InvalidBody("must be a JSON object")
+    return data
 
 
 def api_error(status: int, detail: str, **headers: str) -> JsonResponse:

@@ -8,25 +8,25 @@ nothing. Body keys we do not know are ignored, as Sentry's serializers ignore th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-import orjson
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 
-from tracehound.accounts.access import get_issue
 from tracehound.api.auth import api_endpoint
-from tracehound.api.serializers import iso, serialize_event, serialize_issue, status_details
+from tracehound.api.errors import InvalidBody, json_object
+from tracehound.api.issues import scoped_issue, serialize_issue_detail
+from tracehound.api.serializers import iso, serialize_event, status_details
 from tracehound.events.models import Event
 from tracehound.issues import actions
 from tracehound.issues.actions import ActionError, check_positive
+from tracehound.issues.filters import shown_substatus
 from tracehound.issues.models import Activity, GroupHash, Issue, IssueBookmark, Release
-from tracehound.issues.queries import user_counts
 from tracehound.lib.ids import parse_id
 from tracehound.projects.models import OrganizationMember, Project
 
@@ -65,15 +65,9 @@ def answers_action_errors(view: Callable[..., HttpResponse]) -> Callable[..., Ht
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
     try:
-        body = orjson.loads(request.body or b"{}")
-    except orjson.JSONDecodeError as exc:
-        try:  # integers beyond 64 bits: parse them, so the field check can name the field
-            body = json.loads(request.body)
-        except (ValueError, RecursionError):
-            raise ActionError("body", f"is not valid JSON ({str(exc)[:100]})") from None
-    if not isinstance(body, dict):
-        raise ActionError("body", "must be a JSON object")
-    return body
+        return json_object(request.body or b"{}")
+    except InvalidBody as exc:
+        raise ActionError("body", str(exc)) from None
 
 
 def is_bool(name: str, value: Any) -> bool:
@@ -195,6 +189,8 @@ def parse_status(update: Update, body: dict[str, Any], project: Project) -> None
         if release is not None:
             if not isinstance(release, str) or not release or len(release) > 200:
                 raise ActionError("inRelease", "must be a release version")
+            if "\x00" in release:
+                raise ActionError("inRelease", "must not contain NUL characters")
             if release == "latest":  # Sentry's name for the newest release
                 latest = actions.latest_release(project.pk)
                 if latest is None:
@@ -268,7 +264,7 @@ def update_response(issue: Issue, update: Update, user: Any) -> dict[str, Any]:
     if update.changes_status:
         answer["status"] = issue.status
         answer["statusDetails"] = status_details(issue)
-        answer["substatus"] = issue.substatus or None
+        answer["substatus"] = shown_substatus(issue, timezone.now()) or None
     if update.assign:
         answer["assignedTo"] = serialize_assignee(issue.assignee)
     if update.has_seen is not None:
@@ -276,7 +272,7 @@ def update_response(issue: Issue, update: Update, user: Any) -> dict[str, Any]:
     if update.bookmarked is not None:
         answer["isBookmarked"] = IssueBookmark.objects.filter(issue=issue, user=user).exists()
     if update.reviewed:
-        answer["substatus"] = issue.substatus or None
+        answer["substatus"] = shown_substatus(issue, timezone.now()) or None
         answer["inbox"] = None
     return answer
 
@@ -288,29 +284,22 @@ def update_response(issue: Issue, update: Update, user: Any) -> dict[str, Any]:
 @answers_action_errors
 def issue_detail(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
     issue = scoped_issue(request, issue_id, org)
-    if request.method == "GET":
-        from tracehound.api import views
-
-        return views.issue_detail(request, str(issue.pk))
+    if request.method in ("GET", "HEAD"):  # HEAD is a GET without the body, never a change
+        return JsonResponse(serialize_issue_detail(issue, request.user))
     if request.method == "DELETE":
         actions.delete_issues([issue], request.user)
         return HttpResponse(status=202)
     update = parse_update(json_body(request), issue.project, bulk=False)
     apply_update(issue, update, request.user)
     issue = Issue.objects.select_related("project__organization", "assignee").get(pk=issue.pk)
-    # As Sentry: the issue, with the changed fields as the bulk answer gives them.
-    users = user_counts([issue.pk]).get(issue.pk, 0)
+    # As Sentry: the issue as GET shows it, with the changed fields as the bulk answer
+    # gives them.
     return JsonResponse(
-        {**serialize_issue(issue, users), **update_response(issue, update, request.user)}
+        {
+            **serialize_issue_detail(issue, request.user),
+            **update_response(issue, update, request.user),
+        }
     )
-
-
-def scoped_issue(request: HttpRequest, issue_id: str, org: str | None) -> Issue:
-    """The issue if the user may see it (and, on organization routes, it is the org's)."""
-    issue = get_issue(request.user, issue_id)
-    if org is not None and issue.project.organization.slug != org:
-        raise Http404("issue not found")
-    return issue
 
 
 # -- many issues of a project ----------------------------------------------------------
@@ -393,13 +382,19 @@ def issue_hashes(request: HttpRequest, issue_id: str, org: str | None = None) ->
             raise ActionError("id", "at most 100 hashes at a time")
         actions.unmerge(issue, request.user, wanted)
         return HttpResponse(status=202)
+    # Each hash's latest event: one probe of the (issue, primary_hash, -id) index per hash.
+    latest = Event.objects.filter(issue=issue, primary_hash=OuterRef("hash")).order_by("-id")
     hashes = list(
-        GroupHash.objects.filter(issue=issue).order_by("id").values_list("hash", flat=True)
+        GroupHash.objects.filter(issue=issue)
+        .order_by("id")
+        .annotate(latest_id=Subquery(latest.values("id")[:1]))
+        .values_list("hash", "latest_id")[:100]
     )
-    rows = []
-    for h in hashes[:100]:
-        event = Event.objects.filter(issue=issue, primary_hash=h).order_by("-id").first()
-        rows.append({"id": h, "latestEvent": serialize_event(event) if event else None})
+    events = Event.objects.in_bulk([pk for _, pk in hashes if pk is not None])
+    rows = [
+        {"id": h, "latestEvent": serialize_event(events[pk]) if pk in events else None}
+        for h, pk in hashes
+    ]
     return JsonResponse(rows, safe=False)
 
 

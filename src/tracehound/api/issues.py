@@ -199,9 +199,17 @@ def serialize_event_summary(event: Event) -> dict[str, Any]:
     }
 
 
-@api_endpoint("GET")
-def issue_events(request: HttpRequest, issue_id: str) -> HttpResponse:
+def scoped_issue(request: HttpRequest, issue_id: str, org: str | None) -> Issue:
+    """The issue if the user may see it (and, on organization routes, it is the org's)."""
     issue = get_issue(request.user, issue_id)
+    if org is not None and issue.project.organization.slug != org:
+        raise Http404("issue not found")
+    return issue
+
+
+@api_endpoint("GET")
+def issue_events(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
+    issue = scoped_issue(request, issue_id, org)
     limit = int_param(request, "limit", 50, 1, 100)
     full = request.GET.get("full") in ("1", "true")
     page = paginate(
@@ -214,14 +222,18 @@ def issue_events(request: HttpRequest, issue_id: str) -> HttpResponse:
 
 
 @api_endpoint("GET")
-def issue_event(request: HttpRequest, issue_id: str, event_ref: str) -> HttpResponse:
-    return issue_event_response(request, issue_id, event_ref)
+def issue_event(
+    request: HttpRequest, issue_id: str, event_ref: str, org: str | None = None
+) -> HttpResponse:
+    return issue_event_response(request, issue_id, event_ref, org)
 
 
-def issue_event_response(request: HttpRequest, issue_id: str, event_ref: str) -> HttpResponse:
+def issue_event_response(
+    request: HttpRequest, issue_id: str, event_ref: str, org: str | None = None
+) -> HttpResponse:
     """`latest`, `oldest`, `recommended` or an event id (32 hex digits or a UUID), with
     Sentry's previousEventID / nextEventID (the issue's events in arrival order)."""
-    issue = get_issue(request.user, issue_id)
+    issue = scoped_issue(request, issue_id, org)
     ref = event_ref.replace("-", "").lower()
     if ref not in ("latest", "oldest", "recommended") and not EVENT_ID.fullmatch(ref):
         raise Http404("Event not found")
@@ -289,14 +301,16 @@ def tag_summaries(issue: Issue, key: str | None = None) -> list[dict[str, Any]]:
 
 
 @api_endpoint("GET")
-def issue_tags(request: HttpRequest, issue_id: str) -> HttpResponse:
-    issue = get_issue(request.user, issue_id)
+def issue_tags(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
+    issue = scoped_issue(request, issue_id, org)
     return JsonResponse(tag_summaries(issue), safe=False)
 
 
 @api_endpoint("GET")
-def issue_tag(request: HttpRequest, issue_id: str, key: str) -> HttpResponse:
-    issue = get_issue(request.user, issue_id)
+def issue_tag(
+    request: HttpRequest, issue_id: str, key: str, org: str | None = None
+) -> HttpResponse:
+    issue = scoped_issue(request, issue_id, org)
     found = tag_summaries(issue, key)
     if not found:
         raise Http404("tag not found")
@@ -304,9 +318,11 @@ def issue_tag(request: HttpRequest, issue_id: str, key: str) -> HttpResponse:
 
 
 @api_endpoint("GET")
-def issue_tag_values(request: HttpRequest, issue_id: str, key: str) -> HttpResponse:
+def issue_tag_values(
+    request: HttpRequest, issue_id: str, key: str, org: str | None = None
+) -> HttpResponse:
     """A tag's values, most frequent first, cursor-paginated."""
-    issue = get_issue(request.user, issue_id)
+    issue = scoped_issue(request, issue_id, org)
     limit = int_param(request, "limit", 100, 1, 1000)
     if not is_tag_key(key):
         raise Http404("tag not found")

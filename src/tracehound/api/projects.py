@@ -8,16 +8,14 @@ field and the line: `{"detail": ..., "fingerprintingRules": ["line 3, column 7: 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from tracehound.accounts.access import get_project
 from tracehound.api.auth import api_endpoint
-from tracehound.api.errors import ApiError, api_error
+from tracehound.api.errors import ApiError, InvalidBody, api_error, json_object
 from tracehound.api.serializers import iso
 from tracehound.projects.grouping import (
     UNSET,
@@ -72,16 +70,9 @@ def can_change_settings(user: Any, project: Project) -> bool:
 
 def _body(request: HttpRequest) -> dict[str, Any]:
     try:
-        data = orjson.loads(request.body)
-    except orjson.JSONDecodeError:
-        # orjson refuses integers past 64 bits; the stdlib reads them, so that the
-        # answer can name the field that holds one.
-        try:
-            data = json.loads(request.body)
-        except ValueError:
-            raise ApiError(400, "The request body must be a JSON object.") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "The request body must be a JSON object.")
+        data = json_object(request.body)
+    except InvalidBody as exc:
+        raise ApiError(400, f"Invalid request body: {exc}.") from None
     unknown = sorted(str(key)[:100] for key in data if key not in SETTABLE)
     if unknown:
         raise ApiError(

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Count
 
 from tracehound.events.models import Event
+from tracehound.issues.filters import shown_substatus
 from tracehound.issues.models import Activity, Issue, IssueBookmark, IssueSeen, IssueTagValue
 from tracehound.issues.queries import event_payload, short_id, user_counts
 from tracehound.issues.stats import issue_series
@@ -92,6 +93,7 @@ class IssueExtras:
     unhandled: set[int] = field(default_factory=set)
     stats_period: str = ""
     stats: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
 
 
 def issue_extras(issues: list[Issue], user: Any, stats_period: str = "") -> IssueExtras:
@@ -162,7 +164,7 @@ def serialize_issue(
         "level": issue.level,
         "status": issue.status,
         "statusDetails": status_details(issue),
-        "substatus": issue.substatus or None,
+        "substatus": shown_substatus(issue, extras.now) or None,
         "priority": PRIORITY_BY_LEVEL.get(issue.level, "low"),
         "isPublic": False,
         "platform": issue.platform or None,

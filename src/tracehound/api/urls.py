@@ -33,6 +33,19 @@ issue_action_routes = [
     )
 ]
 
+# An issue's events and tags (api/issues.py), also under the organization-scoped path.
+issue_read_routes = [
+    path(f"{prefix}issues/<str:issue_id>/{suffix}", view)
+    for prefix in ("", "organizations/<slug:org>/")
+    for suffix, view in (
+        ("events/", issues.issue_events),
+        ("events/<str:event_ref>/", issues.issue_event),
+        ("tags/", issues.issue_tags),
+        ("tags/<str:key>/", issues.issue_tag),
+        ("tags/<str:key>/values/", issues.issue_tag_values),
+    )
+]
+
 urlpatterns = [
     *issue_action_routes,
     path("projects/<slug:org>/<slug:project>/issues/", views.project_issues),
@@ -43,11 +56,7 @@ urlpatterns = [
     path("issues/<str:issue_id>/events/latest/", views.issue_latest_event),
     # Search and the read side of triage (api/issues.py).
     path("organizations/<slug:org>/issues/", issues.organization_issues),
-    path("issues/<str:issue_id>/events/", issues.issue_events),
-    path("issues/<str:issue_id>/events/<str:event_ref>/", issues.issue_event),
-    path("issues/<str:issue_id>/tags/", issues.issue_tags),
-    path("issues/<str:issue_id>/tags/<str:key>/", issues.issue_tag),
-    path("issues/<str:issue_id>/tags/<str:key>/values/", issues.issue_tag_values),
+    *issue_read_routes,
     path("projects/<slug:org>/<slug:project>/releases/", issues.project_releases),
     path("projects/<slug:org>/<slug:project>/environments/", issues.project_environments),
 ]

@@ -11,19 +11,25 @@ MAX_KEY = MAX_CHARS["tag.key"]
 MAX_VALUE = MAX_CHARS["tag.value"]
 
 
-def user_tag(user: Any) -> str | None:
+USER_FIELDS = (("id", "id"), ("email", "email"), ("username", "username"), ("ip_address", "ip"))
+
+
+def user_tags(user: Any) -> dict[str, Any]:
+    """`user` = the first identity the event has ("id:7", else "email:…", …), as Sentry
+    tags it; `user.email`, `user.username`, `user.ip` for the other fields it has, so a
+    search by them finds the event too. The one `user` holds gets no second row."""
     if not isinstance(user, dict):
-        return None
-    for field, prefix in (
-        ("id", "id"),
-        ("email", "email"),
-        ("username", "username"),
-        ("ip_address", "ip"),
-    ):
+        return {}
+    tags: dict[str, Any] = {}
+    for field, name in USER_FIELDS:
         value = user.get(field)
-        if value not in (None, ""):
-            return f"{prefix}:{value}"
-    return None
+        if value in (None, ""):
+            continue
+        if not tags:
+            tags["user"] = f"{name}:{value}"
+        elif name != "id":  # the id is always the `user` tag when present
+            tags[f"user.{name}"] = value
+    return tags
 
 
 def context_named(contexts: dict[str, Any], key: str) -> Named | None:
@@ -80,7 +86,7 @@ def event_tags(event: dict[str, Any]) -> list[tuple[str, str]]:
         "server_name": event.get("server_name"),
         "logger": event.get("logger"),
         "transaction": event.get("transaction"),
-        "user": user_tag(event.get("user")),
+        **user_tags(event.get("user")),
     }
     contexts = event.get("contexts")
     if not isinstance(contexts, dict):

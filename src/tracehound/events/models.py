@@ -23,6 +23,8 @@ class Event(models.Model):
         ]
         indexes = [
             models.Index(fields=["issue", "-id"], name="event_issue_latest"),
+            # An issue's latest event of each of its hashes (the hashes list, unmerge).
+            models.Index(fields=["issue", "primary_hash", "-id"], name="event_issue_hash"),
             # Retention finds a project's expired events in timestamp order.
             models.Index(fields=["project", "timestamp"], name="event_project_timestamp"),
         ]

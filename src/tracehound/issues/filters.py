@@ -153,8 +153,8 @@ def term_condition(term: Term, user: Any, project_ids: list[int], now: datetime)
     if key == "has":
         return tag_exists_any(strings(term))
     if key == "user":
-        # The `user` tag holds one identity per event ("id:7", else "email:…", …); a
-        # `user.email` (`user.id`, …) tag, where digest keeps one, holds that field.
+        # The `user` tag holds one identity per event ("id:7", else "email:…", …); digest
+        # tags the event's other user fields `user.email`, `user.username`, `user.ip`.
         values = strings(term)
         return tag_condition("user", [f"{term.tag}:{v}" for v in values]) | tag_condition(
             f"user.{term.tag}", values
@@ -215,6 +215,23 @@ def unresolved_with(*substatus: str) -> Q:
     return Q(status=Issue.Status.UNRESOLVED, substatus__in=substatus)
 
 
+# Sentry moves a new issue to ongoing once it is 7 days old; the row keeps "new" (nothing
+# rewrites it), so searches and the serializer apply the age here.
+NEW_FOR = timedelta(days=7)
+
+
+def new_until(now: datetime) -> Q:
+    return unresolved_with(Issue.Substatus.NEW) & Q(first_seen__gte=now - NEW_FOR)
+
+
+def shown_substatus(issue: Issue, now: datetime) -> str:
+    """The issue's substatus as Sentry would show it now: "new" older than 7 days is
+    "ongoing"."""
+    if issue.substatus == Issue.Substatus.NEW and issue.first_seen < now - NEW_FOR:
+        return Issue.Substatus.ONGOING
+    return issue.substatus
+
+
 STATUS_CONDITIONS: dict[str, Any] = {
     "unresolved": lambda now: Q(status=Issue.Status.UNRESOLVED),
     "resolved": lambda now: Q(status=Issue.Status.RESOLVED),
@@ -223,13 +240,15 @@ STATUS_CONDITIONS: dict[str, Any] = {
     "regressed": lambda now: unresolved_with(Issue.Substatus.REGRESSED),
     "assigned": lambda now: Q(assignee__isnull=False),
     "unassigned": lambda now: Q(assignee__isnull=True),
-    # Sentry's "For Review": unresolved issues new or regressed, not yet marked reviewed.
-    "for_review": lambda now: unresolved_with(Issue.Substatus.NEW, Issue.Substatus.REGRESSED),
+    # Sentry's "For Review": unresolved issues new (within 7 days) or regressed, not yet
+    # marked reviewed.
+    "for_review": lambda now: new_until(now) | unresolved_with(Issue.Substatus.REGRESSED),
     # Sentry's "New": first seen within 7 days and not reviewed.
-    "new": lambda now: (
-        unresolved_with(Issue.Substatus.NEW) & Q(first_seen__gte=now - timedelta(days=7))
+    "new": new_until,
+    "ongoing": lambda now: (
+        unresolved_with(Issue.Substatus.ONGOING)
+        | (unresolved_with(Issue.Substatus.NEW) & Q(first_seen__lt=now - NEW_FOR))
     ),
-    "ongoing": lambda now: unresolved_with(Issue.Substatus.ONGOING),
 }
 
 

@@ -256,7 +256,10 @@ def parse_date(raw: str, op: str, raw_key: str, position: int) -> tuple[str, tup
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC datetime
+        raise QueryError(f"{raw_key}: {raw[:50]} is out of range", position) from None
     if op != "=":
         return op, (parsed,)
     # No operator: the date (or second) it names, at its own precision.
