@@ -79,11 +79,11 @@ def test_short_ids_count_up_per_project(wsgi, project, digest_all):
 
 
 def test_a_new_event_reopens_a_resolved_issue(wsgi, project, digest_all):
-    from tracehound.issues.actions import resolve_issue
+    from tracehound.issues.actions import resolve
 
     post_event(wsgi, project, error("ValueError"))
     digest_all()
-    resolve_issue(Issue.objects.get())
+    resolve(Issue.objects.get(), None)
     assert Issue.objects.get().status == Issue.Status.RESOLVED
     post_event(wsgi, project, error("ValueError"))
     digest_all()

@@ -5,7 +5,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from tracehound.accounts.access import get_issue, get_project
+from tracehound.accounts.access import get_project
 from tracehound.api.auth import api_endpoint
 from tracehound.api.downloads import attachment_response
 from tracehound.api.errors import ApiError, api_error
@@ -13,7 +13,6 @@ from tracehound.api.issue_actions import bulk_mutate
 from tracehound.api.issues import (
     issue_event_response,
     issue_list_response,
-    serialize_issue_detail,
 )
 from tracehound.api.serializers import iso, serialize_event
 from tracehound.events.models import Attachment, Event, UserReport
@@ -49,12 +48,6 @@ def project_event(request: HttpRequest, org: str, project: str, event_id: str) -
     if event is None:
         raise Http404("Event not found")
     return JsonResponse(serialize_event(event))
-
-
-@api_endpoint("GET")
-def issue_detail(request: HttpRequest, issue_id: str) -> HttpResponse:
-    issue = get_issue(request.user, issue_id)
-    return JsonResponse(serialize_issue_detail(issue, request.user))
 
 
 def serialize_attachment(a: Attachment) -> dict[str, Any]:

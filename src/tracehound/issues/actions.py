@@ -300,28 +300,6 @@ def has_seen(issue: Issue, user: Any) -> bool:
     return IssueSeen.objects.filter(issue_id=issue.pk, user=user).exists()
 
 
-def reopen_regressed_issues(issue_ids: list[int]) -> None:
-    """A new event on a resolved issue is a regression: the issue is unresolved again.
-
-    Ignored issues stay ignored. One statement for a whole digest batch; ids are taken
-    in order so concurrent workers lock rows in the same order.
-    """
-    if not issue_ids:
-        return
-    ids = sorted(set(issue_ids))
-    placeholders = ", ".join(["%s"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE issues_issue SET status = %s WHERE status = %s AND id IN ({placeholders})",
-            [Issue.Status.UNRESOLVED, Issue.Status.RESOLVED, *ids],
-        )
-
-
-def resolve_issue(issue: Issue) -> None:
-    """Mark the issue resolved with no actor (kept for existing callers)."""
-    resolve(issue, None)
-
-
 # Merge, unmerge and delete move or remove many rows with set-based SQL: their bodies
 # live in issues.merging (imported here on use: it builds on the helpers above).
 
