@@ -152,8 +152,8 @@ def measure() -> dict[str, Any]:
     from django.db.models import Count
     from django.test import RequestFactory
 
+    from tracehound.api import issue_actions, views
     from tracehound.api import issues as api_issues
-    from tracehound.api import views
     from tracehound.issues.models import Issue, IssueTagValue
     from tracehound.issues.queries import short_id
     from tracehound.issues.stats import issue_series, project_series
@@ -237,7 +237,7 @@ def measure() -> dict[str, Any]:
     for label, issue in (("hot", hot), ("median", median)):
         base, sid = f"/api/0/issues/{issue.id}/", str(issue.id)
         requests = [
-            ("issue", views.issue_detail, "", {}, ()),
+            ("issue", issue_actions.issue_detail, "", {}, ()),
             ("event latest", api_issues.issue_event, "events/latest/", {}, ("latest",)),
             ("event oldest", api_issues.issue_event, "events/oldest/", {}, ("oldest",)),
             (
