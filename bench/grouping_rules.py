@@ -116,6 +116,18 @@ def main() -> None:
     warm = time.perf_counter() - started
     print(f"1,000 rules: parse {parsed * 1e3:.0f} ms; 250 unseen frames {cold * 1e3:.0f} ms, ")
     print(f"the same frames again {warm * 1e3:.2f} ms (matches cached per frame)")
+    hostile_messages()
+
+
+def hostile_messages() -> None:
+    """An event of 50 exceptions whose values are 8 KiB separator runs (message cap)."""
+    for run in ("a.", "1.", "a-", "0x", "1:"):
+        values = [{"type": f"E{i}", "value": run * 4096} for i in range(50)]
+        event = {"platform": "python", "exception": {"values": values}}
+        started = time.perf_counter()
+        group_event(event)
+        took = time.perf_counter() - started
+        print(f"50 exceptions of {run!r} * 4096: group_event {took * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":
