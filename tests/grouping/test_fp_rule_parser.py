@@ -59,6 +59,8 @@ def test_windows_line_endings_parse():
         ("type:" + "*a" * 17 + " -> x", 1, 38, "at most 16 '*' wildcards"),
         ("type:A\x00 -> x", 1, 7, "NUL characters are not allowed"),
         ("tags.:x -> y", 1, 1, "unknown matcher 'tags.'"),
+        ("error.type:[z-a] -> x", 1, 12, "invalid character set '[z-a]'"),
+        ("type:A -> a\npath:src/[a-\\] -> x", 2, 10, "invalid character set '[a-/]'"),
     ],
 )
 def test_mistakes_name_their_line_and_column(text, line, column, message):

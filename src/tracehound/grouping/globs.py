@@ -58,7 +58,14 @@ def _tokens(pattern: str, path: bool) -> list[_Token]:
             negate = body.startswith("!")
             body = body[1:] if negate else body
             escaped = body.replace("\\", "\\\\").replace("[", "\\[").replace("^", "\\^")
-            tokens.append(("char", f"[{'^' if negate else ''}{escaped}]"))
+            regex = f"[{'^' if negate else ''}{escaped}]"
+            try:
+                re.compile(regex)
+            except re.error as error:
+                raise GlobError(
+                    i, f"invalid character set {pattern[i : end + 1]!r} ({error.msg})"
+                ) from None
+            tokens.append(("char", regex))
             i = end
         else:
             tokens.append(("char", re.escape(char)))
