@@ -21,6 +21,7 @@ from tracehound.digest.databag import (
     trim_string,
 )
 from tracehound.digest.limits import MAX_CHARS, MAX_COUNT, MAX_LINENO
+from tracehound.grouping.prepare import MAX_FRAMES, NEWEST_FRAMES, OLDEST_FRAMES
 
 _FRAME_STRINGS = {
     "function": MAX_CHARS["frame.symbol"],
@@ -129,10 +130,11 @@ def _normalize_stacktrace(stacktrace: dict[str, Any], meta: Meta, path: Path) ->
     raw = stacktrace.get("frames")
     frames = [f for f in raw if isinstance(f, dict)] if isinstance(raw, list) else []
     count = len(frames)
-    limit = MAX_COUNT["frames"]
-    if count > limit:
-        frames = _keep_ends(frames, limit, meta, [*path, "frames"])
-        stacktrace["frames_omitted"] = [limit // 2, count - limit // 2]
+    if count > MAX_FRAMES:
+        # The split grouping assumes (as Relay trims), so a trimmed stack groups as the raw one.
+        set_length(meta, [*path, "frames"], count)
+        frames = frames[:OLDEST_FRAMES] + frames[-NEWEST_FRAMES:]
+        stacktrace["frames_omitted"] = [OLDEST_FRAMES, count - NEWEST_FRAMES]
     frame_path: Path = [*path, "frames", 0]
     for index, frame in enumerate(frames):
         frame_path[-1] = index
