@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import time_machine
 
 from tracehound.digest.normalize import normalize_event
@@ -509,3 +510,42 @@ def test_a_trimmed_stack_groups_as_the_raw_one():
         grouping=ProjectGrouping("newstyle:2023-01-11"),
     )
     assert processed.grouping.hashes == group_event(copy.deepcopy(event)).hashes
+
+
+BIG = 2**64
+
+
+@pytest.mark.parametrize(
+    "exception",
+    [
+        {"type": "E", "thread_id": BIG},
+        {"type": "E", "mechanism": {"type": "x", "exception_id": BIG, "is_exception_group": True}},
+        {"type": "E", "mechanism": {"type": "x", "exception_id": 1, "parent_id": BIG}},
+        {
+            "type": "E",
+            "mechanism": {"type": "x", "meta": {"ns_error": {"domain": "d", "code": BIG}}},
+        },
+    ],
+)
+def test_ints_json_cannot_hold_in_ids_do_not_lose_the_event(exception):
+    # orjson parses such a number as a float; a Python caller can still pass one.
+    import time
+
+    from tracehound.digest.process import ProjectGrouping, process_event
+
+    for event in (
+        {"exception": {"values": [exception]}},
+        {
+            "exception": {"values": [exception]},
+            "threads": {"values": [{"id": BIG, "crashed": True}]},
+        },
+    ):
+        processed = process_event(
+            event,
+            event_id=None,
+            received_at=time.time(),
+            sent_at=None,
+            client_ip=None,
+            grouping=ProjectGrouping("newstyle:2023-01-11"),
+        )
+        assert processed.grouping.title.startswith("E")
