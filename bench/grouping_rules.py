@@ -14,6 +14,7 @@ from typing import Any
 
 from tracehound.grouping import ProjectRules, group_event
 from tracehound.grouping.enhancers import parse_enhancements
+from tracehound.grouping.project_rules import compile_project_rules
 
 
 def _exception(platform: str, frames: list[dict[str, Any]]) -> dict[str, Any]:
@@ -116,6 +117,38 @@ def main() -> None:
     warm = time.perf_counter() - started
     print(f"1,000 rules: parse {parsed * 1e3:.0f} ms; 250 unseen frames {cold * 1e3:.0f} ms, ")
     print(f"the same frames again {warm * 1e3:.2f} ms (matches cached per frame)")
+    hostile_messages()
+    fingerprint_path_rules()
+
+
+def fingerprint_path_rules() -> None:
+    """500 fingerprint rules of 16-star path globs against 4 stacks of 250 distinct frames."""
+    pattern = "/".join(["*a"] * 16)
+    text = "\n".join(f'stack.abs_path:"{pattern}x{i}" -> r{i}' for i in range(500))
+    rules = compile_project_rules(text, "")
+    values = [
+        {
+            "type": "E",
+            "value": "v",
+            "stacktrace": {"frames": [{"abs_path": "a/" * 100 + f"b{i}"} for i in range(250)]},
+        }
+        for _ in range(4)
+    ]
+    started = time.perf_counter()
+    group_event({"platform": "python", "exception": {"values": values}}, rules=rules)
+    took = time.perf_counter() - started
+    print(f"500 path fingerprint rules, 4 x 250 frames: group_event {took * 1e3:.0f} ms")
+
+
+def hostile_messages() -> None:
+    """An event of 50 exceptions whose values are 8 KiB separator runs (message cap)."""
+    for run in ("a.", "1.", "a-", "0x", "1:"):
+        values = [{"type": f"E{i}", "value": run * 4096} for i in range(50)]
+        event = {"platform": "python", "exception": {"values": values}}
+        started = time.perf_counter()
+        group_event(event)
+        took = time.perf_counter() - started
+        print(f"50 exceptions of {run!r} * 4096: group_event {took * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import time_machine
 
 from tracehound.digest.normalize import normalize_event
@@ -338,11 +339,12 @@ def test_it_keeps_both_ends_of_a_very_long_stack_trace():
 
     stacktrace = event["exception"]["values"][0]["stacktrace"]
     kept = [frame["function"] for frame in stacktrace["frames"]]
+    # The 50 oldest and the 200 newest, as Relay trims and as grouping assumes.
     assert len(kept) == 250
     assert kept[:2] == ["f0", "f1"]
-    assert kept[124:126] == ["f124", "f175"]
+    assert kept[49:51] == ["f49", "f100"]
     assert kept[-1] == "f299"
-    assert stacktrace["frames_omitted"] == [125, 175]
+    assert stacktrace["frames_omitted"] == [50, 100]
     meta = event["_meta"]["exception"]["values"]["0"]["stacktrace"]["frames"][""]
     assert meta == {"len": 300}
 
@@ -485,3 +487,65 @@ def test_it_keeps_unknown_top_level_keys():
 def test_it_returns_the_same_dict_it_was_given():
     event: dict[str, Any] = {}
     assert normalize(event) is event
+
+
+def test_a_trimmed_stack_groups_as_the_raw_one():
+    import copy
+    import time
+
+    from tracehound.digest.process import ProjectGrouping, process_event
+    from tracehound.grouping import group_event
+
+    frames = [{"function": f"f{i}", "module": "app", "in_app": True} for i in range(400)]
+    event = {
+        "platform": "python",
+        "exception": {"values": [{"type": "E", "value": "v", "stacktrace": {"frames": frames}}]},
+    }
+    processed = process_event(
+        copy.deepcopy(event),
+        event_id=None,
+        received_at=time.time(),
+        sent_at=None,
+        client_ip=None,
+        grouping=ProjectGrouping("newstyle:2023-01-11"),
+    )
+    assert processed.grouping.hashes == group_event(copy.deepcopy(event)).hashes
+
+
+BIG = 2**64
+
+
+@pytest.mark.parametrize(
+    "exception",
+    [
+        {"type": "E", "thread_id": BIG},
+        {"type": "E", "mechanism": {"type": "x", "exception_id": BIG, "is_exception_group": True}},
+        {"type": "E", "mechanism": {"type": "x", "exception_id": 1, "parent_id": BIG}},
+        {
+            "type": "E",
+            "mechanism": {"type": "x", "meta": {"ns_error": {"domain": "d", "code": BIG}}},
+        },
+    ],
+)
+def test_ints_json_cannot_hold_in_ids_do_not_lose_the_event(exception):
+    # orjson parses such a number as a float; a Python caller can still pass one.
+    import time
+
+    from tracehound.digest.process import ProjectGrouping, process_event
+
+    for event in (
+        {"exception": {"values": [exception]}},
+        {
+            "exception": {"values": [exception]},
+            "threads": {"values": [{"id": BIG, "crashed": True}]},
+        },
+    ):
+        processed = process_event(
+            event,
+            event_id=None,
+            received_at=time.time(),
+            sent_at=None,
+            client_ip=None,
+            grouping=ProjectGrouping("newstyle:2023-01-11"),
+        )
+        assert processed.grouping.title.startswith("E")

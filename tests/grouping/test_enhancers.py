@@ -55,6 +55,7 @@ def test_an_empty_text_is_an_empty_rule_set():
         ("foo -app", 1, 1, "key:value"),
         ("bogus:x -app", 1, 1, "unknown matcher `bogus`"),
         ("function: -app", 1, 10, "needs a value"),
+        ("function:[z-a] -app", 1, 10, "an unquoted '[' starts a `[ … ]` group"),
         ("function:x +app function:y", 1, 17, "before the actions"),
         ("function:x +frob", 1, 12, "unknown action"),
         ("function:x colour=red", 1, 12, "unknown variable `colour`"),

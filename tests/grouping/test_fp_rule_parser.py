@@ -59,6 +59,8 @@ def test_windows_line_endings_parse():
         ("type:" + "*a" * 17 + " -> x", 1, 38, "at most 16 '*' wildcards"),
         ("type:A\x00 -> x", 1, 7, "NUL characters are not allowed"),
         ("tags.:x -> y", 1, 1, "unknown matcher 'tags.'"),
+        ("error.type:[z-a] -> x", 1, 12, "invalid character set '[z-a]'"),
+        ("type:A -> a\npath:src/[a-\\] -> x", 2, 10, "invalid character set '[a-/]'"),
     ],
 )
 def test_mistakes_name_their_line_and_column(text, line, column, message):
@@ -113,3 +115,38 @@ def test_globs_that_backtrack_exponentially_as_regexes_answer_quickly(path):
     pattern = "*a" * 5 + "*/*a" * 5 + "*b"
     assert compile_glob(pattern, path=path)("a" * 20_000) is False
     assert compile_glob(pattern, path=path)("x" * 20_000 + "aaaaa/a/a/a/a/ab") is True
+
+
+def test_path_globs_with_many_stars_agree_with_a_plain_backtracking_regex():
+    # The compiled glob commits to a middle segment's place (atomic groups) where that
+    # is sure; a plain translation that backtracks freely is the reference on short values.
+    import random
+    import re
+
+    from tracehound.grouping.globs import _tokens
+
+    def reference(pattern: str, path: bool, value: str) -> bool:
+        parts = [
+            (".*" if v == "any" else "[^/]*") if name == "star" else v
+            for name, v in _tokens(pattern, path)
+        ]
+        return re.fullmatch("".join(parts), value, re.DOTALL) is not None
+
+    rng = random.Random(4)
+    pieces = ["*", "**", "?", "a", "b", "/", "[ab]", "[!a]", "[/a]", "ab/", "*a/"]
+    for _ in range(3000):
+        pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        path = rng.random() < 0.7
+        glob = compile_glob(pattern, path=path)
+        for _ in range(6):
+            value = "".join(rng.choice("ab/c") for _ in range(rng.randint(0, 10)))
+            assert glob(value) is reference(pattern, path, value), (pattern, path, value)
+
+
+def test_a_path_glob_of_sixteen_segment_stars():
+    glob = compile_glob("/".join(["*a"] * 16) + "x7", path=True)
+    assert glob("a/" * 15 + "ax7") is True
+    assert glob("ba/" * 15 + "bax7") is True
+    assert glob("a/" * 100 + "b7") is False
+    assert glob("a/" * 14 + "ax7") is False
+    assert glob("a/" * 16 + "ax7") is False

@@ -558,3 +558,37 @@ def test_a_family_restricted_rule_still_sees_frames_of_another_platform():
     event = with_frame(python_error(), function="render", platform="javascript", in_app=True)
     assert grouped(event, "family:javascript function:render -> js-frame") == [md5("js-frame")]
     assert grouped(python_error(), "family:javascript -> js") != [md5("js")]
+
+
+def _deep_python_error(functions: list[str]) -> dict[str, Any]:
+    event = python_error()
+    frames = [{"function": name, "module": "shop.deep", "in_app": True} for name in functions]
+    event["exception"]["values"][0]["stacktrace"] = {"frames": frames}
+    return event
+
+
+def test_frame_matchers_see_the_frames_grouping_groups_on():
+    # Over 250 frames, grouping keeps the 50 oldest and the 200 newest (as Relay trims):
+    # a frame it drops does not match either, so raw and trimmed events group alike.
+    event = _deep_python_error([f"f{i}" for i in range(400)])
+    assert grouped(event, "stack.function:f10 -> kept") == [md5("kept")]
+    assert grouped(event, "stack.function:f399 -> kept") == [md5("kept")]
+    assert grouped(event, "stack.function:f100 -> dropped") == grouped(event, "")
+
+
+def test_frame_matchers_look_at_the_first_fifty_stacks():
+    event = python_error()
+    event["threads"] = {
+        "values": [
+            {"id": i, "stacktrace": {"frames": [{"function": f"thread{i}", "module": "m"}]}}
+            for i in range(80)
+        ]
+    }
+    assert grouped(event, "stack.function:thread3 -> seen") == [md5("seen")]
+    assert grouped(event, "stack.function:thread70 -> unseen") == grouped(event, "")
+
+
+def test_repeated_frames_match_like_distinct_ones():
+    event = _deep_python_error(["recurse"] * 200 + ["leaf"])
+    assert grouped(event, "stack.function:leaf app:yes -> leaf") == [md5("leaf")]
+    assert grouped(event, "stack.function:recurse app:no -> none") == grouped(event, "")

@@ -143,3 +143,25 @@ def test_a_fingerprint_does_not_change_the_title_or_culprit():
     plain = group_event(event())
     custom = group_event(event(fingerprint=["x"]))
     assert (custom.title, custom.culprit, custom.type) == (plain.title, plain.culprit, plain.type)
+
+
+def test_fingerprint_variables_read_the_main_exception_of_an_exception_group():
+    # Two alike ValueErrors, each caused by a KeyError: the main exception (title,
+    # culprit) is the first ValueError, though a KeyError comes last in the list.
+    def exc(type_, exception_id, parent_id=None, group=False):
+        mechanism = {"type": "chained", "exception_id": exception_id, "is_exception_group": group}
+        if parent_id is not None:
+            mechanism["parent_id"] = parent_id
+        return {"type": type_, "value": "x", "mechanism": mechanism}
+
+    values = [
+        exc("ExceptionGroup", 0, group=True),
+        exc("ValueError", 1, 0),
+        exc("ValueError", 2, 0),
+        exc("KeyError", 3, 1),
+        exc("KeyError", 4, 2),
+    ]
+    data = {"platform": "python", "exception": {"values": values}}
+    result = group_event({**data, "fingerprint": ["{{ error.type }}"]})
+    assert result.title.startswith("ValueError")
+    assert result.hashes == group_event({**data, "fingerprint": ["ValueError"]}).hashes

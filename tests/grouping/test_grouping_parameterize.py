@@ -71,3 +71,27 @@ def test_two_messages_differing_only_in_data_become_equal():
     first = "Payment 1234 for alice@example.com failed at 2024-05-01T12:00:00Z"
     second = "Payment 98 for bob@example.org failed at 2024-06-30T23:59:59Z"
     assert parameterize(first) == parameterize(second)
+
+
+# Long runs of separators, where a pattern allowed to start after every `.` or `-`
+# rescanned the rest of the run from each one (8 KiB took over a second). The outputs
+# are the same as for short runs; bench/grouping_rules.py prints the time.
+LONG_RUNS = [
+    ("a." * 4096, "a." * 4096),
+    ("1." * 4096, "1." * 4096),
+    ("a-" * 4096, "a-" * 4096),
+    (":" * 8192, ":" * 8192),
+    ("0x" * 4096, "0x" * 4096),
+    ("a." * 4000 + "@", "a." * 4000 + "@"),
+    ("a." * 4000 + "a@example.com", "<email>"),
+    ("x " + "a." * 4000 + "com y", "x <hostname> y"),
+    (("a--" * 20 + "a.") * 130 + "com", "<hostname>"),
+    ("--user@example.com", "--<email>"),
+    ("-." * 10 + "foo.com", "-." * 10 + "<hostname>"),
+    ("mail a.b.c@example.com now", "mail <email> now"),
+]
+
+
+@pytest.mark.parametrize(("message", "expected"), LONG_RUNS, ids=lambda v: repr(v[:12]))
+def test_long_separator_runs(message: str, expected: str) -> None:
+    assert parameterize(message) == expected

@@ -302,3 +302,19 @@ def test_generated_names_that_change_per_build_do_not_split_the_issue(platform, 
     assert hashes(error([{**first, "in_app": True}], platform=platform)) == hashes(
         error([{**second, "in_app": True}], platform=platform)
     )
+
+
+@pytest.mark.parametrize("platform", [["javascript"], {"a": 1}, 5, None])
+def test_a_frame_platform_that_is_not_a_string_is_the_event_platform(platform):
+    def event(frame_platform):
+        frame = {"function": "handler", "module": "app.views", "in_app": True}
+        if frame_platform is not None:
+            frame["platform"] = frame_platform
+        stacktrace = {"frames": [frame]}
+        return {
+            "platform": "python",
+            "exception": {"values": [{"type": "E", "stacktrace": stacktrace}]},
+        }
+
+    odd, plain = group_event(event(platform)), group_event(event(None))
+    assert (odd.hashes, odd.title, odd.culprit) == (plain.hashes, plain.title, plain.culprit)

@@ -21,6 +21,7 @@ from tracehound.digest.databag import (
     trim_string,
 )
 from tracehound.digest.limits import MAX_CHARS, MAX_COUNT, MAX_LINENO
+from tracehound.grouping.prepare import MAX_FRAMES, NEWEST_FRAMES, OLDEST_FRAMES
 
 _FRAME_STRINGS = {
     "function": MAX_CHARS["frame.symbol"],
@@ -70,6 +71,8 @@ def normalize_exceptions(event: dict[str, Any], meta: Meta) -> None:
             path = ["threads", "values", 0]
             for index, thread in enumerate(threads):
                 path[2] = index
+                if "id" in thread:
+                    thread["id"] = _json_ints(thread["id"])
                 _normalize_stacktrace_fields(thread, meta, path)
             event["threads"] = {"values": threads}
 
@@ -99,9 +102,34 @@ def _normalize_exception(exc: dict[str, Any], meta: Meta, path: Path) -> None:
             _normalize_mechanism(mechanism, meta, [*path, "mechanism"])
         else:
             del exc["mechanism"]
-    if "thread_id" in exc and not isinstance(exc["thread_id"], (int, str)):
-        del exc["thread_id"]
+    if "thread_id" in exc:
+        if isinstance(exc["thread_id"], (int, str)):
+            exc["thread_id"] = _json_ints(exc["thread_id"])
+        else:
+            del exc["thread_id"]
     _normalize_stacktrace_fields(exc, meta, path)
+
+
+_MIN_I64 = -(2**63)
+_MAX_U64 = 2**64 - 1
+
+
+def _json_ints(value: Any) -> Any:
+    """The value with integers JSON (orjson) cannot hold as text, in place for a bag.
+
+    orjson parses such numbers as floats, so only a caller passing Python ints meets
+    them, but then storing the event would fail and lose it."""
+    if type(value) is int:
+        return value if _MIN_I64 <= value <= _MAX_U64 else str(value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (int, dict, list)) and not isinstance(item, bool):
+                value[key] = _json_ints(item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, (int, dict, list)) and not isinstance(item, bool):
+                value[index] = _json_ints(item)
+    return value
 
 
 def _normalize_mechanism(mechanism: dict[str, Any], meta: Meta, path: Path) -> None:
@@ -110,6 +138,11 @@ def _normalize_mechanism(mechanism: dict[str, Any], meta: Meta, path: Path) -> N
     if "handled" in mechanism and not isinstance(mechanism["handled"], bool):
         del mechanism["handled"]
     trim_databag(mechanism, meta, path, max_bytes=4096)
+    for key in ("exception_id", "parent_id"):
+        value = mechanism.get(key)
+        if type(value) is int and not 0 <= value <= _MAX_U64:
+            del mechanism[key]  # not an id: the exceptions group as a plain chain
+    _json_ints(mechanism)
 
 
 def _normalize_stacktrace_fields(owner: dict[str, Any], meta: Meta, path: Path) -> None:
@@ -129,10 +162,11 @@ def _normalize_stacktrace(stacktrace: dict[str, Any], meta: Meta, path: Path) ->
     raw = stacktrace.get("frames")
     frames = [f for f in raw if isinstance(f, dict)] if isinstance(raw, list) else []
     count = len(frames)
-    limit = MAX_COUNT["frames"]
-    if count > limit:
-        frames = _keep_ends(frames, limit, meta, [*path, "frames"])
-        stacktrace["frames_omitted"] = [limit // 2, count - limit // 2]
+    if count > MAX_FRAMES:
+        # The split grouping assumes (as Relay trims), so a trimmed stack groups as the raw one.
+        set_length(meta, [*path, "frames"], count)
+        frames = frames[:OLDEST_FRAMES] + frames[-NEWEST_FRAMES:]
+        stacktrace["frames_omitted"] = [OLDEST_FRAMES, count - NEWEST_FRAMES]
     frame_path: Path = [*path, "frames", 0]
     for index, frame in enumerate(frames):
         frame_path[-1] = index

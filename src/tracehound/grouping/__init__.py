@@ -97,7 +97,8 @@ def group_event(
     frame = titles.crash_frame(event, selection, platform, config, stacktrace_rules)
 
     fingerprint, rule = _fingerprint(event, rules, bool(exceptions))
-    context = FingerprintContext(event, exceptions[-1] if exceptions else None, frame)
+    main = selection.main if selection is not None else None
+    context = FingerprintContext(event, main, frame)
     if fingerprint is not None:
         hashes = fingerprint_hashes(fingerprint, variants, context)
     elif variants:

@@ -633,6 +633,12 @@ class _Parser:
             raise self.error(token.column, f"unknown matcher `{key}`")
         value_column = token.column + len(text) - len(raw_value)
         if not value:
+            if self.text.startswith("[", value_column - 1):
+                raise self.error(
+                    value_column,
+                    f"`{key}:` needs a value: an unquoted '[' starts a `[ … ]` group here;"
+                    f' quote a value holding it (`{key}:"[…]"`)',
+                )
             raise self.error(value_column, f"`{key}:` needs a value")
         field_name = _FRAME_KEYS.get(key) or _EXCEPTION_KEYS[key]
         if field_name == "family":

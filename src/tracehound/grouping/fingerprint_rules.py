@@ -22,6 +22,7 @@ from tracehound.grouping.errors import RuleSyntaxError
 from tracehound.grouping.exceptions import exception_values
 from tracehound.grouping.fingerprints import tag_values
 from tracehound.grouping.globs import GlobError, compile_glob
+from tracehound.grouping.prepare import capped
 from tracehound.grouping.strategies import event_platform, logentry_of
 
 MAX_TEXT_LENGTH = 64 * 1024
@@ -29,6 +30,8 @@ MAX_RULES = 500
 MAX_MATCHERS = 20
 MAX_VALUES = 20
 MAX_VALUE_LENGTH = 1000
+# Frame matchers look at the first stacks only (exceptions first, then threads).
+MAX_STACKS = 50
 
 ALIASES = {
     "type": "error.type",
@@ -59,6 +62,8 @@ _GLOB_STYLE = {
     "stack.function": (False, False),
     "stack.package": (True, True),
 }
+# What the frame matchers read of a frame.
+_FRAME_FIELDS = ("platform", "in_app", "abs_path", "filename", "package", "module", "function")
 _APP_VALUES = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 
 VARIABLES = frozenset(
@@ -187,8 +192,20 @@ class EventFacts:
             yield from _present(tag_values(event, key[5:]))
 
     def frames(self) -> list[dict[str, Any]]:
+        """The distinct frames as the matchers see them: a deep recursion, or the same
+        frames on several threads, is matched once per distinct frame."""
         if self._frames is None:
-            self._frames = list(_all_frames(self._event, self._exceptions))
+            distinct: dict[tuple[Any, ...], dict[str, Any]] = {}
+            for frame in _all_frames(self._event, self._exceptions):
+                view = {key: frame.get(key) for key in _FRAME_FIELDS}
+                if not isinstance(view["platform"], str):
+                    view["platform"] = None
+                key = tuple(
+                    _text(value) if key != "in_app" else value is True
+                    for key, value in view.items()
+                )
+                distinct.setdefault(key, view)
+            self._frames = list(distinct.values())
         return self._frames
 
     def satisfies(self, rule: FingerprintRule) -> bool:
@@ -251,14 +268,15 @@ def _path_forms(paths: Iterator[str]) -> Iterator[str]:
 def _all_frames(
     event: dict[str, Any], exceptions: list[dict[str, Any]]
 ) -> Iterator[dict[str, Any]]:
+    """The frames of the first MAX_STACKS stacks, each cut as grouping cuts it."""
     stacks: list[Any] = [exception.get("stacktrace") for exception in exceptions]
     stacks.append(event.get("stacktrace"))
     threads = event.get("threads")
     values = threads.get("values") if isinstance(threads, dict) else None
     if isinstance(values, list):
         stacks.extend(thread.get("stacktrace") for thread in values if isinstance(thread, dict))
-    for stack in stacks:
-        frames = stack.get("frames") if isinstance(stack, dict) else None
+    for stack in stacks[:MAX_STACKS]:
+        frames = capped(stack).get("frames") if isinstance(stack, dict) else None
         if isinstance(frames, list):
             yield from (frame for frame in frames if isinstance(frame, dict))
 

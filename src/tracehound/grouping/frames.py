@@ -104,6 +104,12 @@ def trim_function(function: str, platform: str, config: GroupingConfig) -> str |
     return function
 
 
+def frame_platform(frame: Frame, platform: str) -> str:
+    """The frame's own platform when it names one (a string), else the event's."""
+    own = frame.get("platform")
+    return own if own and isinstance(own, str) else platform
+
+
 def frame_values(frame: Frame, platform: str, config: GroupingConfig) -> list[str]:
     """The frame's contributing values in tree order: module|filename, function, context line."""
     get = frame.get
@@ -227,7 +233,7 @@ def stacktrace_values(
         previous = key
         if not contributes[index]:
             continue
-        values = frame_values(frame, get("platform") or platform, config)
+        values = frame_values(frame, frame_platform(frame, platform), config)
         if values:
             system.append(values)
             if in_app[index]:

@@ -2,10 +2,10 @@
 
 `*` is any run of characters, `?` one character, `[abc]`/`[!abc]` a set. In path
 globs `*` and `?` stop at `/` and `**` crosses it. A naive translation to a regex
-backtracks exponentially on `*a*a*a*b`-style patterns, so patterns whose stars all
-match anything become regexes that commit to each middle segment's earliest match
-(which is always right when a star can absorb anything), and path patterns with
-several `[^/]*` stars run as a set-of-states automaton instead.
+backtracks exponentially on `*a*a*a*b`-style patterns, so patterns become regexes
+that commit to each middle segment's earliest (or only possible) match where that is
+always right, and the few path patterns where it is not (`**/a*/*.py`-style) run as a
+set-of-states automaton instead.
 """
 
 from __future__ import annotations
@@ -58,7 +58,14 @@ def _tokens(pattern: str, path: bool) -> list[_Token]:
             negate = body.startswith("!")
             body = body[1:] if negate else body
             escaped = body.replace("\\", "\\\\").replace("[", "\\[").replace("^", "\\^")
-            tokens.append(("char", f"[{'^' if negate else ''}{escaped}]"))
+            regex = f"[{'^' if negate else ''}{escaped}]"
+            try:
+                re.compile(regex)
+            except re.error as error:
+                raise GlobError(
+                    i, f"invalid character set {pattern[i : end + 1]!r} ({error.msg})"
+                ) from None
+            tokens.append(("char", regex))
             i = end
         else:
             tokens.append(("char", re.escape(char)))
@@ -89,9 +96,9 @@ def compile_glob(
             if ignore_case:
                 return lambda value: value.lower() == literal
             return lambda value: value == literal
-    if len(stars) <= 1 or all(kind == _ANY for kind in stars):
-        regex = re.compile(_committed_regex(tokens), re.DOTALL)
-        fullmatch = regex.fullmatch
+    linear = _linear_regex(tokens)
+    if linear is not None:
+        fullmatch = re.compile(linear, re.DOTALL).fullmatch
         if ignore_case:
             return lambda value: fullmatch(value.lower()) is not None
         return lambda value: fullmatch(value) is not None
@@ -105,7 +112,9 @@ def _is_wild(regex: str) -> bool:
     return regex in (".", "[^/]") or regex.startswith("[")
 
 
-def _committed_regex(tokens: list[_Token]) -> str:
+def _linear_regex(tokens: list[_Token]) -> str | None:
+    """A regex committing to each middle segment's one possible or earliest place
+    (an atomic group, so backtracking stays linear), or None when neither is sure."""
     segments: list[list[str]] = [[]]
     kinds: list[str] = []
     for name, value in tokens:
@@ -115,18 +124,29 @@ def _committed_regex(tokens: list[_Token]) -> str:
         else:
             segments[-1].append(value)
     parts = ["".join(segments[0])]
-    if not kinds:
-        return parts[0]
-    if len(kinds) == 1:
-        star = ".*" if kinds[0] == _ANY else "[^/]*"
-        return parts[0] + star + "".join(segments[1])
-    # Every star matches anything here: taking each middle segment at its earliest
-    # place leaves the most room for the rest, so committing to it (an atomic group)
-    # loses no match and makes backtracking linear.
-    for segment in segments[1:-1]:
-        parts.append(f"(?>.*?{''.join(segment)})")
-    parts.append(".*" + "".join(segments[-1]))
+    for index, kind in enumerate(kinds):
+        star = ".*" if kind == _ANY else "[^/]*"
+        segment = segments[index + 1]
+        if index == len(kinds) - 1:
+            parts.append(star + "".join(segment))
+        elif kinds[index + 1] == _ANY or (kind == _SEGMENT and _one_place(segment)):
+            # Before `.*` the earliest place leaves the most room for the rest. After a
+            # `[^/]*`, a segment that cannot hold `/` is best taken earliest too (what
+            # it skips has no `/`, so the next `[^/]*` absorbs it), and one whose first
+            # possible `/` is a literal `/` has only one place: the next `/`.
+            parts.append(f"(?>{star}?{''.join(segment)})")
+        else:
+            return None
     return "".join(parts)
+
+
+def _one_place(segment: list[str]) -> bool:
+    for regex in segment:
+        if regex == "/":
+            return True
+        if re.fullmatch(regex, "/", re.DOTALL) is not None:
+            return False
+    return True
 
 
 class _Automaton:

@@ -46,9 +46,20 @@ _REPR_ARGS = (
 
 # (name, pattern) in priority order; each match becomes "<name>".
 PATTERNS: tuple[tuple[str, str], ...] = (
-    ("email", r"\b[a-zA-Z0-9._%+-]+@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*\.[a-zA-Z]{2,}\b"),
+    # Starts only where a run of local-part characters starts (leading punctuation is
+    # matched and kept by `_replace`): starting again after each `.` of "a.a.a..."
+    # rescanned the run from every dot, quadratic time.
+    (
+        "email",
+        r"(?<![\w.%+-])[.%+-]*+\b[a-zA-Z0-9._%+-]+@[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*\.[a-zA-Z]{2,}\b",
+    ),
     ("url", r"\b(?:https?|wss?|ftps?|file)://[^\s\"'<>`]+"),
-    ("hostname", rf"\b(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{{0,61}}[a-zA-Z0-9])?\.)+(?:{_TLDS})\b(?!\.\w)"),
+    # Not after `-`, nor after the `.` that ends a label: a match starting there would
+    # be the tail of one starting earlier, and trying each rescanned the dotted run.
+    (
+        "hostname",
+        rf"(?<!-)(?<![a-zA-Z0-9]\.)\b(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{{0,61}}[a-zA-Z0-9])?\.)+(?:{_TLDS})\b(?!\.\w)",
+    ),
     ("ip", rf"(?<![\w:.]){_IPV4}(?![\w.])|(?<![\w:.]){_IPV6}(?![\w:.])"),
     ("traceparent", r"\b00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]\b"),
     ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
@@ -104,7 +115,11 @@ _MIGHT_MATCH = re.compile(r"[\d@:=.]").search
 
 
 def _replace(match: re.Match[str]) -> str:
-    return _REPLACEMENTS[match.lastgroup or ""]
+    name = match.lastgroup or ""
+    if name == "email":
+        text = match.group()
+        return text[: len(text) - len(text.lstrip(".%+-"))] + "<email>"
+    return _REPLACEMENTS[name]
 
 
 def parameterize(message: str) -> str:

@@ -18,7 +18,7 @@ from tracehound.grouping import csp
 from tracehound.grouping.config import JAVASCRIPT_PLATFORMS, GroupingConfig
 from tracehound.grouping.enhancers import Enhancements
 from tracehound.grouping.exceptions import Exception_, ExceptionSelection
-from tracehound.grouping.frames import Frame, frame_states, is_in_app, is_url
+from tracehound.grouping.frames import Frame, frame_platform, frame_states, is_in_app, is_url
 from tracehound.grouping.strategies import logentry_of, thread_stacktrace
 
 TITLE_LENGTH = 100
@@ -86,7 +86,7 @@ def crash_frame(
                         return frames[index]
                 return frames[-1]
             for frame in reversed(frames):
-                if is_in_app(frame, frame.get("platform") or platform):
+                if is_in_app(frame, frame_platform(frame, platform)):
                     return frame
             return frames[-1]
     return None
@@ -111,7 +111,7 @@ def in_app_frame_mix(exceptions: list[Exception_]) -> str:
 
 def frame_culprit(frame: Frame, platform: str) -> str:
     function = _text(frame.get("function"))
-    if (frame.get("platform") or platform) in JAVASCRIPT_PLATFORMS:
+    if frame_platform(frame, platform) in JAVASCRIPT_PLATFORMS:
         filename = _text(frame.get("filename")) or _text(frame.get("abs_path"))
         if filename.startswith(("http://", "https://")):  # the origin is noise in a title
             parts = filename.split("/", 3)
