@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tracehound.lib.database import connect
 
+MIGRATION_LOCK_POLL = 0.2  # seconds between tries while another process migrates
 MIGRATION_LOCK_KEY = 0x7472_6163  # any constant; PostgreSQL advisory locks are per database
 
 
@@ -54,10 +56,20 @@ def migrations_pending(database: dict[str, Any]) -> bool:
 
 @contextlib.contextmanager
 def migration_lock(connection: Any) -> Iterator[None]:
-    """Hold a lock shared by every process that may migrate this database."""
+    """Hold a lock shared by every process that may migrate this database.
+
+    PostgreSQL: waiters poll with pg_try_advisory_lock instead of blocking in
+    pg_advisory_lock. A blocked waiter sits in a statement (a transaction) that the
+    holder's `CREATE INDEX CONCURRENTLY` migrations must wait for, while the waiter
+    waits for the holder: PostgreSQL called that a deadlock and killed the waiter.
+    """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+            while True:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(MIGRATION_LOCK_POLL)
         try:
             yield
         finally:
