@@ -453,6 +453,21 @@ def seeded_copy(kind: str) -> dict[str, str]:
     return copy
 
 
+def run_here(script: str, env: dict[str, str], *args: str) -> Any:
+    """Run `script --here ARGS` in a child process on the database `env` names; returns
+    the JSON it prints last on stderr, or None (its stderr shown) when it failed."""
+    run = {k: v for k, v in os.environ.items() if not k.startswith("TRACEHOUND_")}
+    run.pop("DATABASE_URL", None)
+    run.update(env, TRACEHOUND_LOG_LEVEL="WARNING")
+    done = subprocess.run(
+        [sys.executable, script, "--here", *args], env=run, stderr=subprocess.PIPE, text=True
+    )
+    if done.returncode != 0:
+        print(done.stderr[-3000:], file=sys.stderr)
+        return None
+    return json.loads(done.stderr.strip().splitlines()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
@@ -483,20 +498,9 @@ def main() -> int:
         for kind in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
             for flag in ([], ["--without-index"]) * 2:
                 env = fresh_database(kind, "th_triage_digest")
-                run = {k: v for k, v in os.environ.items() if not k.startswith("TRACEHOUND_")}
-                run.pop("DATABASE_URL", None)
-                run.update(env, TRACEHOUND_LOG_LEVEL="WARNING")
-                command = [sys.executable, __file__, "--here", "--digest-cost"]
-                done = subprocess.run(
-                    [*command, str(args.digest_cost), *flag],
-                    env=run,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-                if done.returncode != 0:
-                    print(done.stderr[-3000:], file=sys.stderr)
-                    return done.returncode
-                result = json.loads(done.stderr.strip().splitlines()[-1])
+                result = run_here(__file__, env, "--digest-cost", str(args.digest_cost), *flag)
+                if result is None:
+                    return 1
                 label = "without" if flag else "with"
                 print(f"[{kind}] {label} the tag-value index: {result}", flush=True)
                 seed.drop_copy(env)
@@ -507,16 +511,10 @@ def main() -> int:
         copy = seeded_copy(kind)
         try:
             print(f"[{kind}] timing on {copy}", flush=True)
-            run = {k: v for k, v in os.environ.items() if not k.startswith("TRACEHOUND_")}
-            run.pop("DATABASE_URL", None)
-            run.update(copy, TRACEHOUND_LOG_LEVEL="WARNING")
-            done = subprocess.run(
-                [sys.executable, __file__, "--here"], env=run, stderr=subprocess.PIPE, text=True
-            )
-            if done.returncode != 0:
-                print(done.stderr[-3000:], file=sys.stderr)
-                return done.returncode
-            report[kind] = json.loads(done.stderr.strip().splitlines()[-1])
+            result = run_here(__file__, copy)
+            if result is None:
+                return 1
+            report[kind] = result
         finally:
             seed.drop_copy(copy)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -120,7 +119,7 @@ def main() -> int:
         print(json.dumps(measure()), file=sys.stderr)
         return 0
     from bench import seed
-    from bench.triage import seeded_copy
+    from bench.triage import run_here, seeded_copy
 
     report: dict[str, Any] = {}
     for kind in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
@@ -130,16 +129,10 @@ def main() -> int:
         copy = seeded_copy(kind)
         try:
             print(f"[{kind}] timing on {copy}", flush=True)
-            run = {k: v for k, v in os.environ.items() if not k.startswith("TRACEHOUND_")}
-            run.pop("DATABASE_URL", None)
-            run.update(copy, TRACEHOUND_LOG_LEVEL="WARNING")
-            done = subprocess.run(
-                [sys.executable, __file__, "--here"], env=run, stderr=subprocess.PIPE, text=True
-            )
-            if done.returncode != 0:
-                print(done.stderr[-3000:], file=sys.stderr)
-                return done.returncode
-            report[kind] = json.loads(done.stderr.strip().splitlines()[-1])
+            result = run_here(__file__, copy)
+            if result is None:
+                return 1
+            report[kind] = result
         finally:
             seed.drop_copy(copy)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
