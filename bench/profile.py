@@ -173,11 +173,11 @@ def store_costs(db: str, batches: int, size: int) -> str:
         django.setup()
         from django.db import connection, transaction
 
-        from tracehound.digest.process import process_queue_item
+        from tracehound.digest.process import ProjectGrouping, process_queue_item
         from tracehound.digest.store import store_batch
         from tracehound.projects.models import Project
 
-        version = Project.objects.get(id=server.project_id).grouping_version
+        version = ProjectGrouping(Project.objects.get(id=server.project_id).grouping_version)
         pool = build_pool("127.0.0.1:1", server.project_id, server.public_key, size=600)
         spent: Counter[str] = Counter()
         calls: Counter[str] = Counter()

@@ -128,11 +128,11 @@ def event_envelope(plan: Plan, index: int, shape: Any, rng: random.Random) -> tu
 _shapes: list[Any] = []
 
 
-def process_chunk(args: tuple[Plan, int, list[int], int, str, bytes | None]) -> list[Any]:
+def process_chunk(args: tuple[Plan, int, list[int], int, Any, bytes | None]) -> list[Any]:
     """In a child: build and digest-process events [first, first + len(issues))."""
     from tracehound.digest.process import process_queue_item
 
-    plan, first, issues, project_id, version, dictionary = args
+    plan, first, issues, project_id, grouping, dictionary = args
     if not _shapes:
         shape_rng = random.Random(plan.seed * 7919)
         _shapes.extend(make_shape(shape_rng, unique=False) for _ in range(plan.issues))
@@ -143,7 +143,7 @@ def process_chunk(args: tuple[Plan, int, list[int], int, str, bytes | None]) -> 
         body, received = event_envelope(plan, index, _shapes[issue], rng)
         meta = {"counts": {"error": 1}}
         out.append(
-            process_queue_item(index, project_id, received, "", meta, body, version, dictionary)
+            process_queue_item(index, project_id, received, "", meta, body, grouping, dictionary)
         )
     return out
 
@@ -152,15 +152,16 @@ def seed_project(plan: Plan, *, processes: int = 2, batch: int = 2000) -> dict[s
     """Digest `plan.events` events into project seed/big of the configured database."""
     from django.db import transaction
 
+    from tracehound.digest.process import ProjectGrouping
     from tracehound.digest.store import store_batch
     from tracehound.events.codec import current_dictionary, train_dictionary_if_due
     from tracehound.projects.actions import create_project
 
     project, _ = create_project(ORG, PROJECT, platform="python")
-    versions = {project.id: project.grouping_version}
+    versions = {project.id: ProjectGrouping(project.grouping_version)}
     picks = issue_of_events(plan)
     chunks = [
-        (plan, first, picks[first : first + batch], project.id, project.grouping_version)
+        (plan, first, picks[first : first + batch], project.id, versions[project.id])
         for first in range(0, plan.events, batch)
     ]
     started = time.monotonic()

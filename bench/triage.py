@@ -307,6 +307,7 @@ def digest_cost(events: int, with_index: bool) -> dict[str, Any]:
     from django.db import connection, transaction
 
     from bench import seed
+    from tracehound.digest.process import ProjectGrouping
     from tracehound.digest.store import store_batch
     from tracehound.projects.actions import create_project
 
@@ -317,10 +318,10 @@ def digest_cost(events: int, with_index: bool) -> dict[str, Any]:
     project, _ = create_project(seed.ORG, seed.PROJECT, platform="python")
     plan = seed.Plan(events=events, issues=max(events // 10, 1), end=time.time())
     picks = seed.issue_of_events(plan)
-    versions = {project.id: project.grouping_version}
+    versions = {project.id: ProjectGrouping(project.grouping_version)}
     stored, spent, batch = 0, 0.0, 500
     for first in range(0, plan.events, batch):
-        chunk = (plan, first, picks[first : first + batch], project.id, project.grouping_version)
+        chunk = (plan, first, picks[first : first + batch], project.id, versions[project.id])
         items = seed.process_chunk((*chunk, None))
         started = time.perf_counter()
         with transaction.atomic():
