@@ -166,12 +166,17 @@ def owner(project: ProjectFixture) -> Any:
 
 @pytest.fixture
 def member(project: ProjectFixture) -> Any:
-    from tracehound.projects.models import OrganizationMember
+    from tracehound.projects.models import OrganizationMember, ProjectTeam, Team, TeamMember
 
     user = make_user("member")
-    OrganizationMember.objects.create(
-        organization=project.project.organization, user=user, role=OrganizationMember.Role.MEMBER
+    org = project.project.organization
+    membership = OrganizationMember.objects.create(
+        organization=org, user=user, role=OrganizationMember.Role.MEMBER
     )
+    # A member sees the projects of their teams: this one's team has the project.
+    team, _ = Team.objects.get_or_create(organization=org, slug="backend-team", name="Backend")
+    ProjectTeam.objects.get_or_create(team=team, project=project.project)
+    TeamMember.objects.create(team=team, member=membership)
     return user
 
 

@@ -184,6 +184,10 @@ if _base.scheme not in ("http", "https") or not _base.hostname:
 IS_HTTPS = _base.scheme == "https"
 
 SECRET_KEY = load_secret_key(DATA_DIR)
+# Old keys still accepted for signatures and for secrets at rest (lib/secrets_box.py).
+SECRET_KEY_FALLBACKS = [
+    k.strip() for k in env_str("TRACEHOUND_SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
+]
 DEBUG = env_bool("TRACEHOUND_DEBUG", False)
 _base_host = url_host(_base.hostname)
 ALLOWED_HOSTS = [
@@ -296,6 +300,15 @@ TEMPLATES = [
 
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL", ""), DATA_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# argon2id for new and changed passwords; older hashes still verify and are upgraded at
+# the next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}

@@ -11,6 +11,13 @@ handler500 = "tracehound.api.errors.server_error"
 
 urlpatterns = [
     path("api/0/", include("tracehound.api.urls")),
+    # Accounts, settings and SSO (before the `<org>/<project>/` pages, whose two slugs
+    # would match these paths; their first segments are reserved organization slugs).
+    path("", include("tracehound.accounts.urls")),
+    path("", include("tracehound.accounts.sso_urls")),
+    path("", include("tracehound.web.members_urls")),
+    path("", include("tracehound.web.settings_urls")),
+    path("", include("tracehound.web.token_urls")),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),

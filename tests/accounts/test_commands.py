@@ -108,8 +108,9 @@ def test_token_revoke_stops_that_token_and_no_other(client, owner):
 def test_token_revoke_accepts_the_prefix_that_token_list_shows(client, owner):
     token = ApiToken.issue(owner, "ci")[1]
     listing = tracehound("token", "list", "owner")
-    assert token[:8] in listing and "ci" in listing and token not in listing
-    tracehound("token", "revoke", token[:8])
+    prefix = token[:12]  # "thp_" and 8 hex digits
+    assert prefix in listing and "ci" in listing and token not in listing
+    tracehound("token", "revoke", prefix)
     assert api(client, token) == 401
     assert "revoked" in tracehound("token", "list", "owner")
 

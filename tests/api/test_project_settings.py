@@ -16,7 +16,7 @@ from django.utils import timezone
 from tests.conftest import make_user
 from tracehound.grouping import DEFAULT_GROUPING_VERSION, group_event
 from tracehound.grouping.project_rules import project_rules
-from tracehound.projects.models import OrganizationMember, Project
+from tracehound.projects.models import OrganizationMember, Project, ProjectTeam, Team, TeamMember
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,9 +40,13 @@ def stored(project) -> Project:
 @pytest.fixture
 def admin(project):
     user = make_user("admin")
-    OrganizationMember.objects.create(
+    membership = OrganizationMember.objects.create(
         organization=project.project.organization, user=user, role=OrganizationMember.Role.ADMIN
     )
+    # An admin changes the projects of their teams.
+    team = Team.objects.create(organization=project.project.organization, slug="t", name="t")
+    ProjectTeam.objects.create(team=team, project=project.project)
+    TeamMember.objects.create(team=team, member=membership)
     return user
 
 

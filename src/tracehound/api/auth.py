@@ -7,11 +7,13 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from tracehound.accounts.access import MissingScope, token_scopes
 from tracehound.accounts.models import ApiToken, hash_token
 from tracehound.api.errors import ApiError, api_error
 
@@ -50,12 +52,19 @@ def authenticate(request: HttpRequest) -> HttpResponse | None:
             .filter(token_hash=hash_token(token.strip()))
             .first()
         )
-        if row is None or row.revoked_at is not None or not row.user.is_active:
+        if row is None or row.revoked_at is not None:
+            return api_error(401, "Invalid token.")
+        if row.user is not None and not row.user.is_active:
             return api_error(401, "Invalid token.")
         now = timezone.now()
+        if not row.is_usable(now):
+            return api_error(401, "Token expired.")
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
             ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
-        request.user = row.user
+        # Views look objects up with the request (accounts/access.py as_actor), so the
+        # token's scopes apply; an organization token has no user.
+        request.api_token = row  # type: ignore[attr-defined]
+        request.user = row.user if row.user is not None else AnonymousUser()
         return None
     if getattr(request, "user", None) is not None and request.user.is_authenticated:
         if request.method not in SAFE_METHODS and (reason := csrf_failure(request)):
@@ -64,10 +73,24 @@ def authenticate(request: HttpRequest) -> HttpResponse | None:
     return api_error(401, "Authentication credentials were not provided.")
 
 
-def api_endpoint(*methods: str) -> Callable[[View], View]:
-    """Authenticate, answer other methods with 405, and turn Http404/ApiError into JSON."""
+def api_endpoint(*methods: str, scopes: dict[str, str] | None = None) -> Callable[[View], View]:
+    """Authenticate, answer other methods with 405, and turn Http404/ApiError into JSON.
+
+    `scopes` names the scope each method needs ({"GET": "project:read", "PUT":
+    "project:write"}); every method must have one. A token without it is refused here
+    with a 403 naming the scope; the role check happens where the view looks its
+    objects up (accounts/access.py), which also answers 403 naming the scope
+    (MissingScope). The permission tests read `view.required_scopes` to try every
+    endpoint with a token lacking its scope.
+    """
     allowed = [*methods, *(["HEAD"] if "GET" in methods else [])]
     allow_header = ", ".join(allowed)
+    required = dict(scopes or {})
+    if "GET" in required:
+        required.setdefault("HEAD", required["GET"])
+    missing = [m for m in methods if m not in required]
+    if missing:
+        raise TypeError(f"api_endpoint: no scope declared for {', '.join(missing)}")
 
     def decorate(view: View) -> View:
         @wraps(view)
@@ -76,13 +99,20 @@ def api_endpoint(*methods: str) -> Callable[[View], View]:
                 return refused
             if request.method not in allowed:
                 return api_error(405, f"Method {request.method!r} not allowed.", Allow=allow_header)
+            token = getattr(request, "api_token", None)
+            scope = required.get(request.method or "")
+            if token is not None and scope and scope not in token_scopes(token):
+                return api_error(403, f"Missing scope: {scope}")
             try:
                 return view(request, *args, **kwargs)
             except Http404 as exc:
                 return api_error(404, str(exc) or "Not found.")
+            except MissingScope as exc:
+                return api_error(403, f"Missing scope: {exc.scope}")
             except ApiError as exc:
                 return api_error(exc.status, exc.detail)
 
+        wrapper.required_scopes = required  # type: ignore[attr-defined]
         # CSRF is checked in authenticate(), for session requests only.
         return csrf_exempt(wrapper)
 

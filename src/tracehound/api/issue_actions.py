@@ -280,7 +280,12 @@ def update_response(issue: Issue, update: Update, user: Any) -> dict[str, Any]:
 # -- one issue -------------------------------------------------------------------------
 
 
-@api_endpoint("GET", "PUT", "DELETE")
+@api_endpoint(
+    "GET",
+    "PUT",
+    "DELETE",
+    scopes={"GET": "event:read", "PUT": "event:write", "DELETE": "event:admin"},
+)
 @answers_action_errors
 def issue_detail(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
     issue = scoped_issue(request, issue_id, org)
@@ -371,7 +376,7 @@ def bulk_mutate(request: HttpRequest, project: Project, issues: QuerySet[Issue])
 # -- hashes: list, unmerge ---------------------------------------------------------------
 
 
-@api_endpoint("GET", "DELETE")
+@api_endpoint("GET", "DELETE", scopes={"GET": "event:read", "DELETE": "event:write"})
 @answers_action_errors
 def issue_hashes(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
     """Sentry's hashes list ([{id, latestEvent}]); DELETE ?id=HASH… unmerges them."""
@@ -401,7 +406,7 @@ def issue_hashes(request: HttpRequest, issue_id: str, org: str | None = None) ->
 # -- comments and activity ---------------------------------------------------------------
 
 
-@api_endpoint("GET", "POST")
+@api_endpoint("GET", "POST", scopes={"GET": "event:read", "POST": "event:write"})
 @answers_action_errors
 def issue_comments(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
     issue = scoped_issue(request, issue_id, org)
@@ -417,7 +422,7 @@ def issue_comments(request: HttpRequest, issue_id: str, org: str | None = None) 
     )
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def issue_activities(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
     issue = scoped_issue(request, issue_id, org)
     rows = Activity.objects.filter(issue=issue).select_related("user").order_by("-id")[:NOTES_PAGE]

@@ -126,7 +126,7 @@ def serialize_issue_detail(issue: Issue, user: Any) -> dict[str, Any]:
     return data
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def organization_issues(request: HttpRequest, org: str) -> HttpResponse:
     """Issues across the organization's projects the caller can see; `project=ID`
     (repeatable; -1 = all) narrows them."""
@@ -207,7 +207,7 @@ def scoped_issue(request: HttpRequest, issue_id: str, org: str | None) -> Issue:
     return issue
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def issue_events(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
     issue = scoped_issue(request, issue_id, org)
     limit = int_param(request, "limit", 50, 1, 100)
@@ -221,7 +221,7 @@ def issue_events(request: HttpRequest, issue_id: str, org: str | None = None) ->
     return response
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def issue_event(
     request: HttpRequest, issue_id: str, event_ref: str, org: str | None = None
 ) -> HttpResponse:
@@ -300,13 +300,13 @@ def tag_summaries(issue: Issue, key: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def issue_tags(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
     issue = scoped_issue(request, issue_id, org)
     return JsonResponse(tag_summaries(issue), safe=False)
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def issue_tag(
     request: HttpRequest, issue_id: str, key: str, org: str | None = None
 ) -> HttpResponse:
@@ -317,7 +317,7 @@ def issue_tag(
     return JsonResponse(found[0])
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def issue_tag_values(
     request: HttpRequest, issue_id: str, key: str, org: str | None = None
 ) -> HttpResponse:
@@ -379,7 +379,7 @@ def serialize_release(release: Release, project: Project) -> dict[str, Any]:
     }
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "project:read"})
 def project_releases(request: HttpRequest, org: str, project: str) -> HttpResponse:
     """The project's releases, newest first seen first; ?query= matches part of a version."""
     proj = get_project(request.user, org, project)
@@ -393,7 +393,7 @@ def project_releases(request: HttpRequest, org: str, project: str) -> HttpRespon
     return response
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "project:read"})
 def project_environments(request: HttpRequest, org: str, project: str) -> HttpResponse:
     proj = get_project(request.user, org, project)
     rows = Environment.objects.filter(project=proj).order_by("name")

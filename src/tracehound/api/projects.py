@@ -132,7 +132,7 @@ def parse_change(data: dict[str, Any]) -> GroupingChange:
     )
 
 
-@api_endpoint("GET", "PUT")
+@api_endpoint("GET", "PUT", scopes={"GET": "project:read", "PUT": "project:write"})
 def project_details(request: HttpRequest, org: str, project: str) -> HttpResponse:
     proj = get_project(request.user, org, project)
     if request.method == "PUT":

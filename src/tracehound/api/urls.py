@@ -1,4 +1,4 @@
-from django.urls import path, re_path, register_converter
+from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 
 from tracehound.api import issue_actions, issues, projects, views
 
@@ -46,7 +46,7 @@ issue_read_routes = [
     )
 ]
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     *issue_action_routes,
     path("projects/<slug:org>/<slug:project>/issues/", views.project_issues),
     path(event, views.project_event),
@@ -65,6 +65,9 @@ urlpatterns = [
 urlpatterns += [
     path("projects/<slug:org>/<slug:project>/", projects.project_details),
 ]
+
+# Organizations, members, teams, projects and DSN keys (api/organizations.py).
+urlpatterns += [path("", include("tracehound.api.org_urls"))]
 
 urlpatterns += [
     # Last: any other /api/0/ path is a JSON 404, never Django's slash-appending redirect.

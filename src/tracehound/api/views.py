@@ -21,7 +21,12 @@ from tracehound.issues.search import QueryError
 from tracehound.lib.ids import parse_id
 
 
-@api_endpoint("GET", "PUT", "DELETE")
+@api_endpoint(
+    "GET",
+    "PUT",
+    "DELETE",
+    scopes={"GET": "event:read", "PUT": "event:write", "DELETE": "event:admin"},
+)
 def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse:
     """Sentry's project issue list: ?query= (default is:unresolved), sort, cursor, limit,
     environment, statsPeriod, shortIdLookup (see api/issues.py)."""
@@ -36,12 +41,12 @@ def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse
     return issue_list_response(request, [proj])
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def issue_latest_event(request: HttpRequest, issue_id: str) -> HttpResponse:
     return issue_event_response(request, issue_id, "latest")
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def project_event(request: HttpRequest, org: str, project: str, event_id: str) -> HttpResponse:
     proj = get_project(request.user, org, project)
     event = Event.objects.filter(project=proj, event_id=event_id).first()
@@ -62,14 +67,14 @@ def serialize_attachment(a: Attachment) -> dict[str, Any]:
     }
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def event_attachments(request: HttpRequest, org: str, project: str, event_id: str) -> HttpResponse:
     proj = get_project(request.user, org, project)
     rows = Attachment.objects.filter(project=proj, event_id=event_id).defer("data")
     return JsonResponse([serialize_attachment(a) for a in rows.order_by("id")], safe=False)
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def event_attachment(
     request: HttpRequest, org: str, project: str, event_id: str, attachment_id: str
 ) -> HttpResponse:
@@ -86,7 +91,7 @@ def event_attachment(
     return JsonResponse(serialize_attachment(attachment))
 
 
-@api_endpoint("GET")
+@api_endpoint("GET", scopes={"GET": "event:read"})
 def project_user_feedback(request: HttpRequest, org: str, project: str) -> HttpResponse:
     proj = get_project(request.user, org, project)
     reports = list(UserReport.objects.filter(project=proj).order_by("-id")[:100])

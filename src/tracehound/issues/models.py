@@ -51,6 +51,14 @@ class Issue(models.Model):
         on_delete=models.SET_NULL,
         related_name="assigned_issues",
     )
+    # Or a team (Sentry: assignedTo "team:<id>"); at most one of the two is set.
+    assignee_team = models.ForeignKey(
+        "projects.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_issues",
+    )
     # Resolution: how and in which release. resolved_release is the version string.
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(

@@ -10,6 +10,14 @@ from django.utils import timezone
 class Organization(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=100)
+    # Members (and admins) see the projects of their teams; with open membership, every
+    # project of the organization. Owners and managers always see everything.
+    open_membership = models.BooleanField(default=False)
+    # Local (password) login refused for members, except owners marked break_glass.
+    require_sso = models.BooleanField(default=False)
+    # Open sign-up: people whose verified email is in one of these domains (one per
+    # line, e.g. "example.com") may sign up and join as members. Empty: closed.
+    signup_domains = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -17,19 +25,61 @@ class Organization(models.Model):
 
 
 class OrganizationMember(models.Model):
+    """A user's one role in an organization (Sentry's meanings; see accounts/access.py)."""
+
     class Role(models.TextChoices):
-        OWNER = "owner"
-        ADMIN = "admin"
         MEMBER = "member"
+        ADMIN = "admin"
+        MANAGER = "manager"
+        OWNER = "owner"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    # Granted by an SSO group mapping: re-synced (changed or removed) at every SSO login.
+    # Memberships made by hand (sso_managed=False) are never touched by SSO.
+    sso_managed = models.BooleanField(default=False)
+    # An owner who may still log in with a password when the organization requires SSO.
+    break_glass = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "user"], name="unique_org_member")
+        ]
+
+
+class Team(models.Model):
+    """Members grouped to be given projects."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
+    slug = models.SlugField(max_length=50)
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="unique_team_slug")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization.slug}#{self.slug}"
+
+
+class TeamMember(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    member = models.ForeignKey(
+        OrganizationMember, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    # As OrganizationMember.sso_managed: SSO adds and removes only its own grants.
+    sso_managed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "member"], name="unique_team_member")
         ]
 
 
@@ -55,6 +105,9 @@ class Project(models.Model):
     rate_limit = models.PositiveIntegerField(null=True, blank=True)
     # Source of issue short ids (PROJECT-1, PROJECT-2, …); bumped once per digest batch.
     issue_counter = models.PositiveIntegerField(default=0)
+    teams: models.ManyToManyField[Team, ProjectTeam] = models.ManyToManyField(
+        Team, through="ProjectTeam", related_name="projects"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -64,6 +117,19 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization.slug}/{self.slug}"
+
+
+class ProjectTeam(models.Model):
+    """A team's access to a project (its members see and act on it)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="team_links")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="project_links")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "team"], name="unique_project_team")
+        ]
 
 
 def new_public_key() -> str:

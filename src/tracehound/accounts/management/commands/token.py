@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from tracehound.accounts.models import ApiToken, hash_token
+from tracehound.accounts.models import TOKEN_PREFIX, ApiToken, hash_token
 
 
 class Command(BaseCommand):
@@ -61,8 +61,8 @@ class Command(BaseCommand):
         else:
             token = options["token"].strip()
             rows = active.filter(token_hash=hash_token(token))
-            if not rows.exists() and len(token) == 8:
-                rows = active.filter(token_prefix=token)
+            if not rows.exists() and len(token) in (8, 8 + len(TOKEN_PREFIX)):
+                rows = active.filter(token_prefix__in=[token, TOKEN_PREFIX + token])
                 if rows.count() > 1:
                     raise CommandError(f"several tokens start with {token}: give the whole token")
             if not rows.exists():
