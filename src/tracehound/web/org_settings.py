@@ -59,9 +59,10 @@ class OrganizationView:
 
     @property
     def role(self) -> str:
-        if self.access.role:
-            return self.access.role
-        return "superuser" if self.access.actor.is_superuser else "token"
+        # A superuser acts as an owner everywhere, whatever their membership says.
+        if self.access.actor.is_superuser:
+            return "superuser"
+        return self.access.role or "token"
 
     @property
     def can_change_settings(self) -> bool:
