@@ -69,6 +69,35 @@ def test_a_failed_login_during_a_session_is_not_blamed_on_the_session_user(clien
     assert entry.actor is None
 
 
+def test_a_login_goes_into_each_organization_of_the_person(client, ann):
+    from tracehound.projects.models import Organization, OrganizationMember
+
+    orgs = [Organization.objects.create(slug=slug, name=slug) for slug in ("acme", "beta")]
+    for org in orgs:
+        OrganizationMember.objects.create(organization=org, user=ann, role="member")
+    client.post("/login/", {"username": "ann", "password": PASSWORD}, REMOTE_ADDR="192.0.2.9")
+    client.post("/login/", {"username": "ann", "password": "wrong"})
+    logins = entries("login")
+    assert [e.organization for e in logins] == orgs
+    assert {(e.actor, e.ip_address) for e in logins} == {(ann, "192.0.2.9")}
+    assert [e.organization for e in entries("login.failed")] == orgs
+    assert list(audit.entries_for(orgs[1]).order_by("id").values_list("action", flat=True)) == [
+        "login",
+        "login.failed",
+    ]
+
+
+def test_logins_from_before_joining_are_not_shown_to_the_new_organization(client, ann):
+    from tracehound.projects.models import Organization, OrganizationMember
+
+    client.post("/login/", {"username": "ann", "password": PASSWORD})
+    org = Organization.objects.create(slug="acme", name="acme")
+    OrganizationMember.objects.create(organization=org, user=ann, role="member")
+    assert not audit.entries_for(org).exists()
+    client.post("/logout/")
+    assert list(audit.entries_for(org).values_list("action", flat=True)) == ["logout"]
+
+
 def test_a_huge_attempted_username_is_cut_short():
     assert authenticate(None, username="x" * 100_000, password="y") is None
     [entry] = entries("login.failed")

@@ -3,10 +3,11 @@
 Actions are dotted names; the ones in use are listed in ACTIONS (the audit-log page
 shows their descriptions). Entries are never edited or deleted by the application.
 
-Most entries belong to an organization. Entries about a person rather than an
-organization (logging in, a failed login, a password change) are recorded once with no
-organization; the audit log of every organization that person belongs to shows them
-(MEMBER_ACTIONS, `entries_for`).
+Entries about a person rather than an organization (logging in, a failed login, a
+password change: MEMBER_ACTIONS) are written once into each organization the person is a
+member of at that moment, and once without an organization for someone in none. So an
+organization's log is its own rows only (one index range, whatever the size of the
+table), and it never shows what its members did before they joined.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from django.db.models import CharField, Q, QuerySet
-from django.db.models.functions import Cast
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tracehound.accounts.models import AuditLogEntry
@@ -58,8 +59,8 @@ ACTIONS: dict[str, str] = {
 }
 
 
-# Actions recorded without an organization that an organization's audit log shows for
-# its members: the member is the actor or, for a failed login, the target user.
+# Actions about a person, written into each organization the person belongs to (the
+# actor or, for a failed login, the target user) when no organization is given.
 MEMBER_ACTIONS: tuple[str, ...] = (
     "login",
     "login.failed",
@@ -77,18 +78,8 @@ MAX_DATA_STRING = 1000
 
 
 def entries_for(organization: Any) -> QuerySet[AuditLogEntry]:
-    """The audit log of `organization`: its own entries and its members' MEMBER_ACTIONS."""
-    from tracehound.projects.models import OrganizationMember
-
-    members = OrganizationMember.objects.filter(organization=organization)
-    personal = Q(organization__isnull=True, action__in=MEMBER_ACTIONS) & (
-        Q(actor_id__in=members.values("user_id"))
-        | Q(
-            target_type="user",
-            target_id__in=members.annotate(uid=Cast("user_id", CharField())).values("uid"),
-        )
-    )
-    return AuditLogEntry.objects.filter(Q(organization=organization) | personal)
+    """The audit log of `organization` (its members' MEMBER_ACTIONS included)."""
+    return AuditLogEntry.objects.filter(organization=organization)
 
 
 def clean_text(value: str, limit: int) -> str:
@@ -148,24 +139,39 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> AuditLogEntry:
     """Append one entry. `actor` defaults to the request's user (an Actor, a user or
-    None); `target` is any model instance (type and id taken from it)."""
+    None); `target` is any model instance (type and id taken from it). A MEMBER_ACTIONS
+    entry without `organization` goes to each organization of the person it is about;
+    the first entry written is returned."""
     from tracehound.accounts.access import as_actor
+    from tracehound.projects.models import OrganizationMember
 
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     who = as_actor(actor if actor is not None else request)
     label = actor_label or (who.label if (who.user is not None or who.token) else "")
-    return AuditLogEntry.objects.create(
-        organization=organization,
-        actor=who.user,
-        actor_label=clean_text(label, 200),
-        action=action,
-        target_type=target_type or (type(target).__name__.lower() if target is not None else ""),
-        target_id=str(getattr(target, "pk", "") or "")[:64],
-        target_label=clean_text(target_label or (str(target) if target is not None else ""), 200),
-        ip_address=client_ip(request),
-        data=_clean_data(data or {}),
-    )
+    fields = {
+        "actor": who.user,
+        "actor_label": clean_text(label, 200),
+        "action": action,
+        "target_type": target_type or (type(target).__name__.lower() if target is not None else ""),
+        "target_id": str(getattr(target, "pk", "") or "")[:64],
+        "target_label": clean_text(
+            target_label or (str(target) if target is not None else ""), 200
+        ),
+        "ip_address": client_ip(request),
+        "data": _clean_data(data or {}),
+    }
+    person = who.user if who.user is not None else target
+    if organization is None and action in MEMBER_ACTIONS and isinstance(person, get_user_model()):
+        organization_ids = list(
+            OrganizationMember.objects.filter(user=person)
+            .order_by("organization_id")
+            .values_list("organization_id", flat=True)
+        )
+        if organization_ids:
+            rows = [AuditLogEntry(organization_id=oid, **fields) for oid in organization_ids]
+            return AuditLogEntry.objects.bulk_create(rows)[0]
+    return AuditLogEntry.objects.create(organization=organization, **fields)
 
 
 class AuditFilterError(ValueError):

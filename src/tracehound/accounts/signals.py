@@ -1,8 +1,8 @@
 """Logins, failed logins and logouts in the audit log, from Django's auth signals.
 
 Every way in (the password form, allauth, single sign-on) ends in django.contrib.auth's
-login(), so listening here records them all once. These entries have no organization:
-the audit log of each organization the person belongs to shows them (audit.entries_for).
+login(), so listening here records them all once. record() writes them into each
+organization the person belongs to (audit.MEMBER_ACTIONS).
 """
 
 from __future__ import annotations
