@@ -2,6 +2,12 @@
 
 Actions are dotted names; the ones in use are listed in ACTIONS (the audit-log page
 shows their descriptions). Entries are never edited or deleted by the application.
+
+Entries about a person rather than an organization (logging in, a failed login, a
+password change: MEMBER_ACTIONS) are written once into each organization the person is a
+member of at that moment, and once without an organization for someone in none. So an
+organization's log is its own rows only (one index range, whatever the size of the
+table), and it never shows what its members did before they joined.
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tracehound.accounts.models import AuditLogEntry
@@ -51,6 +59,61 @@ ACTIONS: dict[str, str] = {
 }
 
 
+# Actions about a person, written into each organization the person belongs to (the
+# actor or, for a failed login, the target user) when no organization is given.
+MEMBER_ACTIONS: tuple[str, ...] = (
+    "login",
+    "login.failed",
+    "login.sso",
+    "login.sso_failed",
+    "logout",
+    "password.change",
+    "password.reset",
+    "mfa.enable",
+    "mfa.disable",
+    "session.revoke",
+)
+# Stored strings are capped (a hostile username or label must not bloat the log).
+MAX_DATA_STRING = 1000
+
+
+def entries_for(organization: Any) -> QuerySet[AuditLogEntry]:
+    """The audit log of `organization` (its members' MEMBER_ACTIONS included)."""
+    return AuditLogEntry.objects.filter(organization=organization)
+
+
+def clean_text(value: str, limit: int) -> str:
+    """`value` as the database stores it: no NUL (PostgreSQL refuses it), no lone
+    surrogate (not encodable), at most `limit` characters."""
+    value = value[:limit]
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode()
+    return value
+
+
+def _clean_data(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return clean_text(value, MAX_DATA_STRING)
+    if depth > 8:
+        return None
+    if isinstance(value, dict):
+        return {clean_text(str(k), 200): _clean_data(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [_clean_data(v, depth + 1) for v in items]
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        # JSON readers (and PostgreSQL's jsonb is fine, but JavaScript is not) lose
+        # integers past 2**53: keep big ones as text.
+        return value if abs(value) <= 2**53 else str(value)
+    return clean_text(str(value), MAX_DATA_STRING)
+
+
 def client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
@@ -76,21 +139,56 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> AuditLogEntry:
     """Append one entry. `actor` defaults to the request's user (an Actor, a user or
-    None); `target` is any model instance (type and id taken from it)."""
+    None); `target` is any model instance (type and id taken from it). A MEMBER_ACTIONS
+    entry without `organization` goes to each organization of the person it is about;
+    the first entry written is returned."""
     from tracehound.accounts.access import as_actor
+    from tracehound.projects.models import OrganizationMember
 
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     who = as_actor(actor if actor is not None else request)
     label = actor_label or (who.label if (who.user is not None or who.token) else "")
-    return AuditLogEntry.objects.create(
-        organization=organization,
-        actor=who.user,
-        actor_label=label[:200],
-        action=action,
-        target_type=target_type or (type(target).__name__.lower() if target is not None else ""),
-        target_id=str(getattr(target, "pk", "") or "")[:64],
-        target_label=(target_label or (str(target) if target is not None else ""))[:200],
-        ip_address=client_ip(request),
-        data=data or {},
-    )
+    fields = {
+        "actor": who.user,
+        "actor_label": clean_text(label, 200),
+        "action": action,
+        "target_type": target_type or (type(target).__name__.lower() if target is not None else ""),
+        "target_id": str(getattr(target, "pk", "") or "")[:64],
+        "target_label": clean_text(
+            target_label or (str(target) if target is not None else ""), 200
+        ),
+        "ip_address": client_ip(request),
+        "data": _clean_data(data or {}),
+    }
+    person = who.user if who.user is not None else target
+    if organization is None and action in MEMBER_ACTIONS and isinstance(person, get_user_model()):
+        organization_ids = list(
+            OrganizationMember.objects.filter(user=person)
+            .order_by("organization_id")
+            .values_list("organization_id", flat=True)
+        )
+        if organization_ids:
+            rows = [AuditLogEntry(organization_id=oid, **fields) for oid in organization_ids]
+            return AuditLogEntry.objects.bulk_create(rows)[0]
+    return AuditLogEntry.objects.create(organization=organization, **fields)
+
+
+class AuditFilterError(ValueError):
+    """A filter of the audit log that cannot be applied; the message names it."""
+
+
+def filter_entries(
+    entries: QuerySet[AuditLogEntry], *, event: str = "", actor: str = ""
+) -> QuerySet[AuditLogEntry]:
+    """`entries` of one action (`event`, a key of ACTIONS) and one actor (a user id),
+    as Sentry's audit-log endpoint filters them."""
+    if event:
+        if event not in ACTIONS:
+            raise AuditFilterError(f"Unknown event {event[:100]!r}: use one of the options.")
+        entries = entries.filter(action=event)
+    if actor:
+        if not actor.isascii() or not actor.isdigit() or len(actor) > 18:
+            raise AuditFilterError(f"actor must be a user id (a number), not {actor[:100]!r}.")
+        entries = entries.filter(actor_id=int(actor))
+    return entries

@@ -51,12 +51,13 @@ class LoginView(auth_views.LoginView):
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    projects = (
-        visible_projects(request.user)
-        .annotate(issue_count=Count("issues"))
-        .order_by("organization__slug", "slug")
-    )
-    return render(request, "tracehound/home.html", {"projects": projects})
+    """The caller's projects, grouped by organization; a user in no organization is told
+    so and whom to ask."""
+    from tracehound.web.org_settings import my_organizations
+
+    projects = visible_projects(request).annotate(issue_count=Count("issues"))
+    organizations = my_organizations(request, projects)
+    return render(request, "tracehound/home.html", {"organizations": organizations})
 
 
 @login_required
