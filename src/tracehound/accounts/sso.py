@@ -218,8 +218,14 @@ def finish_login(request: HttpRequest, provider: Provider) -> tuple[dict[str, An
     ID token; return its claims (completed from userinfo when the groups claim or the
     email is not in it) and the raw ID token."""
     app = oauth_app(provider)
+    # authlib checks iss against the discovery document and `azp`, but checks `aud`
+    # only when told to: the ID token must be meant for this client.
+    claims_options = {
+        "iss": {"essential": True, "values": [app.load_server_metadata()["issuer"]]},
+        "aud": {"essential": True, "values": [provider.client_id]},
+    }
     try:
-        token = app.authorize_access_token(request)
+        token = app.authorize_access_token(request, claims_options=claims_options)
     except OAuthError as exc:
         if exc.error == "mismatching_state":
             raise SsoError(
