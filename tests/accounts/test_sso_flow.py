@@ -55,10 +55,17 @@ def acme() -> Any:
     return org
 
 
-def sso(client: Client, op: FakeProvider, claims: dict[str, Any], next: str = "") -> Any:
+def start(client: Client, next: str = "") -> str:
+    """POST the login button; return the provider URL the page moves on to."""
     started = client.post("/sso/oidc/login/", {"next": next})
-    assert started.status_code == 302, started.content[:500]
-    return client.get(f"/sso/oidc/callback/?{op.authorize(started['Location'], claims)}")
+    assert started.status_code == 200, started.content[:500]
+    delay, _, url = started["Refresh"].partition(";url=")
+    assert delay == "0" and f'href="{url.replace("&", "&amp;")}"' in started.content.decode()
+    return url
+
+
+def sso(client: Client, op: FakeProvider, claims: dict[str, Any], next: str = "") -> Any:
+    return client.get(f"/sso/oidc/callback/?{op.authorize(start(client, next), claims)}")
 
 
 def actions() -> list[str]:
@@ -84,13 +91,13 @@ def test_first_login_creates_the_user_and_gives_the_mapped_membership_and_team(o
 
 def test_the_authorization_request_uses_pkce_s256_state_and_nonce_and_basic_auth(op, acme):
     client = Client()
-    started = client.post("/sso/oidc/login/")
-    query = parse_qs(urlsplit(started["Location"]).query)
+    url = start(client)
+    query = parse_qs(urlsplit(url).query)
     assert query["code_challenge_method"] == ["S256"]
     assert query["scope"] == ["openid email profile groups"]
     assert len(query["state"][0]) >= 20 and len(query["nonce"][0]) >= 20
     assert query["redirect_uri"] == ["http://127.0.0.1:8000/sso/oidc/callback/"]
-    callback = op.authorize(started["Location"], ALICE)
+    callback = op.authorize(url, ALICE)
     assert client.get(f"/sso/oidc/callback/?{callback}").status_code == 302
     (request,) = op.token_requests
     assert request["authorization"].startswith("Basic ")
@@ -217,31 +224,27 @@ def refused(response: Any, status: int, words: str) -> None:
 
 def test_a_tampered_state_is_refused_and_creates_nothing(op, acme):
     client = Client()
-    started = client.post("/sso/oidc/login/")
-    callback = op.authorize(started["Location"], ALICE).replace("state=", "state=x")
+    callback = op.authorize(start(client), ALICE).replace("state=", "state=x")
     refused(client.get(f"/sso/oidc/callback/?{callback}"), 400, "state mismatch")
     assert op.token_requests == []
 
 
 def test_a_replayed_callback_is_refused(op, acme):
     client = Client()
-    started = client.post("/sso/oidc/login/")
-    callback = op.authorize(started["Location"], ALICE)
+    callback = op.authorize(start(client), ALICE)
     assert client.get(f"/sso/oidc/callback/?{callback}").status_code == 302
     again = client.get(f"/sso/oidc/callback/?{callback}")
     assert again.status_code == 400 and b"state mismatch" in again.content
 
 
 def test_a_callback_in_another_browser_is_refused(op, acme):
-    started = Client().post("/sso/oidc/login/")
-    callback = op.authorize(started["Location"], ALICE)
+    callback = op.authorize(start(Client()), ALICE)
     refused(Client().get(f"/sso/oidc/callback/?{callback}"), 400, "state mismatch")
 
 
 def test_an_error_from_the_provider_is_shown(op, acme):
     client = Client()
-    started = client.post("/sso/oidc/login/")
-    state = parse_qs(urlsplit(started["Location"]).query)["state"][0]
+    state = parse_qs(urlsplit(start(client)).query)["state"][0]
     response = client.get(
         f"/sso/oidc/callback/?error=access_denied&error_description=User+said+no&state={state}"
     )

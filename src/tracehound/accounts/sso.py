@@ -202,15 +202,15 @@ def oauth_app(provider: Provider) -> DjangoOAuth2App:
     return app
 
 
-def start_login(request: HttpRequest, provider: Provider) -> HttpResponseRedirect:
-    """Redirect to the provider's authorization endpoint; state, nonce and the PKCE
+def start_login(request: HttpRequest, provider: Provider) -> str:
+    """The provider's authorization URL to send the person to; state, nonce and the PKCE
     verifier stay in the session."""
     app = oauth_app(provider)
     try:
         response: HttpResponseRedirect = app.authorize_redirect(request, provider.redirect_uri)
     except RuntimeError as exc:  # no authorization endpoint in the discovery document
         raise SsoError(f"{provider.name} is misconfigured: {exc}", status=502) from None
-    return response
+    return str(response["Location"])
 
 
 def finish_login(request: HttpRequest, provider: Provider) -> tuple[dict[str, Any], str]:

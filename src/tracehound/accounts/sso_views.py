@@ -65,9 +65,17 @@ def sso_login(request: HttpRequest, slug: str) -> HttpResponse:
     )
     request.session[SESSION_NEXT] = target if safe and target.startswith("/") else ""
     try:
-        return sso.start_login(request, provider)
+        url = sso.start_login(request, provider)
     except SsoError as exc:
         return failure(request, provider.name, slug, exc)
+    # Not a redirect: browsers apply the login page's CSP `form-action 'self'` to the
+    # redirects that follow a form's POST, which would block the provider's origin. A
+    # page of our own moves on with a Refresh header, a navigation that rule does not
+    # cover (and a link, should a browser ignore it).
+    response = render(request, "sso/redirect.html", {"url": url, "name": provider.name})
+    response["Refresh"] = f"0;url={url}"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET

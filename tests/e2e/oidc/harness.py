@@ -154,11 +154,15 @@ def start_sso(site: SsoSite, session: requests.Session, next: str = "") -> reque
     assert 'action="/sso/oidc/login/"' in page.text and "Log in with Test SSO" in page.text
     token = CSRF.search(page.text)
     assert token is not None
-    response = session.post(
+    page = session.post(
         f"{site.server.url}/sso/oidc/login/",
         data={"csrfmiddlewaretoken": token.group(1), "next": next},
         timeout=10,
     )
+    # The page moves on as a browser would, with its Refresh header.
+    delay, _, url = page.headers["Refresh"].partition(";url=")
+    assert page.status_code == 200 and delay == "0", page.text[:500]
+    response = session.get(url, timeout=10)
     assert response.url.startswith(f"{site.provider.issuer}/interaction/"), response.url
     return response
 
