@@ -287,6 +287,15 @@ CRAFTED = {
 }
 
 
+@pytest.mark.parametrize(
+    ("sub", "words"),
+    [("", "no usable subject"), ("nul\x00", "no usable subject"),
+     ("x" * 256, "no usable subject"), (42, "was refused"), (None, "was refused")],
+)  # fmt: skip
+def test_an_unusable_subject_is_refused(op, acme, sub, words):
+    refused(sso(Client(), op, {**ALICE, "sub": sub}), 400, words)
+
+
 @pytest.mark.parametrize("case", sorted(CRAFTED))
 def test_a_bad_id_token_is_refused_and_creates_nothing(op, acme, case):
     def craft(claims: dict[str, Any], grant: Any) -> Any:
@@ -337,6 +346,39 @@ def test_next_must_be_a_local_url(op, acme, target):
 def test_an_unknown_provider_is_a_404(op):
     assert Client().post("/sso/nope/login/").status_code == 404
     assert Client().get("/sso/nope/callback/?code=x&state=y").status_code == 404
+
+
+def test_a_provider_added_by_an_organization_signs_people_into_that_organization_only(op, acme):
+    from tracehound.accounts.models import SsoProvider
+    from tracehound.lib import secrets_box
+
+    SsoProvider.objects.create(
+        organization=acme, slug="acme-idp", name="Acme IdP", issuer=op.issuer,
+        client_id=CLIENT_ID, client_secret_encrypted=secrets_box.encrypt(CLIENT_SECRET),
+    )  # fmt: skip
+    other, _ = create_project("other", "web")
+    set_group_mapping(other.organization, "developers", "owner", actor_label="test")
+    client = Client()
+    started = client.post("/sso/acme-idp/login/")
+    url = started["Refresh"].partition(";url=")[2]
+    assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A8000%2Fsso%2Facme-idp%2Fcallback%2F" in url
+    response = client.get(f"/sso/acme-idp/callback/?{op.authorize(url, ALICE)}")
+    assert response.status_code == 302
+    alice = ExternalIdentity.objects.get(subject=ALICE["sub"]).user
+    assert list(alice.memberships.values_list("organization__slug", flat=True)) == ["acme"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "code=x", "state=%00&code=%00", "state=" + "a" * 100_000, "error=%00" + "e" * 5000,
+     "state[]=1&code[]=2"],
+)  # fmt: skip
+def test_hostile_callback_parameters_get_a_400_never_a_500(op, acme, query):
+    client = Client()
+    start(client)
+    response = client.get(f"/sso/oidc/callback/?{query}")
+    assert response.status_code == 400
+    assert not User.objects.exists()
 
 
 def test_logout_url_sends_sso_sessions_to_the_providers_end_session_endpoint(op, acme, rf):

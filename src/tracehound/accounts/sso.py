@@ -65,6 +65,7 @@ class SsoError(Exception):
     """A login that cannot go on: `message` is shown to the person (never a secret)."""
 
     def __init__(self, message: str, status: int = 400) -> None:
+        message = message.replace("\x00", "")  # parts come from the provider or the URL
         super().__init__(message)
         self.message = message
         self.status = status
@@ -121,7 +122,7 @@ def get_provider(slug: str) -> Provider | None:
         raise SsoError(
             f"The client secret of {row.name} cannot be read (the server's SECRET_KEY"
             " changed); an owner must enter it again.",
-            status=500,
+            status=503,
         ) from None
 
 
@@ -247,7 +248,8 @@ def finish_login(request: HttpRequest, provider: Provider) -> tuple[dict[str, An
     if not token.get("id_token") or not claims:
         raise SsoError(f"{provider.name} sent no ID token.")
     claims = dict(claims)
-    if not isinstance(claims.get("sub"), str) or not 0 < len(claims["sub"]) <= 255:
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not 0 < len(sub) <= 255 or "\x00" in sub:
         raise SsoError(f"The ID token from {provider.name} has no usable subject (sub).")
     if provider.groups_claim not in claims or "email" not in claims:
         claims = _with_userinfo(app, provider, token, claims)
