@@ -153,3 +153,24 @@ def test_a_provider_that_goes_down_gives_a_clear_page_and_password_login_still_w
         assert done.status_code == 200 and done.url.endswith("/acme/backend/")
     finally:
         sso_site.provider.start()
+
+
+def test_the_logout_url_is_accepted_by_the_provider(sso_site):
+    session, _ = sso_login(sso_site, "alice")
+    code = (
+        "from django.contrib.sessions.backends.db import SessionStore;"
+        "from django.test import RequestFactory;"
+        "from tracehound.accounts.sso import sso_logout_url;"
+        "r = RequestFactory().post('/logout/');"
+        f"r.session = SessionStore('{session.cookies['sessionid']}');"
+        "print(sso_logout_url(r))"
+    )
+    url = sso_site.shell(code).strip().splitlines()[-1]  # after the shell's own notice
+    assert url.startswith(f"{sso_site.provider.issuer}/session/end?"), url
+    assert "id_token_hint=" in url
+    # oidc-provider checks the hint's signature and the registered logout URI: it asks
+    # to confirm the logout, where a bad request would be refused.
+    confirm = session.get(url, timeout=10)
+    assert confirm.status_code == 200 and "logout" in confirm.text.lower()
+    foreign = url.replace("post_logout_redirect_uri=http", "post_logout_redirect_uri=https")
+    assert session.get(foreign, timeout=10).status_code == 400
