@@ -333,6 +333,14 @@ def test_a_provider_that_is_down_gives_a_clear_page_and_password_login_still_wor
     assert client.get("/acme/backend/").status_code == 200
 
 
+def test_a_discovery_document_naming_another_issuer_is_refused(op, acme, settings):
+    settings.TRACEHOUND_OIDC_ISSUER = f"http://localhost:{op.port}"  # it says 127.0.0.1
+    response = Client().post("/sso/oidc/login/")
+    assert response.status_code == 502
+    text = response.content.decode()
+    assert "names another issuer than &#x27;http://localhost:" in text
+
+
 def test_starting_a_login_needs_a_post_with_the_csrf_token(op, acme):
     assert Client().get("/sso/oidc/login/").status_code == 405
     assert Client(enforce_csrf_checks=True).post("/sso/oidc/login/").status_code == 403

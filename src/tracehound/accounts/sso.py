@@ -195,9 +195,10 @@ def oauth_app(provider: Provider) -> DjangoOAuth2App:
     if str(metadata.get("issuer", "")).rstrip("/") != provider.issuer:
         with _apps_lock:
             _apps.pop(provider, None)
+        # The value found is not echoed: the issuer URL of an organization's provider
+        # is set by its owners, and the page must not read out what another server said.
         raise SsoError(
-            f"{provider.name}'s discovery document names another issuer"
-            f" ({str(metadata.get('issuer'))[:200]!r}, expected {provider.issuer!r}).",
+            f"{provider.name}'s discovery document names another issuer than {provider.issuer!r}.",
             status=502,
         )
     return app

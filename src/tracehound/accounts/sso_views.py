@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -89,6 +89,9 @@ def sso_callback(request: HttpRequest, slug: str) -> HttpResponse:
         outcome = sign_in(request, provider, read_claims(raw, provider.groups_claim))
     except SsoError as exc:
         return failure(request, provider.name, slug, exc)
+    except IntegrityError:  # the same person's first login, twice at once
+        busy = SsoError("Another sign-in for this account was in progress; try again.", 409)
+        return failure(request, provider.name, slug, busy)
     target = request.session.pop(SESSION_NEXT, "") or reverse("home")
     # The login signal's receivers (the audit log) read which provider it was; a
     # second factor configured for password login does not apply here.
