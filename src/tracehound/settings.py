@@ -354,3 +354,40 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": TRACEHOUND_LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# OpenID Connect single sign-on (accounts/sso.py): one provider from the environment,
+# shown first on the login page as /sso/oidc/…; more can be added per organization.
+TRACEHOUND_OIDC_ISSUER = env_str("TRACEHOUND_OIDC_ISSUER", "").rstrip("/")
+TRACEHOUND_OIDC_CLIENT_ID = env_str("TRACEHOUND_OIDC_CLIENT_ID", "")
+TRACEHOUND_OIDC_CLIENT_SECRET = env_str("TRACEHOUND_OIDC_CLIENT_SECRET", "")
+TRACEHOUND_OIDC_NAME = env_str("TRACEHOUND_OIDC_NAME", "") or "Single sign-on"
+TRACEHOUND_OIDC_SCOPES = " ".join(
+    env_str("TRACEHOUND_OIDC_SCOPES", "").split() or ["openid", "email", "profile", "groups"]
+)
+TRACEHOUND_OIDC_GROUPS_CLAIM = env_str("TRACEHOUND_OIDC_GROUPS_CLAIM", "").strip() or "groups"
+TRACEHOUND_OIDC_TOKEN_AUTH = (
+    env_str("TRACEHOUND_OIDC_TOKEN_AUTH", "").strip() or "client_secret_basic"
+)
+# Link an existing local account by email (only when the provider says email_verified).
+TRACEHOUND_OIDC_TRUSTED_EMAIL = env_bool("TRACEHOUND_OIDC_TRUSTED_EMAIL", False)
+# Members of this group are superusers (granted and taken away at every login).
+TRACEHOUND_OIDC_ADMIN_GROUP = env_str("TRACEHOUND_OIDC_ADMIN_GROUP", "").strip()
+if TRACEHOUND_OIDC_ISSUER:
+    _oidc = urlsplit(TRACEHOUND_OIDC_ISSUER)
+    if _oidc.scheme not in ("http", "https") or not _oidc.hostname or _oidc.query:
+        raise ImproperlyConfigured(
+            f"TRACEHOUND_OIDC_ISSUER must be an http(s) URL, got {TRACEHOUND_OIDC_ISSUER!r}"
+        )
+    if not TRACEHOUND_OIDC_CLIENT_ID:
+        raise ImproperlyConfigured(
+            "TRACEHOUND_OIDC_CLIENT_ID must be set with TRACEHOUND_OIDC_ISSUER"
+        )
+    if "openid" not in TRACEHOUND_OIDC_SCOPES.split():
+        raise ImproperlyConfigured(
+            f"TRACEHOUND_OIDC_SCOPES must include openid, got {TRACEHOUND_OIDC_SCOPES!r}"
+        )
+if TRACEHOUND_OIDC_TOKEN_AUTH not in ("client_secret_basic", "client_secret_post"):
+    raise ImproperlyConfigured(
+        "TRACEHOUND_OIDC_TOKEN_AUTH must be client_secret_basic or client_secret_post,"
+        f" got {TRACEHOUND_OIDC_TOKEN_AUTH!r}"
+    )

@@ -1,0 +1,150 @@
+"""Who a verified SSO login becomes: the user of its (issuer, sub) identity, an existing
+local account linked by email (trusted provider, verified email only), or a new user
+provisioned just in time; then the group mapping and the admin group are applied."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from tracehound.accounts import audit
+from tracehound.accounts.models import ExternalIdentity
+from tracehound.accounts.sso import Provider, SsoError
+from tracehound.accounts.sso_mapping import apply_group_mapping, normalize_groups
+
+USERNAME_CHARS = re.compile(r"[^\w.@+-]")
+
+
+@dataclass(frozen=True)
+class Claims:
+    subject: str
+    email: str
+    email_verified: bool
+    username: str
+    name: str
+    groups: list[str]
+
+
+def read_claims(raw: dict[str, Any], groups_claim: str) -> Claims:
+    def text(key: str, limit: int) -> str:
+        value = raw.get(key)
+        return value.replace("\x00", "")[:limit] if isinstance(value, str) else ""
+
+    # Some providers send "true" as a string; anything else is not verified.
+    verified = raw.get("email_verified") in (True, "true")
+    email = text("email", 254)
+    return Claims(
+        subject=str(raw["sub"]),
+        email=email if "@" in email else "",
+        email_verified=verified,
+        username=text("preferred_username", 150),
+        name=text("name", 150),
+        groups=normalize_groups(raw.get(groups_claim)),
+    )
+
+
+def unique_username(claims: Claims) -> str:
+    User = get_user_model()
+    base = claims.username or claims.email.split("@")[0] or "user"
+    base = USERNAME_CHARS.sub("", base)[:140] or "user"
+    candidate, n = base, 1
+    while User.objects.filter(username__iexact=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+@dataclass
+class Outcome:
+    user: Any
+    created: bool
+    linked: bool
+    changes: list[str]
+
+
+@transaction.atomic
+def sign_in(request: HttpRequest, provider: Provider, claims: Claims) -> Outcome:
+    User = get_user_model()
+    now = timezone.now()
+    identity = (
+        ExternalIdentity.objects.select_for_update()
+        .select_related("user")
+        .filter(issuer=provider.issuer, subject=claims.subject)
+        .first()
+    )
+    created = linked = False
+    user: Any
+    if identity is not None:
+        user = identity.user
+        identity.email, identity.groups, identity.last_login_at = claims.email, claims.groups, now
+        identity.provider_slug = provider.slug
+        identity.save(update_fields=["email", "groups", "last_login_at", "provider_slug"])
+    else:
+        user = None
+        if provider.trusted_email and claims.email_verified and claims.email:
+            matches = list(User.objects.filter(email__iexact=claims.email)[:2])
+            if len(matches) == 1:
+                user, linked = matches[0], True
+        if user is None:
+            # Never linked by email otherwise (that would let anyone who can put a
+            # victim's address in their provider profile take over the account).
+            user = User(
+                username=unique_username(claims),
+                email=claims.email if claims.email_verified else "",
+                first_name=claims.name[:150],
+            )
+            user.set_unusable_password()
+            user.save()
+            created = True
+        ExternalIdentity.objects.create(
+            user=user,
+            issuer=provider.issuer,
+            subject=claims.subject,
+            provider_slug=provider.slug,
+            email=claims.email,
+            groups=claims.groups,
+            last_login_at=now,
+        )
+    if not user.is_active:
+        raise SsoError("This account is disabled.", status=403)
+
+    label = f"{provider.slug}:{claims.subject}"[:200]
+    if created:
+        audit.record(
+            "sso.provisioned",
+            request=request,
+            actor=user,
+            target=user,
+            data={"provider": provider.slug, "subject": claims.subject[:255]},
+        )
+    if linked:
+        audit.record(
+            "sso.linked",
+            request=request,
+            actor=user,
+            target=user,
+            target_label=label,
+            data={"provider": provider.slug, "email": claims.email},
+        )
+    changes = apply_group_mapping(user, provider.slug, provider.organization_id, claims.groups)
+    if provider.admin_group:
+        is_admin = provider.admin_group in claims.groups
+        if user.is_superuser != is_admin:
+            user.is_superuser = is_admin
+            user.save(update_fields=["is_superuser"])
+            changes.append("made superuser" if is_admin else "no longer superuser")
+    if changes:
+        audit.record(
+            "sso.sync",
+            request=request,
+            actor=user,
+            target=user,
+            data={"provider": provider.slug, "groups": claims.groups[:50], "changes": changes},
+        )
+    return Outcome(user=user, created=created, linked=linked, changes=changes)
