@@ -1,8 +1,5 @@
 """GET /api/0/organizations/{org}/audit-logs/: Sentry's shape, owners' and managers'
-tokens (scope member:admin), 404 for other organizations, filters and cursor pages.
-
-The route is added to the main URL configuration at merge; until then this module's
-own urlpatterns put it in front of it."""
+tokens (scope member:admin), 404 for other organizations, filters and cursor pages."""
 
 from __future__ import annotations
 
@@ -10,8 +7,6 @@ import re
 from typing import Any
 
 import pytest
-from django.test import override_settings
-from django.urls import include, path
 
 from tests.conftest import call_wsgi
 from tests.web.org_cast import Cast, make_cast
@@ -19,24 +14,12 @@ from tracehound.accounts import audit
 from tracehound.accounts.models import ApiToken
 from tracehound.api.audit import audit_logs
 
-urlpatterns = [
-    path("api/0/organizations/<slug:org>/audit-logs/", audit_logs),
-    path("", include("tracehound.urls")),
-]
-
 pytestmark = [
     # Through the WSGI handler, which closes the connection after each request.
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("routed"),
 ]
 
 URL = "/api/0/organizations/acme/audit-logs/"
-
-
-@pytest.fixture
-def routed() -> Any:
-    with override_settings(ROOT_URLCONF=__name__):
-        yield
 
 
 @pytest.fixture
