@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0004_teams_roles'),
+        ("projects", "0004_teams_roles"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='projectkey',
-            name='expires_at',
+            model_name="projectkey",
+            name="expires_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
