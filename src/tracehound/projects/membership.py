@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.text import slugify
 
 from tracehound.accounts import audit
 from tracehound.accounts.access import ROLES, Access, MissingScope
@@ -112,6 +113,11 @@ def validate_slug(field: str, value: Any) -> str:
             " or digit",
         )
     return value
+
+
+def slug_from(name: str) -> str:
+    """A slug for a name given without one ("Mobile Apps" -> "mobile-apps")."""
+    return slugify(name)[:50].strip("-_")
 
 
 def validate_name(field: str, value: Any, default: str, limit: int = MAX_NAME) -> str:
