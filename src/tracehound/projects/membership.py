@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
@@ -53,6 +53,7 @@ MAX_LABEL = 64
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 MAX_ROTATION_GRACE = timedelta(days=365)
 CLI = "command line"
+M = TypeVar("M", bound=models.Model)
 
 
 class MembershipError(ValueError):
@@ -82,6 +83,15 @@ def _record(
         target=target,
         data=data,
     )
+
+
+def _created(model: type[M], field: str, **values: Any) -> M:
+    """Create a row; a concurrent create of the same slug answers 409, not a 500."""
+    try:
+        with transaction.atomic():
+            return model._default_manager.create(**values)
+    except IntegrityError:
+        raise MembershipError(field, f"{values[field]!r} already exists", status=409) from None
 
 
 def _require(by: Access | None, scope: str) -> None:
@@ -153,7 +163,7 @@ def create_organization(
     name = validate_name("name", name, slug)
     if Organization.objects.filter(slug=slug).exists():
         raise MembershipError("slug", f"an organization {slug!r} already exists", status=409)
-    org = Organization.objects.create(slug=slug, name=name)
+    org = _created(Organization, "slug", slug=slug, name=name)
     if owner is not None:
         OrganizationMember.objects.create(
             organization=org, user=owner, role=OrganizationMember.Role.OWNER
@@ -307,7 +317,7 @@ def create_team(
     name = validate_name("name", name, slug)
     if Team.objects.filter(organization=org, slug=slug).exists():
         raise MembershipError("slug", f"a team {slug!r} already exists", status=409)
-    team = Team.objects.create(organization=org, slug=slug, name=name)
+    team = _created(Team, "slug", organization=org, slug=slug, name=name)
     if by is not None and by.member is not None and not by.is_org_wide:
         TeamMember.objects.create(team=team, member=by.member)
     _record("team.create", by, request, org, team, {"slug": slug})
@@ -425,7 +435,9 @@ def create_project(
     platform = validate_name("platform", platform, "", limit=64)
     if Project.objects.filter(organization=org, slug=slug).exists():
         raise MembershipError("slug", f"a project {slug!r} already exists", status=409)
-    project = Project.objects.create(
+    project = _created(
+        Project,
+        "slug",
         organization=org,
         slug=slug,
         name=name,
