@@ -185,3 +185,21 @@ def test_project_settings_do_not_shadow_organization_settings(cast):
         name = None  # the general settings page is not routed on this branch
     assert name != "project-settings"
     assert resolve(BACKEND).url_name == "project-settings"
+
+
+def test_an_admin_creates_a_project_for_their_team_and_lands_on_its_keys(cast):
+    client = client_of(cast, "admin")
+    got = client.post(f"{TEAMS}alpha/", {"action": "create_project", "name": "iOS App"})
+    assert got.status_code == 302 and got["Location"] == "/acme/ios-app/settings/"
+    page = client.get(got["Location"]).content.decode()
+    key = ProjectKey.objects.get(project__slug="ios-app")
+    assert key.dsn() in page and 'data-team="alpha"' in page
+    refused = client.post(
+        f"{TEAMS}alpha/", {"action": "create_project", "name": "x", "slug": "ios-app"}
+    )
+    assert refused.status_code == 400 and "already exists" in refused.content.decode()
+
+
+def test_a_member_is_not_offered_project_creation(cast):
+    html = client_of(cast, "member").get(f"{TEAMS}alpha/").content.decode()
+    assert "New project" not in html

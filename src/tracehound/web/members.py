@@ -221,16 +221,33 @@ def team_page(request: HttpRequest, org: str, team: str) -> HttpResponse:
             membership.delete_team(access, row, request=request)
             return f"Deleted team #{row.slug}."
 
+        def create_project() -> str:
+            name = posted(request, "name")
+            project, _ = membership.create_project(
+                access,
+                access.organization,
+                posted(request, "slug") or membership.slug_from(name),
+                name=name or None,
+                platform=posted(request, "platform"),
+                team=row,
+                request=request,
+            )
+            return f"Created project {project.slug}; its DSN is below."
+
         handlers = {
             "add_member": add_member,
             "remove_member": remove_member,
             "add_project": add_project,
             "remove_project": remove_project,
             "delete": delete,
+            "create_project": create_project,
         }
         next_page = request.path
         if posted(request, "action") == "delete":
             next_page = f"/organizations/{access.organization.slug}/settings/teams/"
+        elif posted(request, "action") == "create_project":
+            slug = posted(request, "slug") or membership.slug_from(posted(request, "name"))
+            next_page = f"/{access.organization.slug}/{slug}/settings/"
         outcome = handle_post(request, handlers, next_page)
         if isinstance(outcome, HttpResponse):
             return outcome
@@ -265,6 +282,7 @@ def team_page(request: HttpRequest, org: str, team: str) -> HttpResponse:
             for p in access.projects().order_by("slug")
             if p.id not in has and access.can("project:write", p)
         ],
+        "can_create_project": can_edit and access.has("project:write"),
         "editable_project_ids": {p.id for p in projects if access.can("project:write", p)},
     }
     return respond(request, "tracehound/members/team.html", context, error)
