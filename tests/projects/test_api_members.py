@@ -326,7 +326,7 @@ def test_bad_key_updates_are_400s(cast, body):
     assert got.status == 400, got.body
 
 
-@pytest.mark.parametrize("key_id", ["nope", "a" * 500, "é"])
+@pytest.mark.parametrize("key_id", ["nope", "a" * 500, "é", "a\x00b", "%00"])
 def test_unknown_keys_are_404s(cast, key_id):
     got = call(cast.users["owner"], "GET", f"projects/acme/backend/keys/{key_id}/")
     assert got.status == 404

@@ -203,3 +203,21 @@ def test_an_admin_creates_a_project_for_their_team_and_lands_on_its_keys(cast):
 def test_a_member_is_not_offered_project_creation(cast):
     html = client_of(cast, "member").get(f"{TEAMS}alpha/").content.decode()
     assert "New project" not in html
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        (f"{TEAMS}alpha/", {"action": "add_project", "project": "web\x00"}),
+        (f"{TEAMS}alpha/", {"action": "remove_project", "target": "\x00"}),
+        (f"{TEAMS}alpha/", {"action": "create_project", "name": "n", "slug": "a\x00"}),
+        (TEAMS, {"action": "create", "name": "x\x00"}),
+        (BACKEND, {"action": "add_team", "team": "beta\x00"}),
+        (BACKEND, {"action": "revoke_key", "target": "\x00"}),
+        (BACKEND, {"action": "toggle_key", "target": "é" * 40, "on": "0"}),
+    ],
+)
+def test_nul_and_other_hostile_values_are_400s(cast, path, form):
+    got = client_of(cast, "owner").post(path, form)
+    assert got.status_code == 400
+    assert not AuditLogEntry.objects.exists()

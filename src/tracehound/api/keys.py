@@ -19,6 +19,7 @@ from tracehound.api.auth import api_endpoint
 from tracehound.api.errors import ApiError
 from tracehound.api.organizations import body_of, paged, refused
 from tracehound.api.serializers import iso
+from tracehound.ingest.auth import KEY_FORMAT
 from tracehound.projects import membership
 from tracehound.projects.membership import MembershipError
 from tracehound.projects.models import Project, ProjectKey
@@ -50,8 +51,8 @@ def serialize_key(key: ProjectKey) -> dict[str, Any]:
 
 def find_key(project: Project, key_id: str) -> ProjectKey:
     key = (
-        ProjectKey.objects.filter(project=project, public_key=key_id[:64]).first()
-        if key_id.isascii()
+        ProjectKey.objects.filter(project=project, public_key=key_id).first()
+        if KEY_FORMAT.fullmatch(key_id)
         else None
     )
     if key is None:

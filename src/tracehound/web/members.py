@@ -28,6 +28,7 @@ from tracehound.accounts.access import (
     get_team,
     organization_access,
 )
+from tracehound.ingest.auth import KEY_FORMAT
 from tracehound.lib.ids import parse_id
 from tracehound.projects import membership
 from tracehound.projects.membership import MembershipError
@@ -55,6 +56,11 @@ class FormError:
     form: str
     target: str
     message: str
+
+
+def is_slug(value: str) -> bool:
+    """Worth looking up: anything else (a NUL, which PostgreSQL refuses) matches nothing."""
+    return membership.SLUG.fullmatch(value) is not None
 
 
 def posted(request: HttpRequest, name: str) -> str:
@@ -289,7 +295,7 @@ def team_page(request: HttpRequest, org: str, team: str) -> HttpResponse:
 
 
 def visible_project(access: Access, slug: str) -> Project:
-    project = access.projects().filter(slug=slug[:100]).first()
+    project = access.projects().filter(slug=slug).first() if is_slug(slug) else None
     if project is None:
         raise MembershipError("project", "no such project")
     return project
@@ -300,8 +306,8 @@ def visible_project(access: Access, slug: str) -> Project:
 
 def key_of(project: Project, public_key: str) -> ProjectKey:
     key = (
-        ProjectKey.objects.filter(project=project, public_key=public_key[:64]).first()
-        if public_key.isascii()
+        ProjectKey.objects.filter(project=project, public_key=public_key).first()
+        if KEY_FORMAT.fullmatch(public_key)
         else None
     )
     if key is None:
@@ -323,7 +329,8 @@ def project_settings(request: HttpRequest, org: str, project: str) -> HttpRespon
     if request.method == "POST":
 
         def team_of(raw: str) -> Team:
-            team = Team.objects.filter(organization=access.organization, slug=raw[:100]).first()
+            teams = Team.objects.filter(organization=access.organization)
+            team = teams.filter(slug=raw).first() if is_slug(raw) else None
             if team is None:
                 raise MembershipError("team", "no such team")
             return team
