@@ -190,11 +190,13 @@ def _may_grant(by: Access | None, role: str) -> None:
 
 
 def _owners_left(org: Organization, without: OrganizationMember) -> int:
-    return (
-        OrganizationMember.objects.filter(organization=org, role="owner")
+    """The other owners, locked: two owners demoting each other at once cannot both win."""
+    others = (
+        OrganizationMember.objects.select_for_update()
+        .filter(organization=org, role="owner")
         .exclude(pk=without.pk)
-        .count()
     )
+    return len(list(others.values_list("pk", flat=True)))
 
 
 @transaction.atomic
