@@ -35,6 +35,8 @@ ACTIONS: dict[str, str] = {
     "member.add": "added a member",
     "member.remove": "removed a member",
     "member.role": "changed a member's role",
+    "member.break_glass": "changed an owner's break-glass password login",
+    "org.create": "created an organization",
     "team.create": "created a team",
     "team.delete": "deleted a team",
     "team.member": "changed a team's members",

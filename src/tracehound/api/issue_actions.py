@@ -21,14 +21,19 @@ from django.utils import timezone
 from tracehound.api.auth import api_endpoint
 from tracehound.api.errors import InvalidBody, json_object
 from tracehound.api.issues import scoped_issue, serialize_issue_detail
-from tracehound.api.serializers import iso, serialize_event, status_details
+from tracehound.api.serializers import (
+    iso,
+    serialize_event,
+    serialize_team_assignee,
+    status_details,
+)
 from tracehound.events.models import Event
 from tracehound.issues import actions
 from tracehound.issues.actions import ActionError, check_positive
 from tracehound.issues.filters import shown_substatus
 from tracehound.issues.models import Activity, GroupHash, Issue, IssueBookmark, Release
 from tracehound.lib.ids import parse_id
-from tracehound.projects.models import OrganizationMember, Project
+from tracehound.projects.models import OrganizationMember, Project, Team
 
 STATUSES = ("resolved", "resolvedInNextRelease", "unresolved", "ignored")
 SELECT_STATUSES = ("resolved", "unresolved", "ignored")
@@ -91,7 +96,9 @@ def serialize_user(user: Any) -> dict[str, Any] | None:
     }
 
 
-def serialize_assignee(user: Any) -> dict[str, Any] | None:
+def serialize_assignee(user: Any, team: Any = None) -> dict[str, Any] | None:
+    if team is not None:
+        return serialize_team_assignee(team)
     if user is None:
         return None
     return {
@@ -137,13 +144,14 @@ class Update:
 
 
 def find_assignee(value: Any, project: Project) -> Any:
-    """A username, an email, "user:ID" or a user id; None or "" unassigns."""
+    """A username, an email, "user:ID" or a user id; a team as "team:ID" or "#slug";
+    None or "" unassigns."""
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 200 or "\x00" in value:
-        raise ActionError("assignedTo", "must be a username, an email or user:ID")
-    if value.startswith("team:"):
-        raise ActionError("assignedTo", "assigning to teams is not supported yet")
+        raise ActionError("assignedTo", "must be a username, an email, user:ID or team:ID")
+    if value.startswith(("team:", "#")):
+        return find_team_assignee(value, project)
     users = get_user_model().objects.filter(is_active=True)
     kind, _, rest = value.partition(":")
     pk = parse_id(rest if kind == "user" else value)
@@ -159,6 +167,19 @@ def find_assignee(value: Any, project: Project) -> Any:
     ):
         raise ActionError("assignedTo", f"{value[:100]!r} is not a member of this organization")
     return user
+
+
+def find_team_assignee(value: str, project: Project) -> Team:
+    """ "team:ID" or "#slug": a team of the project's organization that has the project."""
+    teams = Team.objects.filter(organization_id=project.organization_id)
+    if value.startswith("#"):
+        team = teams.filter(slug=value[1:]).first()
+    else:
+        pk = parse_id(value[5:])
+        team = teams.filter(pk=pk).first() if pk else None
+    if team is None or not team.project_links.filter(project=project).exists():
+        raise ActionError("assignedTo", f"{value[:100]!r} is not a team of this project")
+    return team
 
 
 def parse_status(update: Update, body: dict[str, Any], project: Project) -> None:
@@ -266,7 +287,7 @@ def update_response(issue: Issue, update: Update, user: Any) -> dict[str, Any]:
         answer["statusDetails"] = status_details(issue)
         answer["substatus"] = shown_substatus(issue, timezone.now()) or None
     if update.assign:
-        answer["assignedTo"] = serialize_assignee(issue.assignee)
+        answer["assignedTo"] = serialize_assignee(issue.assignee, issue.assignee_team)
     if update.has_seen is not None:
         answer["hasSeen"] = update.has_seen
     if update.bookmarked is not None:
@@ -296,7 +317,9 @@ def issue_detail(request: HttpRequest, issue_id: str, org: str | None = None) ->
         return HttpResponse(status=202)
     update = parse_update(json_body(request), issue.project, bulk=False)
     apply_update(issue, update, request.user)
-    issue = Issue.objects.select_related("project__organization", "assignee").get(pk=issue.pk)
+    issue = Issue.objects.select_related("project__organization", "assignee", "assignee_team").get(
+        pk=issue.pk
+    )
     # As Sentry: the issue as GET shows it, with the changed fields as the bulk answer
     # gives them.
     return JsonResponse(
@@ -332,7 +355,9 @@ def selected_issues(
         if status not in SELECT_STATUSES:
             raise ActionError("status", f"must be one of: {', '.join(SELECT_STATUSES)}")
         selection = selection.filter(status=status)
-    return selection.select_related("project__organization", "assignee").order_by("id")
+    return selection.select_related("project__organization", "assignee", "assignee_team").order_by(
+        "id"
+    )
 
 
 @answers_action_errors
@@ -369,7 +394,11 @@ def bulk_mutate(request: HttpRequest, project: Project, issues: QuerySet[Issue])
             apply_update(issue, update, request.user)
         except Issue.DoesNotExist:
             continue  # deleted meanwhile
-    last = Issue.objects.filter(pk__in=[i.pk for i in targets]).select_related("assignee").last()
+    last = (
+        Issue.objects.filter(pk__in=[i.pk for i in targets])
+        .select_related("assignee", "assignee_team")
+        .last()
+    )
     return JsonResponse(update_response(last, update, request.user) if last else {})
 
 

@@ -1,5 +1,27 @@
-"""Routes of this part (see tracehound/urls.py)."""
+"""Routes of this part (see tracehound/urls.py): organizations, members, teams,
+projects and DSN keys (api/organizations.py, api/teams.py, api/keys.py)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from tracehound.api import keys, organizations, teams
+
+org = "organizations/<slug:org>/"
+project = "projects/<slug:org>/<slug:project>/"
+team = "teams/<slug:org>/<slug:team>/"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("organizations/", organizations.organization_list),
+    path(org, organizations.organization_details),
+    path(f"{org}members/", organizations.member_list),
+    path(f"{org}members/<str:member_id>/", organizations.member_details),
+    path(f"{org}members/<str:member_id>/teams/<slug:team>/", organizations.member_team),
+    path(f"{org}teams/", teams.organization_teams),
+    path(f"{org}projects/", organizations.organization_projects),
+    path("projects/", organizations.project_list),
+    path(team, teams.team_details),
+    path(f"{team}projects/", teams.team_project_create),
+    path(f"{team}projects/<slug:project>/", teams.team_project),
+    path(f"{project}keys/", keys.project_keys),
+    path(f"{project}keys/<str:key_id>/", keys.project_key),
+    path(f"{project}keys/<str:key_id>/rotate/", keys.project_key_rotate),
+]

@@ -141,6 +141,17 @@ def serialize_user(user: Any) -> dict[str, Any] | None:
     return {"type": "user", "id": str(user.id), "name": name, "email": user.email}
 
 
+def serialize_team_assignee(team: Any) -> dict[str, Any]:
+    """A team as Sentry shows an issue's assignee (its name is the slug)."""
+    return {"type": "team", "id": str(team.pk), "name": team.slug}
+
+
+def serialize_assigned_to(issue: Issue) -> dict[str, Any] | None:
+    if issue.assignee_team_id:
+        return serialize_team_assignee(issue.assignee_team)
+    return serialize_user(issue.assignee) if issue.assignee_id else None
+
+
 # Sentry's default priority of an error issue, from its level.
 PRIORITY_BY_LEVEL = {"fatal": "high", "error": "high", "warning": "medium"}
 
@@ -174,7 +185,7 @@ def serialize_issue(
         "issueCategory": "error",
         "metadata": issue.metadata,
         "numComments": extras.comments.get(issue.id, 0),
-        "assignedTo": serialize_user(issue.assignee) if issue.assignee_id else None,
+        "assignedTo": serialize_assigned_to(issue),
         "isBookmarked": issue.id in extras.bookmarked,
         "isSubscribed": False,
         "subscriptionDetails": None,

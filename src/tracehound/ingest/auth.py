@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -67,6 +68,18 @@ class KeyInfo:
     project_id: int
     is_active: bool
     rate_limit: int | None
+    expires_at: float | None = None  # unix time; a rotated key works until then
+
+
+def unix_time(value: Any) -> float | None:
+    """A timestamp column as unix time (sqlite3 gives ISO text, psycopg a datetime)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:  # Django keeps UTC, without an offset, in SQLite
+        value = value.replace(tzinfo=UTC)
+    return float(value.timestamp())
 
 
 _cache: dict[str, tuple[float, KeyInfo | None]] = {}
@@ -85,12 +98,12 @@ def lookup_key(public_key: str) -> KeyInfo | None:
     if hit is not None and hit[0] > now:
         return hit[1]
     rows = db.execute(
-        "SELECT k.project_id, k.is_active, p.rate_limit FROM projects_projectkey k"
+        "SELECT k.project_id, k.is_active, p.rate_limit, k.expires_at FROM projects_projectkey k"
         " JOIN projects_project p ON p.id = k.project_id WHERE k.public_key = %s",
         [public_key],
     )
     row = rows[0] if rows else None
-    info = KeyInfo(public_key, row[0], bool(row[1]), row[2]) if row else None
+    info = KeyInfo(public_key, row[0], bool(row[1]), row[2], unix_time(row[3])) if row else None
     with _cache_lock:
         if len(_cache) > 10_000:
             _cache.clear()
@@ -124,4 +137,6 @@ def authenticate(public_key: str | None, project_id: int) -> KeyInfo:
         raise AuthError(401, f"public key does not belong to project {project_id}")
     if not info.is_active:
         raise AuthError(401, "public key is disabled")
+    if info.expires_at is not None and info.expires_at <= time.time():
+        raise AuthError(401, "public key has expired (it was rotated)")
     return info

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from tracehound.issues.models import Activity, Issue, IssueBookmark, IssueSeen, Release
 from tracehound.issues.versions import release_key
-from tracehound.projects.models import OrganizationMember
+from tracehound.projects.models import OrganizationMember, ProjectTeam, Team
 
 # Upper bounds for ignore conditions: far beyond any real use, inside every column.
 MAX_MINUTES = 10 * 366 * 24 * 60  # ten years
@@ -235,21 +235,31 @@ def mark_reviewed(issue: Issue, actor: Any) -> None:
 
 @transaction.atomic
 def assign(issue: Issue, actor: Any, assignee: Any) -> None:
-    """Assign to a member of the issue's organization; None unassigns. Assigning to the
-    current assignee again changes nothing and writes no activity."""
-    if assignee is not None:
+    """Assign to a member of the issue's organization, or to a team (projects.Team) that
+    has the issue's project; None unassigns. Assigning to the current assignee again
+    changes nothing and writes no activity."""
+    is_team = isinstance(assignee, Team)
+    if is_team:
+        if not ProjectTeam.objects.filter(team=assignee, project_id=issue.project_id).exists():
+            raise ActionError("assignedTo", "that team does not have access to this project")
+    elif assignee is not None:
         org_id = issue.project.organization_id
         if not OrganizationMember.objects.filter(organization_id=org_id, user=assignee).exists():
             raise ActionError("assignedTo", "is not a member of this organization")
     row = locked(issue)
-    new_id = assignee.pk if assignee is not None else None
-    if row.assignee_id == new_id:
+    new_user = assignee.pk if assignee is not None and not is_team else None
+    new_team = assignee.pk if is_team else None
+    if (row.assignee_id, row.assignee_team_id) == (new_user, new_team):
         return
-    row.assignee_id = new_id
-    save(issue, row, ["assignee_id"])
-    issue.assignee = assignee
+    row.assignee_id, row.assignee_team_id = new_user, new_team
+    save(issue, row, ["assignee_id", "assignee_team_id"])
+    issue.assignee = None if is_team else assignee
+    issue.assignee_team = assignee if is_team else None
     if assignee is None:
         record(issue, actor, "unassigned")
+    elif is_team:
+        data = {"assignee": str(assignee.pk), "assigneeType": "team", "assigneeName": assignee.slug}
+        record(issue, actor, "assigned", data)
     else:
         data = {"assignee": str(assignee.pk), "assigneeType": "user"}
         if getattr(assignee, "email", ""):

@@ -34,7 +34,7 @@ from tracehound.issues.actions import latest_release as latest_release  # also f
 from tracehound.issues.models import Issue, IssueTagValue
 from tracehound.issues.search import ShortId, Term, parse_query
 from tracehound.lib.pagination import Page, SortKey, paginate, parse_cursor
-from tracehound.projects.models import Project
+from tracehound.projects.models import Project, TeamMember
 
 MAX_LIMIT = 1000
 
@@ -111,7 +111,7 @@ def search_issues(
     for term in terms:
         condition = term_condition(term, user, project_ids, now)
         issues = issues.filter(~condition if term.negated else condition)
-    return issues.select_related("project__organization", "assignee")
+    return issues.select_related("project__organization", "assignee", "assignee_team")
 
 
 def sort_and_paginate(issues: QuerySet[Issue], sort: str, cursor: str | None, limit: int) -> Page:
@@ -238,8 +238,8 @@ STATUS_CONDITIONS: dict[str, Any] = {
     "ignored": lambda now: Q(status=Issue.Status.IGNORED),
     "archived": lambda now: Q(status=Issue.Status.IGNORED),
     "regressed": lambda now: unresolved_with(Issue.Substatus.REGRESSED),
-    "assigned": lambda now: Q(assignee__isnull=False),
-    "unassigned": lambda now: Q(assignee__isnull=True),
+    "assigned": lambda now: Q(assignee__isnull=False) | Q(assignee_team__isnull=False),
+    "unassigned": lambda now: Q(assignee__isnull=True, assignee_team__isnull=True),
     # Sentry's "For Review": unresolved issues new (within 7 days) or regressed, not yet
     # marked reviewed.
     "for_review": lambda now: new_until(now) | unresolved_with(Issue.Substatus.REGRESSED),
@@ -253,10 +253,18 @@ STATUS_CONDITIONS: dict[str, Any] = {
 
 
 def assigned_condition(value: str, user: Any) -> Q:
+    """me, none, my_teams (teams of the caller), #team-slug, a username or an email."""
     if value.lower() == "me":
         return Q(assignee_id=getattr(user, "id", None)) if user is not None else Q(pk__in=[])
     if value.lower() == "none":
-        return Q(assignee__isnull=True)
+        return Q(assignee__isnull=True, assignee_team__isnull=True)
+    if value.lower() == "my_teams":
+        if user is None or getattr(user, "id", None) is None:
+            return Q(pk__in=[])
+        teams = TeamMember.objects.filter(member__user_id=user.id).values("team_id")
+        return Q(assignee_team_id__in=teams)
+    if value.startswith("#"):
+        return Q(assignee_team__slug=value[1:])
     return Q(assignee__username=value) | Q(assignee__email__iexact=value)
 
 
@@ -303,4 +311,4 @@ def short_id_lookup(projects: Iterable[Project], query: str) -> QuerySet[Issue] 
         project_id__in=[p.id for p in projects],
         project__slug__iexact=short.project_slug,
         short_id=short.number,
-    ).select_related("project__organization", "assignee")
+    ).select_related("project__organization", "assignee", "assignee_team")

@@ -142,6 +142,8 @@ class ProjectKey(models.Model):
     public_key = models.CharField(max_length=32, unique=True, default=new_public_key)
     secret_key = models.CharField(max_length=32, default=new_public_key)
     is_active = models.BooleanField(default=True)
+    # Set when the key is rotated: ingest refuses it from then on (None: never expires).
+    expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     def dsn(self, base_url: str | None = None) -> str:

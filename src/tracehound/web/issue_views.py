@@ -32,7 +32,7 @@ from tracehound.issues.queries import (
 )
 from tracehound.issues.stats import issue_series
 from tracehound.lib.ids import parse_id
-from tracehound.projects.models import OrganizationMember
+from tracehound.projects.models import OrganizationMember, Team
 from tracehound.web.charts import bar_chart
 from tracehound.web.triage import (
     DURATIONS,
@@ -147,6 +147,7 @@ def render_issue(
         "hashes": linked_hashes(issue),
         "releases": project_releases(issue),
         "members": [m.user for m in members],
+        "teams": Team.objects.filter(project_links__project_id=issue.project_id).order_by("slug"),
         "durations": DURATIONS,
         "windows": WINDOWS,
         "is_bookmarked": IssueBookmark.objects.filter(issue=issue, user=user).exists(),
@@ -232,6 +233,17 @@ def do_assign(request: HttpRequest, issue: Issue) -> str:
     if not text:
         actions.assign(issue, request.user, None)
         return "Unassigned."
+    if text.startswith("team:"):
+        team_pk = parse_id(text[5:])
+        team = (
+            Team.objects.filter(pk=team_pk, project_links__project_id=issue.project_id).first()
+            if team_pk
+            else None
+        )
+        if team is None:
+            raise ActionError("assignedTo", "choose a team of this project")
+        actions.assign(issue, request.user, team)
+        return f"Assigned to #{team.slug}."
     pk = parse_id(text)
     assignee = get_user_model().objects.filter(pk=pk).first() if pk else None
     if assignee is None:

@@ -222,7 +222,9 @@ def activity_entries(issue: Issue, limit: int = 200) -> list[ActivityEntry]:
     assignees = {
         _text(row.data, "assignee")
         for row in rows
-        if row.type == "assigned" and isinstance(row.data, dict)
+        if row.type == "assigned"
+        and isinstance(row.data, dict)
+        and row.data.get("assigneeType") != "team"
     }
     ids = [int(pk) for pk in assignees if pk.isdigit()]
     names = {
@@ -231,7 +233,9 @@ def activity_entries(issue: Issue, limit: int = 200) -> list[ActivityEntry]:
     entries = []
     for row in reversed(rows):
         data = row.data if isinstance(row.data, dict) else {}
-        if row.type == "assigned":
+        if row.type == "assigned" and data.get("assigneeType") == "team":
+            data = {**data, "assignee_name": f"#{_text(data, 'assigneeName')}"}
+        elif row.type == "assigned":
             data = {**data, "assignee_name": names.get(_text(data, "assignee"), "")}
         who = row.user.get_username() if row.user else "Tracehound"
         comment = _text(data, "text") if row.type == "note" else None

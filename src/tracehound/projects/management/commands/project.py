@@ -16,7 +16,9 @@ from tracehound.projects.grouping import (
     InvalidGroupingSetting,
     change_project_grouping,
 )
-from tracehound.projects.models import Project
+from tracehound.projects.management import lookup
+from tracehound.projects.membership import give_project_to_team
+from tracehound.projects.models import Organization, Project
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
@@ -34,6 +36,7 @@ class Command(BaseCommand):
         create.add_argument("--json", action="store_true")
         create.add_argument("--platform", default="")
         create.add_argument("--owner", help="username to make an owner of the organization")
+        create.add_argument("--team", help="give this team (of the organization) the project")
         rules = sub.add_parser(
             "rules",
             help="show or set the fingerprint and stack-trace rules (Sentry's syntax)",
@@ -100,9 +103,16 @@ class Command(BaseCommand):
                 owner = get_user_model().objects.get(username=options["owner"])
             except get_user_model().DoesNotExist:
                 raise CommandError(f"no user named {options['owner']!r}") from None
+        if options["team"]:
+            org = Organization.objects.filter(slug=org_slug).first()
+            if org is None:
+                raise CommandError(f"no organization {org_slug!r} (create it and the team first)")
+            team = lookup.team(org, options["team"])
         project, key = create_project(
             org_slug, project_slug, platform=options["platform"], owner=owner
         )
+        if options["team"]:
+            give_project_to_team(None, team, project)
         dsn = key.dsn()
         if options["json"]:
             self.stdout.write(
@@ -113,6 +123,7 @@ class Command(BaseCommand):
                         "public_key": key.public_key,
                         "org": org_slug,
                         "project": project_slug,
+                        **({"team": options["team"]} if options["team"] else {}),
                     }
                 ).decode()
             )
