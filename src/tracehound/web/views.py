@@ -52,7 +52,7 @@ class LoginView(auth_views.LoginView):
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     projects = (
-        visible_projects(request.user)
+        visible_projects(request)
         .annotate(issue_count=Count("issues"))
         .order_by("organization__slug", "slug")
     )
@@ -62,4 +62,4 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def attachment_download(request: HttpRequest, org: str, attachment_id: int) -> HttpResponse:
     """The attachment's bytes as a download; never shown inline from our origin."""
-    return attachment_response(get_attachment(request.user, org, attachment_id))
+    return attachment_response(get_attachment(request, org, attachment_id))
