@@ -95,9 +95,7 @@ class Route:
     @property
     def scopes(self) -> dict[str, str]:
         """The API method -> scope table of api_endpoint (HEAD is GET's)."""
-        return {
-            m: s for m, s in getattr(self.view, "required_scopes", {}).items() if m != "HEAD"
-        }
+        return {m: s for m, s in getattr(self.view, "required_scopes", {}).items() if m != "HEAD"}
 
     def url(self, target: Target) -> str:
         """The path for `target`; KeyError naming a parameter PARAMS lacks."""

@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from tracehound.accounts.access import ALL_SCOPES
-
 from tests.permissions import (
     PARAMS,
     Route,
@@ -24,6 +22,7 @@ from tests.permissions import (
     send,
     snapshot,
 )
+from tracehound.accounts.access import ALL_SCOPES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

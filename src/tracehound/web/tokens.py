@@ -86,8 +86,9 @@ def personal_tokens(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def revoke_personal_token(request: HttpRequest, token_id: str) -> HttpResponse:
+    user: Any = request.user
     pk = parse_id(token_id)
-    row = ApiToken.objects.filter(pk=pk, user=request.user).first() if pk else None
+    row = ApiToken.objects.filter(pk=pk, user=user).first() if pk else None
     if row is None:
         raise Http404("token not found")
     if revoke_token(row, request=request):
