@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from tracehound.accounts.access import get_issue, get_project, visible_projects
+from tracehound.accounts.access import get_issue, get_project, organization_access
 from tracehound.api.auth import api_endpoint
 from tracehound.api.errors import ApiError
 from tracehound.api.pagination import Page, SortKey, link_header, paginate, request_cursor
@@ -130,9 +130,8 @@ def serialize_issue_detail(issue: Issue, user: Any) -> dict[str, Any]:
 def organization_issues(request: HttpRequest, org: str) -> HttpResponse:
     """Issues across the organization's projects the caller can see; `project=ID`
     (repeatable; -1 = all) narrows them."""
-    projects = list(visible_projects(request).filter(organization__slug=org))
-    if not projects:
-        raise Http404("organization not found")
+    access = organization_access(request, org, scope="event:read")
+    projects = list(access.projects().order_by("id"))
     wanted = request.GET.getlist("project")
     if wanted and "-1" not in wanted:
         by_id = {str(p.id): p for p in projects}
