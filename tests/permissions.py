@@ -65,6 +65,8 @@ PUBLIC_PREFIXES = ("login/", "logout/", "accounts/", "sso/", "invitations/")
 
 # The catch-all JSON 404 of /api/0/ (not an endpoint).
 SKIPPED_VIEWS = frozenset({"tracehound.api.views.unknown_endpoint"})
+# API endpoints for browser sessions only (a token gets 403 whatever its scopes).
+SESSION_ONLY_VIEWS = frozenset({"tracehound.api.tokens.api_tokens"})
 
 _ROUTE_PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
 _REGEX_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>[^)]*\)")
@@ -83,6 +85,10 @@ class Route:
     @property
     def is_api(self) -> bool:
         return self.pattern.startswith("api/0/")
+
+    @property
+    def is_session_only(self) -> bool:
+        return self.name in SESSION_ONLY_VIEWS
 
     @property
     def is_public(self) -> bool:

@@ -73,17 +73,27 @@ def expiry_after(days: int | None) -> datetime | None:
     return timezone.now() + timedelta(days=days)
 
 
+def check_expiry(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    now = timezone.now()
+    if not now < when <= now + timedelta(days=MAX_EXPIRY_DAYS):
+        raise TokenError(f"expiry: in the future, at most {MAX_EXPIRY_DAYS} days from now")
+    return when
+
+
 def create_personal_token(
     user: Any,
     name: str,
     scopes: Iterable[str] | None,
     *,
     expires_in_days: int | None = None,
+    expires_at: datetime | None = None,
     request: Any = None,
     actor_label: str = "",
 ) -> tuple[ApiToken, str]:
     """A token for `user` (plain value returned once). Without `scopes`, every scope the
-    user's role allows now."""
+    user's role allows now. It expires after `expires_in_days`, or at `expires_at`."""
     allowed = role_scopes(user)
     chosen = sorted(allowed) if scopes is None else parse_scopes(scopes, allowed)
     if not chosen:
@@ -92,7 +102,7 @@ def create_personal_token(
         user,
         check_name(name),
         scopes=chosen,
-        expires_at=expiry_after(expires_in_days),
+        expires_at=check_expiry(expires_at) or expiry_after(expires_in_days),
         created_by=user,
     )
     audit.record(

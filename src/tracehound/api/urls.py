@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 
-from tracehound.api import issue_actions, issues, projects, views
+from tracehound.api import issue_actions, issues, projects, tokens, views
 
 
 class EventIdConverter:
@@ -65,6 +65,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
 urlpatterns += [
     path("projects/<slug:org>/<slug:project>/", projects.project_details),
 ]
+
+# The session user's personal tokens (api/tokens.py).
+urlpatterns += [path("api-tokens/", tokens.api_tokens)]
 
 # Organizations, members, teams, projects and DSN keys (api/organizations.py).
 urlpatterns += [path("", include("tracehound.api.org_urls"))]
