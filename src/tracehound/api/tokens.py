@@ -83,10 +83,10 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     if request.method == "DELETE":
         body = _body(request)
         pk = parse_id(str(body.get("tokenId", ""))[:40])
-        row = ApiToken.objects.filter(pk=pk, user=user).first() if pk else None
-        if row is None:
+        found = ApiToken.objects.filter(pk=pk, user=user).first() if pk else None
+        if found is None:
             raise ApiError(404, "tokenId: no such token of yours")
-        revoke_token(row, request=request)
+        revoke_token(found, request=request)
         return HttpResponse(status=204)
     rows = ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-id")
     return JsonResponse([serialize_token(row) for row in rows], safe=False)
