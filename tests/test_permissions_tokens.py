@@ -135,3 +135,21 @@ def test_expired_and_revoked_tokens_answer_401(client, world):
     assert response.status_code == 401
     assert response.json() == {"detail": "Invalid token."}
     assert not revoke_token(row)  # already revoked: nothing changes, no second entry
+
+
+def test_an_admin_changes_the_settings_of_their_teams_projects_only(client, world):
+    from tracehound.projects.models import Organization, OrganizationMember
+
+    admin = world.users["member_t2"]
+    OrganizationMember.objects.filter(user=admin).update(role="admin")
+    client.force_login(admin)
+    body = b'{"fingerprintingRules": ""}'
+    put = {"content_type": "application/json"}
+    assert client.put("/api/0/projects/acme/p2/", body, **put).status_code == 200
+    assert client.put("/api/0/projects/acme/p1/", body, **put).status_code == 404
+    # With open membership p1 is visible to every member, but not theirs to change.
+    Organization.objects.filter(slug="acme").update(open_membership=True)
+    assert client.get("/api/0/projects/acme/p1/").status_code == 200
+    refused = client.put("/api/0/projects/acme/p1/", body, **put)
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "Missing scope: project:write"}
