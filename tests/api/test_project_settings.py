@@ -174,7 +174,7 @@ def test_a_member_may_read_but_not_change_settings(api, project, member):
     assert api(URL, member).status == 200
     response = put(api, member, {"fingerprintingRules": RULES})
     assert response.status == 403
-    assert "permission" in response.json()["detail"]
+    assert response.json()["detail"] == "Missing scope: project:write"
     assert stored(project).fingerprint_rules == ""
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 
 API_PREFIX = "/api/0/"
@@ -92,9 +93,14 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """403: JSON under /api/0/, else a page; both name the missing scope when a role
+    lacks one (accounts.access.MissingScope)."""
+    scope = getattr(exception, "scope", None)
     if is_api(request):
-        return api_error(403, "You do not have permission to perform this action.")
-    return defaults.permission_denied(request, exception)
+        detail = f"Missing scope: {scope}" if scope else "You do not have permission."
+        return api_error(403, detail)
+    context = {"scope": scope}
+    return render(request, "tracehound/forbidden.html", context, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -18,6 +18,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
+from tracehound.accounts.access import as_actor
 from tracehound.api.auth import api_endpoint
 from tracehound.api.errors import InvalidBody, json_object
 from tracehound.api.issues import scoped_issue, serialize_issue_detail
@@ -47,6 +48,12 @@ IGNORE_FIELDS = {
 MAX_BULK = 1000  # issues one bulk request changes, as Sentry's organization endpoint
 MAX_IDS = 1000
 NOTES_PAGE = 100
+
+
+def acting(request: HttpRequest) -> Any:
+    """Who issue actions record: the user, or for an organization token (no user) the
+    token itself, which its activities name ("token thp_…")."""
+    return request.user if request.user.is_authenticated else as_actor(request)
 
 
 def refused(err: ActionError) -> JsonResponse:
@@ -258,6 +265,15 @@ def parse_update(body: dict[str, Any], project: Project, *, bulk: bool) -> Updat
     return update
 
 
+def check_personal(update: Update, actor: Any) -> None:
+    """hasSeen and isBookmarked are a user's own marks: an organization token has none."""
+    if getattr(actor, "is_authenticated", False):
+        return
+    for name, value in (("hasSeen", update.has_seen), ("isBookmarked", update.bookmarked)):
+        if value is not None:
+            raise ActionError(name, "needs a user; an organization token has none")
+
+
 def apply_update(issue: Issue, update: Update, user: Any) -> None:
     if update.status in ("resolved", "resolvedInNextRelease"):
         actions.resolve(
@@ -309,14 +325,16 @@ def update_response(issue: Issue, update: Update, user: Any) -> dict[str, Any]:
 )
 @answers_action_errors
 def issue_detail(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
-    issue = scoped_issue(request, issue_id, org)
+    scope = {"PUT": "event:write", "DELETE": "event:admin"}.get(request.method or "", "event:read")
+    issue = scoped_issue(request, issue_id, org, scope)
     if request.method in ("GET", "HEAD"):  # HEAD is a GET without the body, never a change
         return JsonResponse(serialize_issue_detail(issue, request.user))
     if request.method == "DELETE":
-        actions.delete_issues([issue], request.user)
+        actions.delete_issues([issue], acting(request))
         return HttpResponse(status=202)
     update = parse_update(json_body(request), issue.project, bulk=False)
-    apply_update(issue, update, request.user)
+    check_personal(update, request.user)
+    apply_update(issue, update, acting(request))
     issue = Issue.objects.select_related("project__organization", "assignee", "assignee_team").get(
         pk=issue.pk
     )
@@ -370,9 +388,10 @@ def bulk_mutate(request: HttpRequest, project: Project, issues: QuerySet[Issue])
             raise ActionError("id", "give the issues to delete (?id=… or ?query=…)")
         targets = list(selection[:MAX_BULK])
         if targets:
-            actions.delete_issues(targets, request.user)
+            actions.delete_issues(targets, acting(request))
         return HttpResponse(status=204)
     update = parse_update(json_body(request), project, bulk=True)
+    check_personal(update, request.user)
     if not has_ids and (not update.changes_status or update.merge or update.discard):
         raise ActionError(
             "id", "give the issues to change (?id=…); only status changes apply to all"
@@ -381,17 +400,17 @@ def bulk_mutate(request: HttpRequest, project: Project, issues: QuerySet[Issue])
     if update.merge:
         if len(targets) < 2:
             raise ActionError("id", "give at least two issues of this project to merge")
-        survivor = actions.merge_issues(targets, request.user)
+        survivor = actions.merge_issues(targets, acting(request))
         children = [str(i.pk) for i in targets if i.pk != survivor.pk]
         return JsonResponse({"merge": {"parent": str(survivor.pk), "children": children}})
     if not targets:
         return HttpResponse(status=204)
     if update.discard:
-        actions.delete_issues(targets, request.user, discard=True)
+        actions.delete_issues(targets, acting(request), discard=True)
         return HttpResponse(status=204)
     for issue in targets:
         try:
-            apply_update(issue, update, request.user)
+            apply_update(issue, update, acting(request))
         except Issue.DoesNotExist:
             continue  # deleted meanwhile
     last = (
@@ -409,12 +428,13 @@ def bulk_mutate(request: HttpRequest, project: Project, issues: QuerySet[Issue])
 @answers_action_errors
 def issue_hashes(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
     """Sentry's hashes list ([{id, latestEvent}]); DELETE ?id=HASH… unmerges them."""
-    issue = scoped_issue(request, issue_id, org)
+    scope = "event:write" if request.method == "DELETE" else "event:read"
+    issue = scoped_issue(request, issue_id, org, scope)
     if request.method == "DELETE":
         wanted = request.GET.getlist("id")
         if len(wanted) > 100:
             raise ActionError("id", "at most 100 hashes at a time")
-        actions.unmerge(issue, request.user, wanted)
+        actions.unmerge(issue, acting(request), wanted)
         return HttpResponse(status=202)
     # Each hash's latest event: one probe of the (issue, primary_hash, -id) index per hash.
     latest = Event.objects.filter(issue=issue, primary_hash=OuterRef("hash")).order_by("-id")
@@ -438,12 +458,13 @@ def issue_hashes(request: HttpRequest, issue_id: str, org: str | None = None) ->
 @api_endpoint("GET", "POST", scopes={"GET": "event:read", "POST": "event:write"})
 @answers_action_errors
 def issue_comments(request: HttpRequest, issue_id: str, org: str | None = None) -> HttpResponse:
-    issue = scoped_issue(request, issue_id, org)
+    scope = "event:write" if request.method == "POST" else "event:read"
+    issue = scoped_issue(request, issue_id, org, scope)
     if request.method == "POST":
         body = json_body(request)
         if "text" not in body:
             raise ActionError("text", "is required")
-        note = actions.add_comment(issue, request.user, body["text"])
+        note = actions.add_comment(issue, acting(request), body["text"])
         return JsonResponse(serialize_activity(note), status=201)
     notes = Activity.objects.filter(issue=issue, type="note").select_related("user")
     return JsonResponse(

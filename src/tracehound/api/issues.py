@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from tracehound.accounts.access import get_issue, get_project, visible_projects
+from tracehound.accounts.access import get_issue, get_project, organization_access
 from tracehound.api.auth import api_endpoint
 from tracehound.api.errors import ApiError
 from tracehound.api.pagination import Page, SortKey, link_header, paginate, request_cursor
@@ -130,9 +130,8 @@ def serialize_issue_detail(issue: Issue, user: Any) -> dict[str, Any]:
 def organization_issues(request: HttpRequest, org: str) -> HttpResponse:
     """Issues across the organization's projects the caller can see; `project=ID`
     (repeatable; -1 = all) narrows them."""
-    projects = list(visible_projects(request.user).filter(organization__slug=org))
-    if not projects:
-        raise Http404("organization not found")
+    access = organization_access(request, org, scope="event:read")
+    projects = list(access.projects().order_by("id"))
     wanted = request.GET.getlist("project")
     if wanted and "-1" not in wanted:
         by_id = {str(p.id): p for p in projects}
@@ -199,12 +198,11 @@ def serialize_event_summary(event: Event) -> dict[str, Any]:
     }
 
 
-def scoped_issue(request: HttpRequest, issue_id: str, org: str | None) -> Issue:
+def scoped_issue(
+    request: HttpRequest, issue_id: str, org: str | None, scope: str = "event:read"
+) -> Issue:
     """The issue if the user may see it (and, on organization routes, it is the org's)."""
-    issue = get_issue(request.user, issue_id)
-    if org is not None and issue.project.organization.slug != org:
-        raise Http404("issue not found")
-    return issue
+    return get_issue(request, issue_id, scope=scope, org_slug=org)
 
 
 @api_endpoint("GET", scopes={"GET": "event:read"})
@@ -382,7 +380,7 @@ def serialize_release(release: Release, project: Project) -> dict[str, Any]:
 @api_endpoint("GET", scopes={"GET": "project:read"})
 def project_releases(request: HttpRequest, org: str, project: str) -> HttpResponse:
     """The project's releases, newest first seen first; ?query= matches part of a version."""
-    proj = get_project(request.user, org, project)
+    proj = get_project(request, org, project, scope="project:read")
     limit = int_param(request, "limit", 25, 1, 100)
     rows = Release.objects.filter(project=proj)
     if query := text_param(request, "query").strip():
@@ -395,7 +393,7 @@ def project_releases(request: HttpRequest, org: str, project: str) -> HttpRespon
 
 @api_endpoint("GET", scopes={"GET": "project:read"})
 def project_environments(request: HttpRequest, org: str, project: str) -> HttpResponse:
-    proj = get_project(request.user, org, project)
+    proj = get_project(request, org, project, scope="project:read")
     rows = Environment.objects.filter(project=proj).order_by("name")
     return JsonResponse(
         [{"id": str(e.id), "name": e.name, "isHidden": False} for e in rows[:1000]], safe=False

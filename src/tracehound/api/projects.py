@@ -13,9 +13,10 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from tracehound.accounts import audit
 from tracehound.accounts.access import get_project
 from tracehound.api.auth import api_endpoint
-from tracehound.api.errors import ApiError, InvalidBody, api_error, json_object
+from tracehound.api.errors import ApiError, InvalidBody, json_object
 from tracehound.api.serializers import iso
 from tracehound.projects.grouping import (
     UNSET,
@@ -24,9 +25,8 @@ from tracehound.projects.grouping import (
     Unset,
     change_project_grouping,
 )
-from tracehound.projects.models import OrganizationMember, Project
+from tracehound.projects.models import Project
 
-WRITE_ROLES = frozenset({OrganizationMember.Role.OWNER, OrganizationMember.Role.ADMIN})
 TEXT_FIELDS = {
     "fingerprintingRules": "fingerprint_rules",
     "groupingEnhancements": "stacktrace_rules",
@@ -58,14 +58,6 @@ def serialize_project(project: Project) -> dict[str, Any]:
         "secondaryGroupingExpiry": unix_seconds(project.secondary_grouping_expiry),
         "resolveAge": (project.auto_resolve_days or 0) * 24,
     }
-
-
-def can_change_settings(user: Any, project: Project) -> bool:
-    if user.is_superuser:
-        return True
-    return OrganizationMember.objects.filter(
-        organization_id=project.organization_id, user=user, role__in=WRITE_ROLES
-    ).exists()
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
@@ -134,15 +126,23 @@ def parse_change(data: dict[str, Any]) -> GroupingChange:
 
 @api_endpoint("GET", "PUT", scopes={"GET": "project:read", "PUT": "project:write"})
 def project_details(request: HttpRequest, org: str, project: str) -> HttpResponse:
-    proj = get_project(request.user, org, project)
+    scope = "project:write" if request.method == "PUT" else "project:read"
+    proj = get_project(request, org, project, scope=scope)
     if request.method == "PUT":
-        if not can_change_settings(request.user, proj):
-            return api_error(403, "You do not have permission to change this project's settings.")
         try:
-            proj = change_project_grouping(proj, parse_change(_body(request)))
+            data = _body(request)
+            proj = change_project_grouping(proj, parse_change(data))
         except InvalidGroupingSetting as exc:
             return JsonResponse(
                 {"detail": f"Invalid {exc.field}: {exc.message}", exc.field: [exc.message]},
                 status=400,
             )
+        audit.record(
+            "project.settings",
+            request=request,
+            organization=proj.organization,
+            target=proj,
+            target_label=proj.slug,
+            data={"fields": sorted(data)},
+        )
     return JsonResponse(serialize_project(proj))

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, include, path, re_path, register_converter
 
-from tracehound.api import audit, issue_actions, issues, projects, views
+from tracehound.api import audit, issue_actions, issues, projects, tokens, views
 
 
 class EventIdConverter:
@@ -68,6 +68,8 @@ urlpatterns += [
 
 # The audit log (api/audit.py).
 urlpatterns += [path("organizations/<slug:org>/audit-logs/", audit.audit_logs)]
+# The session user's personal tokens (api/tokens.py).
+urlpatterns += [path("api-tokens/", tokens.api_tokens)]
 
 # Organizations, members, teams, projects and DSN keys (api/organizations.py).
 urlpatterns += [path("", include("tracehound.api.org_urls"))]

@@ -30,7 +30,8 @@ from tracehound.lib.ids import parse_id
 def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse:
     """Sentry's project issue list: ?query= (default is:unresolved), sort, cursor, limit,
     environment, statsPeriod, shortIdLookup (see api/issues.py)."""
-    proj = get_project(request.user, org, project)
+    scope = {"PUT": "event:write", "DELETE": "event:admin"}.get(request.method or "", "event:read")
+    proj = get_project(request, org, project, scope=scope)
     if request.method in ("PUT", "DELETE"):  # bulk changes, merge: api/issue_actions.py
         query = request.GET.get("query", "")
         try:
@@ -48,7 +49,7 @@ def issue_latest_event(request: HttpRequest, issue_id: str) -> HttpResponse:
 
 @api_endpoint("GET", scopes={"GET": "event:read"})
 def project_event(request: HttpRequest, org: str, project: str, event_id: str) -> HttpResponse:
-    proj = get_project(request.user, org, project)
+    proj = get_project(request, org, project, scope="event:read")
     event = Event.objects.filter(project=proj, event_id=event_id).first()
     if event is None:
         raise Http404("Event not found")
@@ -69,7 +70,7 @@ def serialize_attachment(a: Attachment) -> dict[str, Any]:
 
 @api_endpoint("GET", scopes={"GET": "event:read"})
 def event_attachments(request: HttpRequest, org: str, project: str, event_id: str) -> HttpResponse:
-    proj = get_project(request.user, org, project)
+    proj = get_project(request, org, project, scope="event:read")
     rows = Attachment.objects.filter(project=proj, event_id=event_id).defer("data")
     return JsonResponse([serialize_attachment(a) for a in rows.order_by("id")], safe=False)
 
@@ -79,7 +80,7 @@ def event_attachment(
     request: HttpRequest, org: str, project: str, event_id: str, attachment_id: str
 ) -> HttpResponse:
     """One attachment's description, or with `?download=1` its bytes."""
-    proj = get_project(request.user, org, project)
+    proj = get_project(request, org, project, scope="event:read")
     pk = parse_id(attachment_id)
     if pk is None:
         raise Http404("Attachment not found")
@@ -93,7 +94,7 @@ def event_attachment(
 
 @api_endpoint("GET", scopes={"GET": "event:read"})
 def project_user_feedback(request: HttpRequest, org: str, project: str) -> HttpResponse:
-    proj = get_project(request.user, org, project)
+    proj = get_project(request, org, project, scope="event:read")
     reports = list(UserReport.objects.filter(project=proj).order_by("-id")[:100])
     issues = dict(
         Event.objects.filter(

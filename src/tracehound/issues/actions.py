@@ -34,11 +34,21 @@ class ActionError(ValueError):
         self.message = message
 
 
+def acting_user(actor: Any) -> Any:
+    """The user behind `actor`: a user, None (Tracehound itself), or an accounts Actor
+    (whose user is None for an organization token)."""
+    is_actor = hasattr(actor, "label") and hasattr(actor, "token")
+    return actor.user if is_actor else actor
+
+
 def record(issue: Issue, actor: Any, type_: str, data: dict[str, Any] | None = None) -> Activity:
+    user = acting_user(actor)
+    if user is None and actor is not None:  # an organization token: name it
+        data = {**(data or {}), "actor": actor.label}
     return Activity.objects.create(
         project_id=issue.project_id,
         issue_id=issue.pk,
-        user=actor,
+        user=user,
         type=type_,
         data=data or {},
         created_at=timezone.now(),

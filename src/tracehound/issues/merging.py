@@ -34,7 +34,7 @@ from tracehound.digest.rollups import DAY, HOUR, counted_time
 from tracehound.events.codec import decode_payload
 from tracehound.events.models import Attachment, Event, UserReport
 from tracehound.events.retention import retention_days
-from tracehound.issues.actions import ActionError, record
+from tracehound.issues.actions import ActionError, acting_user, record
 from tracehound.issues.models import (
     GroupHash,
     GroupTombstone,
@@ -507,7 +507,7 @@ def delete_issues(issues: list[Issue], actor: Any, *, discard: bool = False) -> 
                     level=row.level,
                     type=row.type,
                     metadata=row.metadata,
-                    actor=actor,
+                    actor=acting_user(actor),
                     created_at=now,
                 ).pk
         detach_hashes(rows, tombstones)

@@ -48,12 +48,10 @@ from tracehound.web.triage import (
 PERIODS = {"24h": "Last 24 hours", "14d": "Last 14 days", "90d": "Last 90 days"}
 
 
-def issue_for(request: HttpRequest, org: str, issue_id: int) -> Issue:
-    """The issue, if the user may see it and it belongs to `org` (else 404)."""
-    issue = get_issue(request.user, issue_id)
-    if issue.project.organization.slug != org:
-        raise Http404("issue not found")
-    return issue
+def issue_for(request: HttpRequest, org: str, issue_id: int, scope: str = "event:read") -> Issue:
+    """The issue, if the user may see it and it belongs to `org` (else 404); 403 naming
+    `scope` if their role lacks it."""
+    return get_issue(request, issue_id, scope=scope, org_slug=org)
 
 
 def issue_url(issue: Issue) -> str:
@@ -298,7 +296,7 @@ ISSUE_ACTIONS: dict[str, Callable[[HttpRequest, Issue], str]] = {
 @login_required
 @require_POST
 def issue_action(request: HttpRequest, org: str, issue_id: int, action: str) -> HttpResponse:
-    issue = issue_for(request, org, issue_id)
+    issue = issue_for(request, org, issue_id, scope="event:write")
     handler = ISSUE_ACTIONS.get(action)
     if handler is None:
         raise Http404("no such action")

@@ -161,7 +161,7 @@ def render_list(
 
 @login_required
 def project_issues(request: HttpRequest, org: str, project: str) -> HttpResponse:
-    proj = get_project(request.user, org, project)
+    proj = get_project(request, org, project, scope="event:read")
     return render_list(request, proj, list_state(request.GET))
 
 
@@ -220,9 +220,10 @@ BULK_ACTIONS = {
 @require_POST
 def bulk_action(request: HttpRequest, org: str, project: str) -> HttpResponse:
     """Resolve, ignore, merge or delete the ticked issues; all of them or none."""
-    proj = get_project(request.user, org, project)
-    state = list_state(request.POST)
     action = str(request.POST.get("action", ""))
+    scope = "event:admin" if action == "delete" else "event:write"
+    proj = get_project(request, org, project, scope=scope)
+    state = list_state(request.POST)
     try:
         issues = ticked_issues(request, proj)
         if action == "delete":

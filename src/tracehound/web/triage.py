@@ -237,7 +237,7 @@ def activity_entries(issue: Issue, limit: int = 200) -> list[ActivityEntry]:
             data = {**data, "assignee_name": f"#{_text(data, 'assigneeName')}"}
         elif row.type == "assigned":
             data = {**data, "assignee_name": names.get(_text(data, "assignee"), "")}
-        who = row.user.get_username() if row.user else "Tracehound"
+        who = row.user.get_username() if row.user else (_text(data, "actor") or "Tracehound")
         comment = _text(data, "text") if row.type == "note" else None
         entries.append(
             ActivityEntry(who, describe_activity(row.type, data), row.created_at, comment)

@@ -63,4 +63,4 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def attachment_download(request: HttpRequest, org: str, attachment_id: int) -> HttpResponse:
     """The attachment's bytes as a download; never shown inline from our origin."""
-    return attachment_response(get_attachment(request.user, org, attachment_id))
+    return attachment_response(get_attachment(request, org, attachment_id))
