@@ -1,0 +1,64 @@
+"""Forms of local accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account import app_settings as allauth_settings
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.core import context
+from django import forms
+from django.core.validators import MaxLengthValidator
+
+from tracehound.accounts.adapter import has_unverified_signup
+
+
+class LoginForm(AllauthLoginForm):
+    """allauth's log-in with the field named `username` (it takes a username or an
+    email address), as scripts and password managers already fill it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.pop("login")
+        # Longer is no user name or address of ours; SQLite's LIKE refuses huge ones.
+        field.validators.append(MaxLengthValidator(254))
+        field.widget.attrs.update({"autocomplete": "username", "autofocus": True})
+        self.fields = {"username": field, **self.fields}
+
+    def clean_username(self) -> str:
+        return str(self.cleaned_data["username"]).strip()
+
+    def clean(self) -> dict[str, Any]:
+        if "username" in self.cleaned_data:
+            self.cleaned_data["login"] = self.cleaned_data["username"]
+        cleaned: dict[str, Any] = super().clean()
+        login = getattr(self, "_login", None)
+        if login is not None and not has_unverified_signup(login.user):
+            # Verification is for sign-ups (see settings); other accounts log straight in.
+            login.email_verification = allauth_settings.EmailVerificationMethod.NONE
+        return cleaned
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=[])
+    teams = forms.MultipleChoiceField(choices=[], required=False)
+
+    def __init__(self, *args: Any, roles: list[str], teams: list[tuple[str, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(r, r.capitalize()) for r in roles]
+        self.fields["teams"].choices = teams
+        self.fields["teams"].widget = forms.CheckboxSelectMultiple(choices=teams)
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up, with the invited address filled in."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from tracehound.accounts.invitations import pending_invitation
+
+        super().__init__(*args, **kwargs)
+        invitation = pending_invitation(context.request)
+        if invitation is not None:
+            self.initial["email"] = invitation.email
