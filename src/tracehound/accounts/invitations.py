@@ -65,11 +65,15 @@ def invite(
     request: HttpRequest | None = None,
 ) -> tuple[Invitation, str]:
     """Invite `email`; returns the invitation and its link (also emailed). Raises
-    MissingScope without member:write, InvitationError for a bad address, role or team."""
-    access = access_for(request if request is not None else invited_by, organization)
-    if access is None:
-        raise InvitationError("You cannot invite members to this organization.")
-    access.require("member:write")
+    MissingScope without member:write, InvitationError for a bad address, role or team.
+    Without `invited_by` and `request`, the operator invites (`tracehound invite`)."""
+    allowed = list(ROLES)
+    if request is not None or invited_by is not None:
+        access = access_for(request if request is not None else invited_by, organization)
+        if access is None:
+            raise InvitationError("You cannot invite members to this organization.", 404)
+        access.require("member:write")
+        allowed = invitable_roles(access)
     email = email.strip()
     try:
         validate_email(email)
@@ -77,7 +81,7 @@ def invite(
         raise InvitationError(f"{email[:100]!r} is not an email address.") from None
     if role not in ROLES:
         raise InvitationError(f"Unknown role {role[:30]!r}: use one of {', '.join(ROLES)}.")
-    if role not in invitable_roles(access):
+    if role not in allowed:
         raise InvitationError(f"You cannot invite someone as {role}: it is above your role.")
     teams = list(teams or [])
     if any(team.organization_id != organization.id for team in teams):
@@ -110,6 +114,7 @@ def invite(
             "invite.create",
             request=request,
             actor=invited_by if request is None else None,
+            actor_label="" if (request or invited_by) else "command line",
             organization=organization,
             target=invitation,
             target_label=email,
