@@ -92,15 +92,6 @@ class AccountAdapter(DefaultAccountAdapter):
             raise ValidationError("Sign-up is by invitation only for this email address.")
         return email
 
-    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
-        from tracehound.accounts.invitations import accept_invitation, pending_invitation
-
-        user = super().save_user(request, user, form, commit=commit)
-        invitation = pending_invitation(request)
-        if commit and invitation is not None:
-            accept_invitation(invitation, user, request)
-        return user
-
     def confirm_email(self, request: HttpRequest, email_address: Any) -> bool:
         confirmed = bool(super().confirm_email(request, email_address))
         if confirmed:
