@@ -263,6 +263,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # allauth's session list
     "tracehound.projects",
     "tracehound.accounts",
     "tracehound.queue",

@@ -79,19 +79,6 @@ class AccountAdapter(DefaultAccountAdapter):
             return True
         return Organization.objects.exclude(signup_domains="").exists()
 
-    def clean_email(self, email: str) -> str:
-        from tracehound.accounts.invitations import pending_invitation
-
-        email = super().clean_email(email)
-        invitation = pending_invitation(context.request)
-        if invitation is not None:
-            if email.lower() != invitation.email.lower():
-                raise ValidationError("Sign up with the address the invitation was sent to.")
-            return email
-        if not signup_domain_organizations(email):
-            raise ValidationError("Sign-up is by invitation only for this email address.")
-        return email
-
     def confirm_email(self, request: HttpRequest, email_address: Any) -> bool:
         confirmed = bool(super().confirm_email(request, email_address))
         if confirmed:

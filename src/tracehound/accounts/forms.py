@@ -11,7 +11,7 @@ from allauth.core import context
 from django import forms
 from django.core.validators import MaxLengthValidator
 
-from tracehound.accounts.adapter import has_unverified_signup
+from tracehound.accounts.adapter import has_unverified_signup, signup_domain_organizations
 
 
 class LoginForm(AllauthLoginForm):
@@ -62,3 +62,16 @@ class SignupForm(AllauthSignupForm):
         invitation = pending_invitation(context.request)
         if invitation is not None:
             self.initial["email"] = invitation.email
+
+    def clean_email(self) -> str:
+        from tracehound.accounts.invitations import pending_invitation
+
+        email = str(super().clean_email())
+        invitation = pending_invitation(context.request)
+        if invitation is not None:
+            if email.lower() != invitation.email.lower():
+                raise forms.ValidationError("Sign up with the address the invitation was sent to.")
+            return email
+        if not signup_domain_organizations(email):
+            raise forms.ValidationError("Sign-up is by invitation only for this email address.")
+        return email
