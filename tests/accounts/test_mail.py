@@ -89,7 +89,9 @@ def test_an_invitation_is_delivered_by_a_real_smtp_server():
             **email_settings(f"smtp://127.0.0.1:{port}"),
             DEFAULT_FROM_EMAIL="tracehound@example.com",
         ):
-            _, link = invite(Organization.objects.get(slug="acme"), "new@example.com", "member", [], None)
+            _, link = invite(
+                Organization.objects.get(slug="acme"), "new@example.com", "member", [], None
+            )
     finally:
         controller.stop()
     [(sender, recipients, content)] = inbox.messages

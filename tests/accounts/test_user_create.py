@@ -44,10 +44,14 @@ def test_a_member_joins_existing_teams():
     org = Organization.objects.get(slug="acme")
     Team.objects.create(organization=org, slug="web", name="Web")
     Team.objects.create(organization=org, slug="ops", name="Ops")
-    user_create("bob", "--email", "bob@example.com", "--org", "acme", "--team", "web", "--team", "ops")
+    user_create(
+        "bob", "--email", "bob@example.com", "--org", "acme", "--team", "web", "--team", "ops"
+    )
     member = OrganizationMember.objects.get(user__username="bob")
     assert member.role == "member"
-    assert sorted(TeamMember.objects.filter(member=member).values_list("team__slug", flat=True)) == [
+    assert sorted(
+        TeamMember.objects.filter(member=member).values_list("team__slug", flat=True)
+    ) == [
         "ops",
         "web",
     ]

@@ -45,9 +45,7 @@ def post(body, token: str, url: str = URL) -> Answer:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     client = Client(enforce_csrf_checks=True)
     return Answer(
-        client.post(
-            url, raw, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
-        )
+        client.post(url, raw, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
     )
 
 
@@ -57,7 +55,9 @@ def manager_token(acme):
 
 
 def test_a_manager_invites_with_a_role_and_teams(manager_token):
-    response = post({"email": "new@example.com", "orgRole": "admin", "teams": ["web"]}, manager_token)
+    response = post(
+        {"email": "new@example.com", "orgRole": "admin", "teams": ["web"]}, manager_token
+    )
     assert response.status == 201, response.body
     data = response.json()
     assert data["email"] == "new@example.com" and data["orgRole"] == "admin"
@@ -85,7 +85,9 @@ def test_a_member_is_refused_naming_the_scope(acme):
 
 
 def test_another_organization_answers_404_naming_nothing(acme, manager_token):
-    response = post({"email": "x@example.com"}, manager_token, "/api/0/organizations/other/members/")
+    response = post(
+        {"email": "x@example.com"}, manager_token, "/api/0/organizations/other/members/"
+    )
     assert response.status == 404 and "other" not in response.json()["detail"]
     response = post({"email": "x@example.com"}, manager_token, "/api/0/organizations/nope/members/")
     assert response.status == 404

@@ -27,9 +27,7 @@ BAD_CREDENTIALS = "Your username and password didn't match. Please try again."
 THROTTLED = (
     "Too many failed log-ins for this account or from this address. Try again in 15 minutes."
 )
-SSO_REQUIRED = (
-    "Your organization requires single sign-on: use its button below to log in."
-)
+SSO_REQUIRED = "Your organization requires single sign-on: use its button below to log in."
 
 
 def _login_name(credentials: dict[str, Any]) -> str:

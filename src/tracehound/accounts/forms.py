@@ -20,11 +20,12 @@ class LoginForm(AllauthLoginForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields.pop("login")
+        fields: dict[str, forms.Field] = self.fields
+        field = fields.pop("login")
         # Longer is no user name or address of ours; SQLite's LIKE refuses huge ones.
         field.validators.append(MaxLengthValidator(254))
         field.widget.attrs.update({"autocomplete": "username", "autofocus": True})
-        self.fields = {"username": field, **self.fields}
+        self.fields = {"username": field, **fields}
 
     def clean_username(self) -> str:
         return str(self.cleaned_data["username"]).strip()
@@ -32,7 +33,7 @@ class LoginForm(AllauthLoginForm):
     def clean(self) -> dict[str, Any]:
         if "username" in self.cleaned_data:
             self.cleaned_data["login"] = self.cleaned_data["username"]
-        cleaned: dict[str, Any] = super().clean()
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[no-untyped-call]
         login = getattr(self, "_login", None)
         if login is not None and not has_unverified_signup(login.user):
             # Verification is for sign-ups (see settings); other accounts log straight in.
@@ -47,9 +48,10 @@ class InvitationForm(forms.Form):
 
     def __init__(self, *args: Any, roles: list[str], teams: list[tuple[str, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(r, r.capitalize()) for r in roles]
-        self.fields["teams"].choices = teams
-        self.fields["teams"].widget = forms.CheckboxSelectMultiple(choices=teams)
+        role: Any = self.fields["role"]
+        role.choices = [(r, r.capitalize()) for r in roles]
+        chosen: Any = self.fields["teams"]
+        chosen.choices = teams
 
 
 class SignupForm(AllauthSignupForm):

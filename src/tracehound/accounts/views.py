@@ -23,7 +23,7 @@ from tracehound.accounts.throttle import is_login_throttled
 from tracehound.ingest.app import client_address
 
 
-class LoginView(AllauthLoginView):  # type: ignore[misc]
+class LoginView(AllauthLoginView):
     """allauth's log-in (two-factor, verification) at /login/, with the SSO buttons."""
 
     template_name = "account/login.html"
@@ -35,7 +35,7 @@ class LoginView(AllauthLoginView):  # type: ignore[misc]
             from tracehound.accounts.adapter import _signal_failure
 
             _signal_failure(request, {"username": username[:150]})
-            form = self.get_form_class()(request=request, initial={"username": username[:150]})
+            form = self.get_form_class()(request=request, initial={"username": username[:150]})  # type: ignore[no-untyped-call]
             context = self.get_context_data(form=form, throttled=THROTTLED)
             return self.render_to_response(context, status=429)
         response: HttpResponse = super().post(request, *args, **kwargs)
