@@ -37,7 +37,9 @@ def test_an_invitee_signs_up_from_the_link_and_sees_the_organization(
     browser,  # noqa: F811
 ):
     info = orjson.loads(
-        server.tracehound("invite", "acme", "nora@example.com", "--role", "manager", "--json").stdout
+        server.tracehound(
+            "invite", "acme", "nora@example.com", "--role", "manager", "--json"
+        ).stdout
     )
     page = browser.new_page()
     refused = csp_watch(page)
