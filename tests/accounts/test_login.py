@@ -194,3 +194,12 @@ def test_turning_totp_off_is_audited(client, ann):
     assert response.status_code == 302
     assert not Authenticator.objects.filter(user=ann, type="totp").exists()
     assert AuditLogEntry.objects.filter(action="mfa.disable", actor=ann).count() == 1
+
+
+def test_guesses_by_email_and_by_name_share_one_limit(client, ann):
+    for n in range(3):
+        log_in(client, "ann@example.com", "wrong", REMOTE_ADDR=f"198.51.100.{n}")
+    for n in range(2):
+        log_in(client, "ann", "wrong", REMOTE_ADDR=f"198.51.100.{n + 10}")
+    assert log_in(client, "ANN@example.com", PASSWORD, REMOTE_ADDR="203.0.113.5").status_code == 429
+    assert log_in(client, "ann", PASSWORD, REMOTE_ADDR="203.0.113.6").status_code == 429

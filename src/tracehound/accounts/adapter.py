@@ -30,8 +30,29 @@ THROTTLED = (
 SSO_REQUIRED = "Your organization requires single sign-on: use its button below to log in."
 
 
+def throttle_name(typed: str) -> str:
+    """The account a log-in names, for the throttle: an address of a user counts as
+    their user name, so guesses by email and by name share one limit. Unknown names
+    count as typed (the same query runs either way)."""
+    typed = typed.strip()
+    if "@" not in typed or len(typed) > 254 or "\x00" in typed:
+        return typed
+    from django.contrib.auth import get_user_model
+
+    found = (
+        EmailAddress.objects.filter(email__iexact=typed)
+        .values_list("user__username", flat=True)
+        .first()
+        or get_user_model()
+        .objects.filter(email__iexact=typed)
+        .values_list("username", flat=True)
+        .first()
+    )
+    return str(found or typed)
+
+
 def _login_name(credentials: dict[str, Any]) -> str:
-    return str(credentials.get("username") or credentials.get("email") or "")
+    return throttle_name(str(credentials.get("username") or credentials.get("email") or ""))
 
 
 def _signal_failure(request: HttpRequest | None, credentials: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from tracehound.accounts import invitations
 from tracehound.accounts.access import organization_access
-from tracehound.accounts.adapter import THROTTLED
+from tracehound.accounts.adapter import THROTTLED, throttle_name
 from tracehound.accounts.forms import InvitationForm
 from tracehound.accounts.models import Invitation
 from tracehound.accounts.sso import login_providers
@@ -30,7 +30,7 @@ class LoginView(AllauthLoginView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = str(request.POST.get("username", ""))
-        if is_login_throttled(username, client_address(request.META)):
+        if is_login_throttled(throttle_name(username), client_address(request.META)):
             # Refused before the password is checked: a right one must not show.
             from tracehound.accounts.adapter import _signal_failure
 
