@@ -8,10 +8,12 @@ import re
 import pytest
 from allauth.mfa.models import Authenticator
 from django.contrib.auth import get_user_model, user_login_failed
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.contrib.auth.signals import user_logged_in
+from django.test import override_settings
 
 from tracehound.accounts.adapter import BAD_CREDENTIALS, SSO_REQUIRED
-from tracehound.accounts.models import AuditLogEntry
+from tracehound.accounts.models import AuditLogEntry, LoginFailure
 from tracehound.projects.actions import create_project
 from tracehound.projects.models import Organization, OrganizationMember
 
@@ -203,3 +205,31 @@ def test_guesses_by_email_and_by_name_share_one_limit(client, ann):
         log_in(client, "ann", "wrong", REMOTE_ADDR=f"198.51.100.{n + 10}")
     assert log_in(client, "ANN@example.com", PASSWORD, REMOTE_ADDR="203.0.113.5").status_code == 429
     assert log_in(client, "ann", PASSWORD, REMOTE_ADDR="203.0.113.6").status_code == 429
+
+
+class CountingHasher(MD5PasswordHasher):
+    """Counts password hashings: the time of a failed log-in is theirs."""
+
+    calls = 0
+
+    def encode(self, password, salt):
+        CountingHasher.calls += 1
+        return super().encode(password, salt)
+
+
+@override_settings(PASSWORD_HASHERS=["tests.accounts.test_login.CountingHasher"])
+def test_a_failed_log_in_hashes_as_often_whether_or_not_the_account_exists(client):
+    get_user_model().objects.create_user("ann", "ann@example.com", PASSWORD)
+    counts = {}
+    for name, username in [
+        ("unknown user", "nobody"),
+        ("known user", "ann"),
+        ("unknown email", "nobody@example.com"),
+        ("known email", "ann@example.com"),
+    ]:
+        LoginFailure.objects.all().delete()
+        CountingHasher.calls = 0
+        assert log_in(client, username, "not-the-password").status_code == 200
+        counts[name] = CountingHasher.calls
+    assert counts["unknown user"] == counts["known user"] >= 1
+    assert counts["unknown email"] == counts["known email"] >= 1

@@ -30,6 +30,14 @@ class LoginForm(AllauthLoginForm):
     def clean_username(self) -> str:
         return str(self.cleaned_data["username"]).strip()
 
+    def user_credentials(self) -> dict[str, Any]:
+        credentials: dict[str, Any] = super().user_credentials()
+        if "email" in credentials:
+            # allauth would also try the address as a user name, which checks the password
+            # twice for a known address and once for an unknown one: a timing leak.
+            credentials.pop("username", None)
+        return credentials
+
     def clean(self) -> dict[str, Any]:
         if "username" in self.cleaned_data:
             self.cleaned_data["login"] = self.cleaned_data["username"]
