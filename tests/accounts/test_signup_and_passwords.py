@@ -59,6 +59,12 @@ def test_an_allowed_domain_signs_up_and_joins_once_the_address_is_verified(clien
     assert AuditLogEntry.objects.filter(action="member.add", organization=acme).count() == 1
 
 
+def test_the_login_page_offers_sign_up_only_when_a_domain_is_allowed(client, acme):
+    assert b"/accounts/signup/" in client.get("/login/").content
+    Organization.objects.update(signup_domains="")
+    assert b"/accounts/signup/" not in client.get("/login/").content
+
+
 def test_another_domain_cannot_sign_up(client, acme):
     response = sign_up(client, "eve@evil.example")
     assert response.status_code == 200

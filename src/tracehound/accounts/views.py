@@ -21,6 +21,7 @@ from tracehound.accounts.models import Invitation
 from tracehound.accounts.sso import login_providers
 from tracehound.accounts.throttle import is_login_throttled
 from tracehound.ingest.app import client_address
+from tracehound.projects.models import Organization
 
 
 class LoginView(AllauthLoginView):
@@ -44,6 +45,8 @@ class LoginView(AllauthLoginView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context: dict[str, Any] = super().get_context_data(**kwargs)
         context["sso_providers"] = login_providers()
+        # Someone's organization lets their email domain sign up.
+        context["signup_open"] = Organization.objects.exclude(signup_domains="").exists()
         return context
 
 
