@@ -11,6 +11,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods
 
 from tracehound.accounts import invitations
@@ -24,8 +26,10 @@ from tracehound.ingest.app import client_address
 from tracehound.projects.models import Organization
 
 
+@method_decorator(ensure_csrf_cookie, name="dispatch")
 class LoginView(AllauthLoginView):
-    """allauth's log-in (two-factor, verification) at /login/, with the SSO buttons."""
+    """allauth's log-in (two-factor, verification) at /login/, with the SSO buttons.
+    The CSRF cookie is set even when a logged-in visitor is sent on (scripts use it)."""
 
     template_name = "account/login.html"
 
