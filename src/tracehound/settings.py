@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from tracehound.accounts.mail import email_settings as _email_settings
+
 
 def env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -261,12 +263,18 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # allauth's session list
     "tracehound.projects",
     "tracehound.accounts",
     "tracehound.queue",
     "tracehound.issues",
     "tracehound.events",
     "tracehound.web",
+    # After our apps, so our templates override allauth's.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
 ]
 
 MIDDLEWARE = [
@@ -279,6 +287,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # Records each session (address, browser, last seen) so it can be listed and ended.
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]
 
 ROOT_URLCONF = "tracehound.urls"
@@ -322,6 +333,62 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Local accounts (django-allauth; see accounts/adapter.py and docs in README.md).
+# allauth's backend logs in by username or email; Django's stays for logins made by
+# code (single sign-on logs its users in with it).
+AUTHENTICATION_BACKENDS = [
+    "allauth.account.auth_backends.AuthenticationBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ACCOUNT_ADAPTER = "tracehound.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {
+    "login": "tracehound.accounts.forms.LoginForm",
+    "signup": "tracehound.accounts.forms.SignupForm",
+}
+USERSESSIONS_ADAPTER = "tracehound.accounts.adapter.UserSessionsAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# Sign-ups (by invitation or from an allowed email domain) must prove their address;
+# accounts made by `tracehound user create` or SSO have no unverified address to prove.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "login"
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+# A reset request for an unknown address sends nothing and looks the same.
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Tracehound] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if IS_HTTPS else "http"
+# Failed log-ins are limited in the database (accounts/throttle.py), shared by every
+# web process; allauth's own per-process limits stay for emails it sends.
+ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Tracehound"
+MFA_RECOVERY_CODE_COUNT = 10
+USERSESSIONS_TRACK_ACTIVITY = True
+TRACEHOUND_INVITATION_DAYS = env_int("TRACEHOUND_INVITATION_DAYS", 7, minimum=1, maximum=90)
+
+# Outgoing email (invitations, verification, password reset): accounts/mail.py.
+_email = _email_settings(env_str("TRACEHOUND_EMAIL_URL", ""))
+EMAIL_BACKEND: str = _email["EMAIL_BACKEND"]
+EMAIL_HOST: str = _email["EMAIL_HOST"]
+EMAIL_PORT: int = _email["EMAIL_PORT"]
+EMAIL_HOST_USER: str = _email["EMAIL_HOST_USER"]
+EMAIL_HOST_PASSWORD: str = _email["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS: bool = _email["EMAIL_USE_TLS"]
+EMAIL_USE_SSL: bool = _email["EMAIL_USE_SSL"]
+EMAIL_TIMEOUT: int = _email["EMAIL_TIMEOUT"]
+DEFAULT_FROM_EMAIL = env_str("TRACEHOUND_EMAIL_FROM", "tracehound@localhost")
+if "@" not in DEFAULT_FROM_EMAIL or "\n" in DEFAULT_FROM_EMAIL:
+    raise ImproperlyConfigured(
+        f"TRACEHOUND_EMAIL_FROM must be an email address, got {DEFAULT_FROM_EMAIL!r}"
+    )
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SESSION_COOKIE_HTTPONLY = True
 # With an https BASE_URL, TLS usually ends at a reverse proxy that says so in
 # X-Forwarded-Proto (it must overwrite the header clients send).

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from tracehound.web import issue_views, list_views, views
@@ -18,8 +17,6 @@ urlpatterns = [
     path("", include("tracehound.web.members_urls")),
     path("", include("tracehound.web.settings_urls")),
     path("", include("tracehound.web.token_urls")),
-    path("login/", views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("<slug:org>/<slug:project>/", list_views.project_issues, name="project-issues"),
     path("<slug:org>/<slug:project>/bulk/", list_views.bulk_action, name="bulk-action"),

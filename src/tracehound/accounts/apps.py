@@ -6,5 +6,6 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        # Connects the login audit receivers (accounts/signals.py).
-        from tracehound.accounts import signals  # noqa: F401
+        # Connect the login audit receivers (accounts/signals.py) and allauth's
+        # (accounts/receivers.py: audit entries, joining on sign-up by invitation).
+        from tracehound.accounts import receivers, signals  # noqa: F401

@@ -1,22 +1,42 @@
 import getpass
+import os
 import sys
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from tracehound.accounts.access import ROLES
+from tracehound.projects.models import Organization, OrganizationMember, Team, TeamMember
+
+PASSWORD_VARIABLE = "TRACEHOUND_USER_PASSWORD"
+
 
 class Command(BaseCommand):
-    help = "Manage users. `user create USERNAME` makes an ordinary user (see --superuser)."
+    help = (
+        "Manage users. `user create USERNAME --email EMAIL [--org ORG --role ROLE]"
+        " [--team TEAM]...` makes a user (see --superuser); the password comes from"
+        f" {PASSWORD_VARIABLE}, --password-stdin or a prompt."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="create a user")
         create.add_argument("username")
         create.add_argument("--email", default="")
+        create.add_argument(
+            "--org",
+            help="make the user a member of this organization (created if missing, for"
+            " an owner: the first set-up)",
+        )
+        create.add_argument("--role", choices=ROLES, help="their role in --org (member)")
+        create.add_argument(
+            "--team", action="append", default=[], help="a team of --org (may be repeated)"
+        )
         create.add_argument(
             "--password-stdin",
             action="store_true",
@@ -36,6 +56,19 @@ class Command(BaseCommand):
             user.full_clean(exclude=["password"])
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
+        org_slug, role, team_slugs = options["org"], options["role"], options["team"]
+        if (role or team_slugs) and not org_slug:
+            raise CommandError("--role and --team need --org")
+        role = role or "member"
+        org = Organization.objects.filter(slug=org_slug).first() if org_slug else None
+        if org_slug and org is None and role != "owner":
+            raise CommandError(
+                f"no organization {org_slug!r} (it is created only for its first owner:"
+                " add --role owner)"
+            )
+        teams = [self.get_team(org, slug) for slug in dict.fromkeys(team_slugs)] if org else []
+        if team_slugs and org is None:
+            raise CommandError(f"no team {team_slugs[0]!r}: the organization is new")
         password = self.read_password(options["password_stdin"])
         try:
             validate_password(password, user)
@@ -45,24 +78,56 @@ class Command(BaseCommand):
         with transaction.atomic():
             if User.objects.filter(username=user.username).exists():
                 raise CommandError(f"a user named {user.username!r} already exists")
+            if user.email and EmailAddress.objects.filter(email__iexact=user.email).exists():
+                raise CommandError(f"another user has the address {user.email}")
             user.save()
+            if user.email:
+                # The operator vouches for it: no verification email.
+                EmailAddress.objects.create(
+                    user=user, email=user.email, verified=True, primary=True
+                )
+            if org_slug:
+                if org is None:
+                    org = Organization(slug=org_slug, name=org_slug)
+                    try:
+                        org.full_clean()
+                    except ValidationError as exc:
+                        raise CommandError(f"--org: {' '.join(exc.messages)}") from None
+                    org.save()
+                member = OrganizationMember.objects.create(organization=org, user=user, role=role)
+                for team in teams:
+                    TeamMember.objects.create(team=team, member=member)
         if user.is_superuser:
             self.stdout.write(f"Created superuser {user.username} (sees every organization)")
+        elif org is not None:
+            where = f" in {', '.join('#' + t.slug for t in teams)}" if teams else ""
+            self.stdout.write(f"Created user {user.username}, {role} of {org.slug}{where}")
         else:
             self.stdout.write(
                 f"Created user {user.username}. Give them a project with"
                 f" `tracehound project create ORG/PROJECT --owner {user.username}`"
             )
 
+    def get_team(self, org: Organization, slug: str) -> Team:
+        team = Team.objects.filter(organization=org, slug=slug).first()
+        if team is None:
+            raise CommandError(f"no team {slug!r} in {org.slug}")
+        return team
+
     def read_password(self, from_stdin: bool) -> str:
         if from_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
+        elif os.environ.get(PASSWORD_VARIABLE):
+            password = os.environ[PASSWORD_VARIABLE]
         elif sys.stdin.isatty():
             password = getpass.getpass("Password: ")
             if getpass.getpass("Password (again): ") != password:
                 raise CommandError("the passwords did not match")
         else:
-            raise CommandError("no terminal to ask for a password: use --password-stdin")
+            raise CommandError(
+                f"no terminal to ask for a password: set {PASSWORD_VARIABLE} or use"
+                " --password-stdin"
+            )
         if not password:
             raise CommandError("the password is empty")
         return password

@@ -1,0 +1,82 @@
+"""POST /api/0/organizations/{org}/members/: invite someone, as Sentry's API does.
+
+H2's members view answers GET on the same path and hands POST to `invite_member`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+
+from tracehound.accounts import invitations
+from tracehound.accounts.access import ROLES, organization_access
+from tracehound.accounts.models import Invitation
+from tracehound.api.auth import api_endpoint
+from tracehound.api.errors import ApiError, InvalidBody, json_object
+from tracehound.api.serializers import iso
+from tracehound.projects.models import Team
+
+
+def serialize_invitation(invitation: Invitation) -> dict[str, Any]:
+    """Sentry's shape of a member who has not joined yet."""
+    teams = sorted(t.slug for t in invitation.teams.all())
+    inviter = invitation.invited_by
+    return {
+        "id": str(invitation.pk),
+        "email": invitation.email,
+        "name": invitation.email,
+        "user": None,
+        "orgRole": invitation.role,
+        "role": invitation.role,
+        "roleName": invitation.role.capitalize(),
+        "pending": True,
+        "expired": False,
+        "flags": {"sso:linked": False, "sso:invalid": False},
+        "dateCreated": iso(invitation.created_at),
+        "inviteStatus": "approved",
+        "inviterName": inviter.get_username() if inviter is not None else None,
+        "teams": teams,
+        "teamRoles": [{"teamSlug": slug, "role": None} for slug in teams],
+    }
+
+
+def _read(request: HttpRequest) -> tuple[str, str, list[str]]:
+    try:
+        body = json_object(request.body)
+    except InvalidBody as exc:
+        raise ApiError(400, f"The body {exc}.") from None
+    email = body.get("email")
+    if not isinstance(email, str) or not email.strip():
+        raise ApiError(400, "email: a string is required.")
+    role = body.get("orgRole", body.get("role", "member"))
+    if not isinstance(role, str) or role not in ROLES:
+        raise ApiError(400, f"orgRole: must be one of {', '.join(ROLES)}.")
+    teams = body.get("teams", [])
+    for entry in body.get("teamRoles") or []:  # Sentry's newer form
+        if isinstance(entry, dict) and isinstance(entry.get("teamSlug"), str):
+            teams = [*teams, entry["teamSlug"]] if isinstance(teams, list) else teams
+    if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
+        raise ApiError(400, "teams: must be a list of team slugs.")
+    return email, role, teams
+
+
+@api_endpoint("POST", scopes={"POST": "member:write"})
+def invite_member(request: HttpRequest, org: str) -> JsonResponse:
+    access = organization_access(request, org, scope="member:write")
+    email, role, slugs = _read(request)
+    found = {t.slug: t for t in Team.objects.filter(organization=access.organization)}
+    unknown = [s for s in slugs if s not in found]
+    if unknown:
+        raise ApiError(400, f"teams: no team {unknown[0][:50]!r} in this organization.")
+    try:
+        invitation, _ = invitations.invite(
+            access.organization,
+            email,
+            role,
+            [found[s] for s in dict.fromkeys(slugs)],
+            request.user,
+            request,
+        )
+    except invitations.InvitationError as exc:
+        raise ApiError(400, str(exc)) from None
+    return JsonResponse(serialize_invitation(invitation), status=201)
