@@ -12,7 +12,7 @@ from tracehound.accounts.models import ApiToken, Invitation
 from tracehound.projects.actions import create_project
 from tracehound.projects.models import Organization, OrganizationMember, Team
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.invite_urls")]
+pytestmark = [pytest.mark.django_db]
 
 URL = "/api/0/organizations/acme/members/"
 

@@ -183,7 +183,7 @@ def test_project_create_refuses_a_malformed_name(fresh_server: Server):
 
 def test_token_create_prints_a_working_token(fresh_server: Server):
     token = orjson.loads(run(fresh_server, "token", "create", "admin", "--json").stdout)["token"]
-    assert len(token) == 64
+    assert token.startswith("thp_") and len(token) == 4 + 64  # prefix, 256 random bits
     assert run(fresh_server, "token", "create", "nobody").returncode != 0
 
 

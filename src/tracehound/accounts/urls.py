@@ -1,7 +1,6 @@
 """Routes of local accounts (see tracehound/urls.py): allauth's pages under /accounts/,
 the account page, invitations."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 
@@ -9,7 +8,7 @@ from tracehound.accounts import views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("login/", views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     # One log-in page (with the throttle's 429 and the SSO buttons): allauth's links
     # to its own lead there.
     path(

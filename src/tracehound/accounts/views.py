@@ -7,6 +7,7 @@ from typing import Any
 from allauth.account.views import LoginView as AllauthLoginView
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,13 +21,30 @@ from tracehound.accounts.access import organization_access
 from tracehound.accounts.adapter import THROTTLED, throttle_name
 from tracehound.accounts.forms import InvitationForm
 from tracehound.accounts.models import Invitation
-from tracehound.accounts.sso import login_providers
+from tracehound.accounts.sso import login_providers, sso_logout_url
 from tracehound.accounts.throttle import is_login_throttled
 from tracehound.ingest.app import client_address
 from tracehound.projects.models import Organization
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")
+class LogoutView(auth_views.LogoutView):
+    """Django's log-out (POST); a session that came from single sign-on is then sent to
+    the provider's end_session_endpoint (RP-initiated logout) when it has one."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        provider_url = sso_logout_url(request)  # read before the session is flushed
+        response = super().post(request, *args, **kwargs)
+        if provider_url is None:
+            return response
+        # As for the SSO log-in: a page of our own with a Refresh header, since the
+        # CSP's form-action 'self' would block a redirect to the provider after a POST.
+        page = render(request, "sso/logout_redirect.html", {"url": provider_url})
+        page["Refresh"] = f"0;url={provider_url}"
+        page["Cache-Control"] = "no-store"
+        return page
+
+
 class LoginView(AllauthLoginView):
     """allauth's log-in (two-factor, verification) at /login/, with the SSO buttons.
     The CSRF cookie is set even when a logged-in visitor is sent on (scripts use it)."""

@@ -26,6 +26,7 @@ from tracehound.accounts.access import (
 )
 from tracehound.api.auth import api_endpoint
 from tracehound.api.errors import ApiError, InvalidBody, json_object
+from tracehound.api.invitations import invite_member
 from tracehound.api.issues import int_param
 from tracehound.api.pagination import SortKey, link_header, paginate, request_cursor
 from tracehound.api.serializers import iso
@@ -148,8 +149,11 @@ def find_member(access: Access, member_id: str) -> OrganizationMember:
     return member
 
 
-@api_endpoint("GET", scopes={"GET": "member:read"})
+@api_endpoint("GET", "POST", scopes={"GET": "member:read", "POST": "member:write"})
 def member_list(request: HttpRequest, org: str) -> HttpResponse:
+    """GET: the members; POST: invite one (Sentry's shape, api/invitations.py)."""
+    if request.method == "POST":
+        return invite_member(request, org)
     access = organization_access(request, org, scope="member:read")
     return paged(request, members_of(access.organization), serialize_member)
 
