@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from allauth.account.views import LoginView as AllauthLoginView
 from django.contrib import messages
@@ -11,6 +12,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -66,7 +68,8 @@ class LoginView(AllauthLoginView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context: dict[str, Any] = super().get_context_data(**kwargs)
-        context["sso_providers"] = login_providers()
+        org = self.request.GET.get("org")
+        context["sso_providers"] = login_providers(org if isinstance(org, str) else None)
         # Someone's organization lets their email domain sign up.
         context["signup_open"] = Organization.objects.exclude(signup_domains="").exists()
         return context
@@ -97,6 +100,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     except invitations.InvitationError as error:
         return _invitation_error(request, error)
     if request.user.is_authenticated:
+        if not invitations.has_address(request.user, invitation.email):
+            return _invitation_error(request, invitations.wrong_account_error(invitation))
         if request.method == "POST":
             try:
                 invitations.accept_invitation(invitation, request.user, request)
@@ -107,6 +112,16 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "account/invitation.html", {"invitation": invitation})
     if request.method == "POST":
         return redirect(request.path)
+    if invitation.organization.require_sso:
+        # Its members log in through single sign-on: no sign-up, no stashed invitation.
+        login_url = reverse("login") + "?" + urlencode(
+            {"org": invitation.organization.slug, "next": request.path}
+        )
+        return render(
+            request,
+            "account/invitation.html",
+            {"invitation": invitation, "sso_login_url": login_url},
+        )
     invitations.remember_invitation(request, invitation)
     has_account = (
         get_user_model().objects.filter(email__iexact=invitation.email, is_active=True).exists()
@@ -159,6 +174,10 @@ def organization_invitations(request: HttpRequest, org: str) -> HttpResponse:
                     )
         elif action in ("revoke", "resend"):
             invitation = _pending(organization, request.POST.get("invitation", ""))
+            try:
+                invitations.require_manageable(invitation, access)
+            except invitations.InvitationError as error:
+                return _invitation_error(request, error)
             if action == "revoke":
                 invitations.revoke(invitation, request)
                 messages.success(request, f"Invitation to {invitation.email} withdrawn.")
