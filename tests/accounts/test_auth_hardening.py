@@ -271,7 +271,9 @@ def test_a_right_two_factor_code_forgets_the_wrong_ones(client):
 
 def test_letter_case_variants_share_the_account_limit(client):
     make_user("annabel")
-    for n, spelling in enumerate(["annabel", "ANNABEL", "Annabel", "aNNABEL", "ANNABEL@example.com"]):
+    for n, spelling in enumerate(
+        ["annabel", "ANNABEL", "Annabel", "aNNABEL", "ANNABEL@example.com"]
+    ):
         response = client.post(
             "/login/", {"username": spelling, "password": "wrong"}, REMOTE_ADDR=f"10.0.{n}.1"
         )
@@ -285,7 +287,9 @@ def test_letter_case_variants_share_the_account_limit(client):
 def test_unknown_names_are_limited_by_their_casefolded_spelling(client):
     for n, spelling in enumerate(["Ghost", "GHOST", "ghost", "gHoSt", "GhOsT"]):
         client.post("/login/", {"username": spelling, "password": "x"}, REMOTE_ADDR=f"10.1.{n}.1")
-    response = client.post("/login/", {"username": "ghost", "password": "x"}, REMOTE_ADDR="10.9.9.9")
+    response = client.post(
+        "/login/", {"username": "ghost", "password": "x"}, REMOTE_ADDR="10.9.9.9"
+    )
     assert response.status_code == 429
 
 

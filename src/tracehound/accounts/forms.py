@@ -143,7 +143,7 @@ class SetPasswordForm(AllauthSetPasswordForm):
     def clean(self) -> dict[str, Any]:
         if self.user is not None and sso_only(self.user):
             raise forms.ValidationError(SSO_NO_PASSWORD)
-        cleaned: dict[str, Any] = super().clean()
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[no-untyped-call]
         return cleaned
 
 

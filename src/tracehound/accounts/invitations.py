@@ -157,9 +157,7 @@ def resend(invitation: Invitation, request: HttpRequest) -> str:
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         invitation.token_hash = _hash(token)
-        invitation.expires_at = timezone.now() + timedelta(
-            days=settings.TRACEHOUND_INVITATION_DAYS
-        )
+        invitation.expires_at = timezone.now() + timedelta(days=settings.TRACEHOUND_INVITATION_DAYS)
         invitation.save(update_fields=["token_hash", "expires_at"])
         audit.record(
             "invite.create",

@@ -36,6 +36,4 @@ def sso_only(user: Any) -> bool:
     """A user made by single sign-on, without a local password: no reset, no setting one."""
     from tracehound.accounts.models import ExternalIdentity
 
-    return (
-        not user.has_usable_password() and ExternalIdentity.objects.filter(user=user).exists()
-    )
+    return not user.has_usable_password() and ExternalIdentity.objects.filter(user=user).exists()

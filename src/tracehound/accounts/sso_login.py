@@ -71,9 +71,7 @@ def linkable_user(provider: Provider, email: str) -> Any:
     from allauth.account.models import EmailAddress
 
     User = get_user_model()
-    by_address = User.objects.filter(
-        emailaddress__email__iexact=email, emailaddress__verified=True
-    )
+    by_address = User.objects.filter(emailaddress__email__iexact=email, emailaddress__verified=True)
     by_field = User.objects.filter(email__iexact=email).exclude(
         pk__in=EmailAddress.objects.values("user_id")
     )

@@ -114,8 +114,10 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         return redirect(request.path)
     if invitation.organization.require_sso:
         # Its members log in through single sign-on: no sign-up, no stashed invitation.
-        login_url = reverse("login") + "?" + urlencode(
-            {"org": invitation.organization.slug, "next": request.path}
+        login_url = (
+            reverse("login")
+            + "?"
+            + urlencode({"org": invitation.organization.slug, "next": request.path})
         )
         return render(
             request,
