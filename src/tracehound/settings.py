@@ -347,6 +347,7 @@ ACCOUNT_FORMS = {
     "signup": "tracehound.accounts.forms.SignupForm",
     "reset_password": "tracehound.accounts.forms.ResetPasswordForm",
     "set_password": "tracehound.accounts.forms.SetPasswordForm",
+    "reset_password_from_key": "tracehound.accounts.forms.ResetPasswordKeyForm",
 }
 USERSESSIONS_ADAPTER = "tracehound.accounts.adapter.UserSessionsAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}

@@ -449,3 +449,28 @@ def test_the_sso_settings_page_shows_the_organizations_login_link(client, evil):
     client.force_login(make_user("boss", evil, "owner"))
     page = client.get("/organizations/evil/settings/sso/")
     assert b"/login/?org=evil" in page.content
+
+
+def test_a_reset_link_issued_earlier_sets_no_password_for_an_sso_user(client, settings):
+    from allauth.account.forms import default_token_generator
+    from allauth.account.utils import user_pk_to_url_str
+
+    sam = sso_user(settings)
+    key = default_token_generator.make_token(sam)
+    url = f"/accounts/password/reset/key/{user_pk_to_url_str(sam)}-{key}/"
+    page = client.get(url, follow=True)
+    target = page.redirect_chain[-1][0] if page.redirect_chain else url
+    response = client.post(
+        target, {"password1": "new-long-pass-phrase-1", "password2": "new-long-pass-phrase-1"}
+    )
+    assert response.status_code == 200 and b"single sign-on" in response.content
+    sam.refresh_from_db()
+    assert not sam.has_usable_password()
+
+
+def test_a_failed_password_try_keeps_the_organizations_buttons(client, evil):
+    org_provider(evil, trusted=False)
+    page = client.get("/login/?org=evil")
+    assert b'action="/login/?org=evil"' in page.content
+    response = client.post("/login/?org=evil", {"username": "x", "password": "y"})
+    assert response.status_code == 200 and b"/sso/evil-idp/login/" in response.content

@@ -7,6 +7,7 @@ from typing import Any
 from allauth.account import app_settings as allauth_settings
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
+from allauth.account.forms import ResetPasswordKeyForm as AllauthResetPasswordKeyForm
 from allauth.account.forms import SetPasswordForm as AllauthSetPasswordForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.core import context
@@ -140,6 +141,16 @@ class ResetPasswordForm(AllauthResetPasswordForm):
 
 
 class SetPasswordForm(AllauthSetPasswordForm):
+    def clean(self) -> dict[str, Any]:
+        if self.user is not None and sso_only(self.user):
+            raise forms.ValidationError(SSO_NO_PASSWORD)
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[no-untyped-call]
+        return cleaned
+
+
+class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
+    """A reset link sent before SSO made the account (or before this check) sets none."""
+
     def clean(self) -> dict[str, Any]:
         if self.user is not None and sso_only(self.user):
             raise forms.ValidationError(SSO_NO_PASSWORD)

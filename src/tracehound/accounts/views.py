@@ -23,7 +23,7 @@ from tracehound.accounts.access import organization_access
 from tracehound.accounts.adapter import THROTTLED, throttle_name
 from tracehound.accounts.forms import InvitationForm
 from tracehound.accounts.models import Invitation
-from tracehound.accounts.sso import login_providers, sso_logout_url
+from tracehound.accounts.sso import ORG_SLUG, login_providers, sso_logout_url
 from tracehound.accounts.throttle import is_login_throttled
 from tracehound.ingest.app import client_address
 from tracehound.projects.models import Organization
@@ -69,7 +69,10 @@ class LoginView(AllauthLoginView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context: dict[str, Any] = super().get_context_data(**kwargs)
         org = self.request.GET.get("org")
-        context["sso_providers"] = login_providers(org if isinstance(org, str) else None)
+        org = org if isinstance(org, str) and ORG_SLUG.fullmatch(org) else None
+        context["sso_providers"] = login_providers(org)
+        # Kept across a failed password try (echoes what was typed; says nothing more).
+        context["org_query"] = urlencode({"org": org}) if org else ""
         # Someone's organization lets their email domain sign up.
         context["signup_open"] = Organization.objects.exclude(signup_domains="").exists()
         return context
