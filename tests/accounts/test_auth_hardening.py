@@ -191,6 +191,9 @@ def test_a_manager_cannot_resend_or_revoke_an_owners_invitation(
 ):
     before = Invitation.objects.values().get(pk=owner_invitation.pk)
     client.force_login(make_user("mgr", acme, "manager"))
+    page = client.get(INVITATIONS)
+    assert b"newowner@example.com" in page.content and b"above your role" in page.content
+    assert b'value="resend"' not in page.content
     response = client.post(INVITATIONS, {"action": action, "invitation": owner_invitation.pk})
     assert response.status_code == 403
     assert b"above your role" in response.content

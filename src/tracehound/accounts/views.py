@@ -212,7 +212,14 @@ def organization_invitations(request: HttpRequest, org: str) -> HttpResponse:
     return render(
         request,
         "account/organization_invitations.html",
-        {"org": organization, "access": access, "form": form, "pending": pending, "link": link},
+        {
+            "org": organization,
+            "access": access,
+            "form": form,
+            "pending": pending,
+            "link": link,
+            "manageable_roles": invitations.invitable_roles(access),
+        },
         status=status,
     )
 
