@@ -345,6 +345,9 @@ ACCOUNT_ADAPTER = "tracehound.accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {
     "login": "tracehound.accounts.forms.LoginForm",
     "signup": "tracehound.accounts.forms.SignupForm",
+    "reset_password": "tracehound.accounts.forms.ResetPasswordForm",
+    "set_password": "tracehound.accounts.forms.SetPasswordForm",
+    "reset_password_from_key": "tracehound.accounts.forms.ResetPasswordKeyForm",
 }
 USERSESSIONS_ADAPTER = "tracehound.accounts.adapter.UserSessionsAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
@@ -368,6 +371,11 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if IS_HTTPS else "http"
 # web process; allauth's own per-process limits stay for emails it sends.
 ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# The limit above also turns off allauth's on wrong codes: ours counts them instead.
+MFA_FORMS = {
+    "authenticate": "tracehound.accounts.forms.MfaAuthenticateForm",
+    "reauthenticate": "tracehound.accounts.forms.MfaReauthenticateForm",
+}
 MFA_TOTP_ISSUER = "Tracehound"
 MFA_RECOVERY_CODE_COUNT = 10
 USERSESSIONS_TRACK_ACTIVITY = True

@@ -8,10 +8,11 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from allauth.core import context
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 from django.contrib.auth import user_login_failed
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from tracehound.accounts import audit
 from tracehound.accounts.policy import local_login_allowed
@@ -94,8 +95,10 @@ class AccountAdapter(DefaultAccountAdapter):
         from tracehound.accounts.invitations import pending_invitation
         from tracehound.projects.models import Organization
 
-        if pending_invitation(request) is not None:
-            return True
+        invitation = pending_invitation(request)
+        if invitation is not None:
+            # Its members log in through single sign-on: no local account to sign up for.
+            return not invitation.organization.require_sso
         return Organization.objects.exclude(signup_domains="").exists()
 
     def confirm_email(self, request: HttpRequest, email_address: Any) -> bool:
@@ -120,6 +123,30 @@ class AccountAdapter(DefaultAccountAdapter):
             _signal_failure(request, credentials)
             raise ValidationError(SSO_REQUIRED, code="sso_required")
         return user
+
+    def pre_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> Any:
+        """Every allauth log-in (password, sign-up, email confirmation) meets "Require
+        SSO"; single sign-on logs in without allauth and is not refused here."""
+        if user.is_active and not local_login_allowed(user):
+            return self._refuse_local_login(request, user)
+        return super().pre_login(request, user, **kwargs)
+
+    def login(self, request: HttpRequest, user: Any) -> None:
+        # Again at the end: a log-in resumed after a stage (email confirmation) skips
+        # pre_login, and confirming may just have joined an SSO organization.
+        if not local_login_allowed(user):
+            raise ImmediateHttpResponse(self._refuse_local_login(request, user))
+        super().login(request, user)
+
+    def _refuse_local_login(self, request: HttpRequest, user: Any) -> HttpResponse:
+        from allauth.account.internal.stagekit import clear_login
+        from django.contrib import messages
+        from django.shortcuts import redirect
+
+        clear_login(request)
+        _signal_failure(request, {"username": user.get_username()})
+        messages.error(request, SSO_REQUIRED)
+        return redirect("login")
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
         record_login_failure(_login_name(credentials), client_address(request.META))

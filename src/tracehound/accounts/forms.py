@@ -6,12 +6,28 @@ from typing import Any
 
 from allauth.account import app_settings as allauth_settings
 from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
+from allauth.account.forms import ResetPasswordKeyForm as AllauthResetPasswordKeyForm
+from allauth.account.forms import SetPasswordForm as AllauthSetPasswordForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.core import context
+from allauth.mfa.base.forms import AuthenticateForm as AllauthMfaAuthenticateForm
+from allauth.mfa.base.forms import ReauthenticateForm as AllauthMfaReauthenticateForm
 from django import forms
 from django.core.validators import MaxLengthValidator
 
 from tracehound.accounts.adapter import has_unverified_signup, signup_domain_organizations
+from tracehound.accounts.policy import sso_only
+from tracehound.accounts.throttle import (
+    forget_mfa_failures,
+    is_mfa_throttled,
+    record_mfa_failure,
+)
+from tracehound.ingest.app import client_address
+
+MFA_THROTTLED = (
+    "Too many wrong codes for this account or from this address. Try again in 15 minutes."
+)
 
 
 class LoginForm(AllauthLoginForm):
@@ -85,3 +101,64 @@ class SignupForm(AllauthSignupForm):
         if not signup_domain_organizations(email):
             raise forms.ValidationError("Sign-up is by invitation only for this email address.")
         return email
+
+
+class ThrottledCodeMixin:
+    """Wrong two-factor codes (TOTP or recovery) are limited as passwords are: past the
+    limit, every code is refused, a right one too, until the window moves on."""
+
+    user: Any
+
+    def clean_code(self) -> str:
+        address = client_address(context.request.META)
+        if is_mfa_throttled(self.user.pk, address):
+            raise forms.ValidationError(MFA_THROTTLED, code="too_many_login_attempts")
+        try:
+            code: str = super().clean_code()  # type: ignore[misc]
+        except forms.ValidationError:
+            record_mfa_failure(self.user.pk, address)
+            raise
+        forget_mfa_failures(self.user.pk)
+        return code
+
+
+class MfaAuthenticateForm(ThrottledCodeMixin, AllauthMfaAuthenticateForm):
+    pass
+
+
+class MfaReauthenticateForm(ThrottledCodeMixin, AllauthMfaReauthenticateForm):
+    pass
+
+
+class ResetPasswordForm(AllauthResetPasswordForm):
+    """A user of single sign-on without a local password gets none by email: the form
+    answers as for an unknown address (allauth's no-enumeration path)."""
+
+    def clean_email(self) -> str:
+        email = str(super().clean_email())
+        self.users = [user for user in self.users if not sso_only(user)]
+        return email
+
+
+class SetPasswordForm(AllauthSetPasswordForm):
+    def clean(self) -> dict[str, Any]:
+        if self.user is not None and sso_only(self.user):
+            raise forms.ValidationError(SSO_NO_PASSWORD)
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[no-untyped-call]
+        return cleaned
+
+
+class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
+    """A reset link sent before SSO made the account (or before this check) sets none."""
+
+    def clean(self) -> dict[str, Any]:
+        if self.user is not None and sso_only(self.user):
+            raise forms.ValidationError(SSO_NO_PASSWORD)
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[no-untyped-call]
+        return cleaned
+
+
+SSO_NO_PASSWORD = (
+    "Your account signs in through single sign-on and cannot have a local password:"
+    " your identity provider ends access when you leave."
+)

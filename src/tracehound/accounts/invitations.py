@@ -140,14 +140,37 @@ def _send(invitation: Invitation, link: str, invited_by: Any) -> None:
     )
 
 
+def require_manageable(invitation: Invitation, access: Access) -> None:
+    """Sending again or withdrawing an invitation is for those who could have made it:
+    a new link to an owner's invitation would make its reader an owner."""
+    if invitation.role not in invitable_roles(access):
+        raise InvitationError(
+            f"You cannot change an invitation as {invitation.role}: it is above your role.",
+            status=403,
+        )
+
+
 def resend(invitation: Invitation, request: HttpRequest) -> str:
     """A new link (the old one stops working) and a fresh expiry."""
     if not is_pending(invitation):
         raise InvitationError("Only a pending invitation can be sent again.")
     token = secrets.token_urlsafe(32)
-    invitation.token_hash = _hash(token)
-    invitation.expires_at = timezone.now() + timedelta(days=settings.TRACEHOUND_INVITATION_DAYS)
-    invitation.save(update_fields=["token_hash", "expires_at"])
+    with transaction.atomic():
+        invitation.token_hash = _hash(token)
+        invitation.expires_at = timezone.now() + timedelta(days=settings.TRACEHOUND_INVITATION_DAYS)
+        invitation.save(update_fields=["token_hash", "expires_at"])
+        audit.record(
+            "invite.create",
+            request=request,
+            organization=invitation.organization,
+            target=invitation,
+            target_label=invitation.email,
+            data={
+                "role": invitation.role,
+                "teams": sorted(t.slug for t in invitation.teams.all()),
+                "resent": True,
+            },
+        )
     link = invitation_link(token, request)
     _send(invitation, link, request.user)
     return link
@@ -209,10 +232,31 @@ def pending_invitation(request: HttpRequest | None) -> Invitation | None:
     return invitation if invitation is not None and is_pending(invitation) else None
 
 
+def has_address(user: Any, email: str) -> bool:
+    """Whether `email` is the user's: a verified allauth address, or User.email."""
+    from allauth.account.models import EmailAddress
+
+    if (user.email or "").lower() == email.lower():
+        return True
+    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+
+
+def wrong_account_error(invitation: Invitation) -> InvitationError:
+    return InvitationError(
+        f"This invitation was sent to {invitation.email}, which is not an address of the"
+        " account you are logged in with. Log out and open the link again, or ask for an"
+        " invitation to your own address.",
+        status=403,
+    )
+
+
 @transaction.atomic
 def accept_invitation(invitation: Invitation, user: Any, request: HttpRequest) -> None:
     """Make `user` a member with the invitation's role and teams; the link is used up.
-    An existing member keeps a higher role and gains the teams."""
+    An existing member keeps a higher role and gains the teams. The user must have the
+    invited address (else anyone holding the link could join as its role)."""
+    if not has_address(user, invitation.email):
+        raise wrong_account_error(invitation)
     used = Invitation.objects.filter(
         pk=invitation.pk,
         accepted_at__isnull=True,
@@ -225,10 +269,15 @@ def accept_invitation(invitation: Invitation, user: Any, request: HttpRequest) -
         organization=invitation.organization, user=user, defaults={"role": invitation.role}
     )
     if not created and ROLES.index(invitation.role) > ROLES.index(member.role):
+        # Granted by hand now: the next SSO login must not take it back.
         member.role = invitation.role
-        member.save(update_fields=["role"])
+        member.sso_managed = False
+        member.save(update_fields=["role", "sso_managed"])
     for team in invitation.teams.all():
         TeamMember.objects.get_or_create(team=team, member=member)
+    TeamMember.objects.filter(member=member, team__in=invitation.teams.all()).update(
+        sso_managed=False
+    )
     request.session.pop(SESSION_KEY, None)
     audit.record(
         "invite.accept",

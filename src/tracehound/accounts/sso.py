@@ -7,10 +7,12 @@ expiry and nonce. Who the person becomes is decided in accounts/sso_login.py.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.django_client import (  # type: ignore[import-untyped]
@@ -25,6 +27,7 @@ from django.urls import reverse
 from tracehound.lib import secrets_box
 
 ENV_SLUG = "oidc"
+ORG_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
 # Connect, read (seconds) for discovery, JWKS, token and userinfo requests.
 TIMEOUT = (5, 15)
 # Discovery documents and keys are fetched again after this long (key rotation).
@@ -141,21 +144,31 @@ def all_providers() -> list[Provider]:
     return providers
 
 
-def login_providers() -> list[LoginButton]:
-    """The enabled providers, in the order their buttons are shown."""
+def login_providers(org_slug: str | None = None) -> list[LoginButton]:
+    """The buttons of the log-in page: the environment's provider, and with `org_slug`
+    (/login/?org=<slug>) that organization's enabled providers. Other organizations'
+    providers are never shown (their names would leak, and a look-alike button is
+    phishing); an unknown slug just adds nothing."""
     from tracehound.accounts.models import SsoProvider
 
     buttons = []
     env = env_provider()
     if env is not None:
         buttons.append(LoginButton(env.slug, env.name, reverse("sso-login", args=[env.slug])))
+    if not org_slug or not ORG_SLUG.fullmatch(org_slug):
+        return buttons
     for slug, name in (
-        SsoProvider.objects.filter(enabled=True)
+        SsoProvider.objects.filter(enabled=True, organization__slug=org_slug)
         .order_by("name", "slug")
         .values_list("slug", "name")
     ):
         buttons.append(LoginButton(slug, name, reverse("sso-login", args=[slug])))
     return buttons
+
+
+def org_login_url(org_slug: str) -> str:
+    """The log-in page with an organization's buttons, for its members."""
+    return f"{settings.BASE_URL}{reverse('login')}?{urlencode({'org': org_slug})}"
 
 
 _apps: dict[Provider, DjangoOAuth2App] = {}

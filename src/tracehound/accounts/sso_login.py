@@ -60,6 +60,38 @@ def unique_username(claims: Claims) -> str:
     return candidate
 
 
+def linkable_user(provider: Provider, email: str) -> Any:
+    """The one account a trusted provider's verified email may be linked to, or None.
+
+    A user with allauth addresses matches only by a verified one of them; a user without
+    any (created by command or SSO) by User.email. An organization's provider is set up
+    by that organization's owner, so it never links to a superuser or staff user, nor to
+    a member of any other organization: else an owner could take those accounts over by
+    putting their address in a profile at their own provider."""
+    from allauth.account.models import EmailAddress
+
+    User = get_user_model()
+    by_address = User.objects.filter(emailaddress__email__iexact=email, emailaddress__verified=True)
+    by_field = User.objects.filter(email__iexact=email).exclude(
+        pk__in=EmailAddress.objects.values("user_id")
+    )
+    matches = {u.pk: u for u in [*by_address[:2], *by_field[:2]]}
+    if len(matches) != 1:
+        return None
+    (user,) = matches.values()
+    if provider.organization_id is not None:
+        from tracehound.projects.models import OrganizationMember
+
+        if user.is_superuser or user.is_staff:
+            return None
+        elsewhere = OrganizationMember.objects.filter(user=user).exclude(
+            organization_id=provider.organization_id
+        )
+        if elsewhere.exists():
+            return None
+    return user
+
+
 @dataclass
 class Outcome:
     user: Any
@@ -88,9 +120,8 @@ def sign_in(request: HttpRequest, provider: Provider, claims: Claims) -> Outcome
     else:
         user = None
         if provider.trusted_email and claims.email_verified and claims.email:
-            matches = list(User.objects.filter(email__iexact=claims.email)[:2])
-            if len(matches) == 1:
-                user, linked = matches[0], True
+            user = linkable_user(provider, claims.email)
+            linked = user is not None
         if user is None:
             # Never linked by email otherwise (that would let anyone who can put a
             # victim's address in their provider profile take over the account).

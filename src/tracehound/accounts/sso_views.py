@@ -116,6 +116,16 @@ def no_access(request: HttpRequest) -> HttpResponse:
 # Organization settings: providers and group mappings (owners).
 
 
+TRUSTED_EMAIL_HELP = (
+    "A first login links to the existing account with the same verified email (never a"
+    " superuser, staff user or member of another organization)."
+)
+TRUSTED_EMAIL_SUPERUSER_ONLY = (
+    "Only a server administrator (superuser) can turn this on: whoever controls the"
+    " provider could otherwise log in as any account whose email address they enter there."
+)
+
+
 class ProviderForm(forms.Form):
     name = forms.CharField(max_length=100)
     slug = forms.SlugField(max_length=50, help_text="in the redirect URI: /sso/<slug>/callback/")
@@ -128,8 +138,24 @@ class ProviderForm(forms.Form):
     groups_claim = forms.CharField(max_length=100, initial="groups")
     token_auth = forms.ChoiceField(choices=SsoProvider.TokenAuth.choices)
     trusted_email = forms.BooleanField(
-        required=False, label="Link existing accounts by verified email"
+        required=False,
+        label="Link existing accounts by verified email",
+        help_text=TRUSTED_EMAIL_HELP,
     )
+
+    def __init__(self, *args: Any, superuser: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.superuser = superuser
+        if not superuser:
+            field = self.fields["trusted_email"]
+            field.widget.attrs["disabled"] = True
+            field.help_text = TRUSTED_EMAIL_SUPERUSER_ONLY
+
+    def clean_trusted_email(self) -> bool:
+        trusted = bool(self.cleaned_data.get("trusted_email"))
+        if trusted and not self.superuser:
+            raise forms.ValidationError(TRUSTED_EMAIL_SUPERUSER_ONLY)
+        return trusted
 
     def clean_slug(self) -> str:
         slug = str(self.cleaned_data["slug"]).lower()
@@ -171,12 +197,13 @@ class MappingForm(forms.Form):
 def sso_settings(request: HttpRequest, org: str) -> HttpResponse:
     access = organization_access(request, org, "org:admin")
     organization = access.organization
-    provider_form = ProviderForm(prefix="provider")
+    superuser = bool(request.user.is_superuser)
+    provider_form = ProviderForm(prefix="provider", superuser=superuser)
     mapping_form = MappingForm(organization, prefix="mapping")
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action == "add-provider":
-            provider_form = ProviderForm(request.POST, prefix="provider")
+            provider_form = ProviderForm(request.POST, prefix="provider", superuser=superuser)
             if provider_form.is_valid():
                 add_provider(request, organization, provider_form.cleaned_data)
                 messages.success(request, "Provider added.")
@@ -218,6 +245,7 @@ def sso_settings(request: HttpRequest, org: str) -> HttpResponse:
         "org": organization,
         "access": access,
         "env_provider": env,
+        "org_login_url": sso.org_login_url(organization.slug),
         "providers": providers,
         "mappings": organization.group_mappings.prefetch_related("teams").order_by(
             "provider_slug", "group"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from allauth.account.views import LoginView as AllauthLoginView
 from django.contrib import messages
@@ -11,6 +12,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -21,7 +23,7 @@ from tracehound.accounts.access import organization_access
 from tracehound.accounts.adapter import THROTTLED, throttle_name
 from tracehound.accounts.forms import InvitationForm
 from tracehound.accounts.models import Invitation
-from tracehound.accounts.sso import login_providers, sso_logout_url
+from tracehound.accounts.sso import ORG_SLUG, login_providers, sso_logout_url
 from tracehound.accounts.throttle import is_login_throttled
 from tracehound.ingest.app import client_address
 from tracehound.projects.models import Organization
@@ -66,7 +68,11 @@ class LoginView(AllauthLoginView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context: dict[str, Any] = super().get_context_data(**kwargs)
-        context["sso_providers"] = login_providers()
+        org = self.request.GET.get("org")
+        org = org if isinstance(org, str) and ORG_SLUG.fullmatch(org) else None
+        context["sso_providers"] = login_providers(org)
+        # Kept across a failed password try (echoes what was typed; says nothing more).
+        context["org_query"] = urlencode({"org": org}) if org else ""
         # Someone's organization lets their email domain sign up.
         context["signup_open"] = Organization.objects.exclude(signup_domains="").exists()
         return context
@@ -97,6 +103,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     except invitations.InvitationError as error:
         return _invitation_error(request, error)
     if request.user.is_authenticated:
+        if not invitations.has_address(request.user, invitation.email):
+            return _invitation_error(request, invitations.wrong_account_error(invitation))
         if request.method == "POST":
             try:
                 invitations.accept_invitation(invitation, request.user, request)
@@ -107,6 +115,18 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "account/invitation.html", {"invitation": invitation})
     if request.method == "POST":
         return redirect(request.path)
+    if invitation.organization.require_sso:
+        # Its members log in through single sign-on: no sign-up, no stashed invitation.
+        login_url = (
+            reverse("login")
+            + "?"
+            + urlencode({"org": invitation.organization.slug, "next": request.path})
+        )
+        return render(
+            request,
+            "account/invitation.html",
+            {"invitation": invitation, "sso_login_url": login_url},
+        )
     invitations.remember_invitation(request, invitation)
     has_account = (
         get_user_model().objects.filter(email__iexact=invitation.email, is_active=True).exists()
@@ -159,6 +179,10 @@ def organization_invitations(request: HttpRequest, org: str) -> HttpResponse:
                     )
         elif action in ("revoke", "resend"):
             invitation = _pending(organization, request.POST.get("invitation", ""))
+            try:
+                invitations.require_manageable(invitation, access)
+            except invitations.InvitationError as error:
+                return _invitation_error(request, error)
             if action == "revoke":
                 invitations.revoke(invitation, request)
                 messages.success(request, f"Invitation to {invitation.email} withdrawn.")
@@ -188,7 +212,14 @@ def organization_invitations(request: HttpRequest, org: str) -> HttpResponse:
     return render(
         request,
         "account/organization_invitations.html",
-        {"org": organization, "access": access, "form": form, "pending": pending, "link": link},
+        {
+            "org": organization,
+            "access": access,
+            "form": form,
+            "pending": pending,
+            "link": link,
+            "manageable_roles": invitations.invitable_roles(access),
+        },
         status=status,
     )
 
