@@ -394,6 +394,7 @@ def give_project_to_team(
     if team.organization_id != project.organization_id:
         raise MembershipError("project", "belongs to another organization")
     _require_project(by, "project:write", project)
+    _require_team(by, "team:write", team)  # admins: only their own teams
     _, created = ProjectTeam.objects.get_or_create(team=team, project=project)
     if created:
         _record("team.project", by, request, team.organization, team, {"added": project.slug})
@@ -404,6 +405,7 @@ def take_project_from_team(
     by: Access | None, team: Team, project: Project, *, request: HttpRequest | None = None
 ) -> None:
     _require_project(by, "project:write", project)
+    _require_team(by, "team:write", team)  # admins: only their own teams
     deleted, _ = ProjectTeam.objects.filter(team=team, project=project).delete()
     if deleted:
         _record("team.project", by, request, team.organization, team, {"removed": project.slug})
