@@ -19,6 +19,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
+from tracehound.accounts import invitations
 from tracehound.accounts.access import (
     Access,
     get_team,
@@ -28,7 +29,6 @@ from tracehound.accounts.access import (
 )
 from tracehound.api.auth import api_endpoint
 from tracehound.api.errors import ApiError, InvalidBody, json_object
-from tracehound.accounts import invitations
 from tracehound.api.invitations import (
     find_pending_invitation,
     invite_member,
