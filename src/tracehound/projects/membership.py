@@ -152,14 +152,20 @@ def validate_role(value: Any) -> str:
 # Organizations and members.
 
 
+def validate_organization_slug(value: Any) -> str:
+    """A slug a new organization may take (well formed, not a reserved path)."""
+    slug = validate_slug("slug", value)
+    if slug in RESERVED_ORGANIZATION_SLUGS:
+        raise MembershipError("slug", f"{slug!r} is reserved; choose another")
+    return slug
+
+
 @transaction.atomic
 def create_organization(
     slug: Any, name: Any = None, *, owner: Any = None, request: HttpRequest | None = None
 ) -> Organization:
     """A new organization; `owner` (a user) becomes its first owner."""
-    slug = validate_slug("slug", slug)
-    if slug in RESERVED_ORGANIZATION_SLUGS:
-        raise MembershipError("slug", f"{slug!r} is reserved; choose another")
+    slug = validate_organization_slug(slug)
     name = validate_name("name", name, slug)
     if Organization.objects.filter(slug=slug).exists():
         raise MembershipError("slug", f"an organization {slug!r} already exists", status=409)
