@@ -99,8 +99,12 @@ def test_apply_adds_changes_and_removes_only_sso_managed_access(setup: Any) -> N
 
     assert apply_group_mapping(user, "oidc", None, ["dev"]) == []  # nothing to change
 
+    # No group left: acme's membership stays (as a hand-made member) for the team
+    # "manual" given by hand; "other" held nothing by hand and is gone.
     apply_group_mapping(user, "oidc", None, [])
-    assert not OrganizationMember.objects.filter(user=user).exists()
+    [kept] = OrganizationMember.objects.filter(user=user)
+    assert (kept.organization, kept.role, kept.sso_managed) == (acme, "member", False)
+    assert list(kept.team_memberships.values_list("team__slug", flat=True)) == ["manual"]
 
 
 def test_a_manual_membership_keeps_its_role_and_loses_only_sso_teams(setup: Any) -> None:

@@ -217,6 +217,7 @@ def test_sso_info_prints_each_provider_and_its_redirect_uri(acme, settings):
 
 
 def test_sso_map_unmap_and_mappings(acme):
+    SsoProvider.objects.create(organization=acme, slug="kc", name="Keycloak", issuer="https://kc")
     said = tracehound("sso", "map", "acme", "developers", "--role", "admin", "--team", "devs")
     assert "admin in acme" in said
     tracehound("sso", "map", "acme", "developers", "--role", "manager")  # replaces
@@ -239,12 +240,27 @@ def test_sso_map_unmap_and_mappings(acme):
         (("nope", "g", "--role", "member"), "no organization 'nope'"),
         (("acme", "g", "--role", "member", "--team", "nope"), "no team 'nope' in acme"),
         (("acme", "", "--role", "member"), "a group name has 1 to 255 characters"),
+        (
+            ("acme", "g", "--role", "member", "--provider", "nope"),
+            r"--provider: no provider 'nope' for acme \(use one of oidc, or leave",
+        ),
+        # another organization's provider governs only that organization
+        (("acme", "g", "--role", "member", "--provider", "theirs"), "no provider 'theirs'"),
     ],
 )
 def test_sso_map_refuses_bad_input(acme, args, message):
+    other, _ = create_project("other", "web")
+    SsoProvider.objects.create(
+        organization=other.organization, slug="theirs", name="Theirs", issuer="https://t"
+    )
     with pytest.raises(CommandError, match=message):
         tracehound("sso", "map", *args)
     assert not GroupMapping.objects.exists()
+
+
+def test_sso_map_takes_the_environment_provider_slug(acme):
+    tracehound("sso", "map", "acme", "g", "--role", "member", "--provider", "oidc")
+    assert GroupMapping.objects.get().provider_slug == "oidc"
 
 
 def test_sso_unmap_of_an_unknown_group_fails(acme):

@@ -222,6 +222,8 @@ PROJECT_GRANTS = [
     ("admin", "alpha", "backend", OK),  # already there: nothing changes
     ("admin", "alpha", "web", "403 project:write"),  # web is not their team's
     ("member", "alpha", "backend", "403 project:write"),
+    ("admin", "beta", "backend", "403 team:write"),  # beta is not their team
+    ("manager", "beta", "backend", OK),
 ]
 
 
@@ -233,6 +235,19 @@ def test_who_may_give_which_project(cast, who, team, project, expected):
         )
     )
     assert said == expected
+
+
+@pytest.mark.parametrize(("who", "expected"), [("admin", "403 team:write"), ("manager", OK)])
+def test_only_a_member_of_the_team_or_a_manager_takes_a_project_from_it(cast, who, expected):
+    """An admin of alpha, not of beta, cannot take backend from beta."""
+    ProjectTeam.objects.create(team=cast.beta, project=cast.backend)
+    said = outcome(
+        lambda: membership.take_project_from_team(cast.access(who), cast.beta, cast.backend)
+    )
+    assert said == expected
+    assert ProjectTeam.objects.filter(team=cast.beta, project=cast.backend).exists() == (
+        expected != OK
+    )
 
 
 def test_taking_a_project_from_its_only_team_hides_it_from_members(cast):

@@ -30,6 +30,22 @@ def test_the_members_page_lists_roles_teams_and_the_sso_badge(cast):
     assert "Change role" not in html and "Remove" not in html  # a member manages nothing
 
 
+NOTE = "Changing the role by hand takes this membership out of SSO's control"
+
+
+def test_the_role_control_of_an_sso_managed_member_says_a_hand_change_ends_sso_control(cast):
+    OrganizationMember.objects.filter(pk=cast.members["target"].pk).update(sso_managed=True)
+    html = client_of(cast, "manager").get(MEMBERS).content.decode()
+    row = html.split('data-member="target"', 1)[1].split("</tr>", 1)[0]
+    assert NOTE in row and "Change role" in row
+    assert html.count(NOTE) == 1  # only next to the SSO-managed member's control
+    client_of(cast, "manager").post(
+        MEMBERS, {"action": "role", "target": cast.members["target"].id, "role": "admin"}
+    )
+    assert not cast.member("target").sso_managed  # the rule the note states
+    assert NOTE not in client_of(cast, "manager").get(MEMBERS).content.decode()
+
+
 def test_a_manager_sees_role_controls_but_not_the_owner_role(cast):
     html = client_of(cast, "manager").get(MEMBERS).content.decode()
     assert "Change role" in html

@@ -4,8 +4,9 @@ Actions are dotted names; the ones in use are listed in ACTIONS (the audit-log p
 shows their descriptions). Entries are never edited or deleted by the application.
 
 Entries about a person rather than an organization (logging in, a failed login, a
-password change: MEMBER_ACTIONS) are written once into each organization the person is a
-member of at that moment, and once without an organization for someone in none. So an
+password change, SSO provisioning and linking, a personal token: MEMBER_ACTIONS) are
+written once into each organization the person is a member of at that moment, and once
+without an organization for someone in none. So an
 organization's log is its own rows only (one index range, whatever the size of the
 table), and it never shows what its members did before they joined.
 """
@@ -61,8 +62,10 @@ ACTIONS: dict[str, str] = {
 }
 
 
-# Actions about a person, written into each organization the person belongs to (the
-# actor or, for a failed login, the target user) when no organization is given.
+# Actions about a person, written into each organization the person belongs to (`about`,
+# else the actor or, for a failed login, the target user) when no organization is given.
+# (sso.sync is written by the SSO login into each organization whose memberships it
+# changed, with that organization's changes only.)
 MEMBER_ACTIONS: tuple[str, ...] = (
     "login",
     "login.failed",
@@ -74,6 +77,10 @@ MEMBER_ACTIONS: tuple[str, ...] = (
     "mfa.enable",
     "mfa.disable",
     "session.revoke",
+    "sso.provisioned",
+    "sso.linked",
+    "token.create",
+    "token.revoke",
 )
 # Stored strings are capped (a hostile username or label must not bloat the log).
 MAX_DATA_STRING = 1000
@@ -139,11 +146,12 @@ def record(
     target_type: str = "",
     target_label: str = "",
     data: dict[str, Any] | None = None,
+    about: Any = None,
 ) -> AuditLogEntry:
     """Append one entry. `actor` defaults to the request's user (an Actor, a user or
     None); `target` is any model instance (type and id taken from it). A MEMBER_ACTIONS
-    entry without `organization` goes to each organization of the person it is about;
-    the first entry written is returned."""
+    entry without `organization` goes to each organization of the person it is about
+    (`about`, else the actor, else the target); the first entry written is returned."""
     from tracehound.accounts.access import as_actor
     from tracehound.projects.models import OrganizationMember
 
@@ -163,7 +171,7 @@ def record(
         "ip_address": client_ip(request),
         "data": _clean_data(data or {}),
     }
-    person = who.user if who.user is not None else target
+    person = about if about is not None else who.user if who.user is not None else target
     if organization is None and action in MEMBER_ACTIONS and isinstance(person, get_user_model()):
         organization_ids = list(
             OrganizationMember.objects.filter(user=person)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from tracehound.accounts import audit
 from tracehound.accounts.models import ExternalIdentity
 from tracehound.accounts.sso import Provider, SsoError
-from tracehound.accounts.sso_mapping import apply_group_mapping, normalize_groups
+from tracehound.accounts.sso_mapping import changes_by_organization, normalize_groups
 
 USERNAME_CHARS = re.compile(r"[^\w.@+-]")
 
@@ -146,6 +146,17 @@ def sign_in(request: HttpRequest, provider: Provider, claims: Claims) -> Outcome
         raise SsoError("This account is disabled.", status=403)
 
     label = f"{provider.slug}:{claims.subject}"[:200]
+    by_org = changes_by_organization(user, provider.slug, provider.organization_id, claims.groups)
+    changes = [change for found in by_org.values() for change in found]
+    everywhere: list[str] = []  # changes not of one organization
+    if provider.admin_group:
+        is_admin = provider.admin_group in claims.groups
+        if user.is_superuser != is_admin:
+            user.is_superuser = is_admin
+            user.save(update_fields=["is_superuser"])
+            everywhere.append("made superuser" if is_admin else "no longer superuser")
+    changes += everywhere
+    # After the mapping: into each organization the user is now in (audit MEMBER_ACTIONS).
     if created:
         audit.record(
             "sso.provisioned",
@@ -163,19 +174,40 @@ def sign_in(request: HttpRequest, provider: Provider, claims: Claims) -> Outcome
             target_label=label,
             data={"provider": provider.slug, "email": claims.email},
         )
-    changes = apply_group_mapping(user, provider.slug, provider.organization_id, claims.groups)
-    if provider.admin_group:
-        is_admin = provider.admin_group in claims.groups
-        if user.is_superuser != is_admin:
-            user.is_superuser = is_admin
-            user.save(update_fields=["is_superuser"])
-            changes.append("made superuser" if is_admin else "no longer superuser")
-    if changes:
+    _record_sync(request, user, provider, claims.groups, by_org, everywhere)
+    return Outcome(user=user, created=created, linked=linked, changes=changes)
+
+
+def _record_sync(
+    request: HttpRequest | None,
+    user: Any,
+    provider: Provider,
+    groups: list[str],
+    by_org: dict[int, list[str]],
+    everywhere: list[str],
+) -> None:
+    """sso.sync into each organization whose memberships changed (its own changes only)
+    and, for a change of every organization (superuser), each organization of the user."""
+    from tracehound.projects.models import Organization, OrganizationMember
+
+    org_ids = set(by_org)
+    if everywhere:
+        org_ids |= set(
+            OrganizationMember.objects.filter(user=user).values_list("organization_id", flat=True)
+        )
+    if not org_ids and everywhere:
+        org_ids = {0}  # none: one entry without an organization
+    orgs = {o.pk: o for o in Organization.objects.filter(pk__in=org_ids)}
+    for org_id in sorted(org_ids):
         audit.record(
             "sso.sync",
             request=request,
             actor=user,
+            organization=orgs.get(org_id),
             target=user,
-            data={"provider": provider.slug, "groups": claims.groups[:50], "changes": changes},
+            data={
+                "provider": provider.slug,
+                "groups": groups[:50],
+                "changes": by_org.get(org_id, []) + everywhere,
+            },
         )
-    return Outcome(user=user, created=created, linked=linked, changes=changes)

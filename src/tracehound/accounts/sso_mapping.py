@@ -89,24 +89,54 @@ def rules_for(provider_slug: str, organization_id: int | None) -> list[Rule]:
     return rules
 
 
-@transaction.atomic
 def apply_group_mapping(
     user: Any, provider_slug: str, organization_id: int | None, groups: list[str]
 ) -> list[str]:
     """Make the user's SSO-managed access match the groups; return the changes made, as
-    short sentences for the audit log. `organization_id` None (the provider configured
-    by environment): every organization is governed; else only that one."""
+    short sentences for the audit log (see changes_by_organization)."""
+    by_org = changes_by_organization(user, provider_slug, organization_id, groups)
+    return [change for changes in by_org.values() for change in changes]
+
+
+@transaction.atomic
+def changes_by_organization(
+    user: Any, provider_slug: str, organization_id: int | None, groups: list[str]
+) -> dict[int, list[str]]:
+    """Make the user's SSO-managed access match the groups; return the changes made per
+    organization id. `organization_id` None (the provider configured by environment):
+    every organization is governed; else only that one.
+
+    An SSO-managed organization membership the groups no longer grant is removed, unless
+    it holds team memberships made by hand: then it stays as a hand-made membership
+    (sso_managed=False) with the role member, so those hand grants stay."""
     grants = desired_grants(groups, rules_for(provider_slug, organization_id))
     members = OrganizationMember.objects.select_related("organization").filter(user=user)
     if organization_id is not None:
         members = members.filter(organization_id=organization_id)
     existing = {m.organization_id: m for m in members}
-    changes: list[str] = []
+    changes: dict[int, list[str]] = {}
+
+    def note(org_id: int, found: list[str]) -> None:
+        if found:
+            changes.setdefault(org_id, []).extend(found)
 
     for org_id, member in existing.items():
         if org_id in grants or not member.sso_managed:
             continue
-        changes.append(f"removed from {member.organization.slug} ({member.role})")
+        if member.team_memberships.filter(sso_managed=False).exists():
+            note(org_id, _sync_teams(member, set()))
+            note(
+                org_id,
+                [
+                    f"kept in {member.organization.slug} as member, no longer managed by SSO"
+                    " (it holds teams given by hand)"
+                ],
+            )
+            member.role = "member"
+            member.sso_managed = False
+            member.save(update_fields=["role", "sso_managed"])
+            continue
+        note(org_id, [f"removed from {member.organization.slug} ({member.role})"])
         member.delete()
 
     for org_id, grant in grants.items():
@@ -115,18 +145,21 @@ def apply_group_mapping(
             member = OrganizationMember.objects.create(
                 organization_id=org_id, user=user, role=grant.role, sso_managed=True
             )
-            changes.append(f"added to {member.organization.slug} as {grant.role}")
+            note(org_id, [f"added to {member.organization.slug} as {grant.role}"])
         else:
             member = member_or_none
             if member.sso_managed and member.role != grant.role:
-                changes.append(f"role in {member.organization.slug}: {member.role} -> {grant.role}")
+                note(
+                    org_id,
+                    [f"role in {member.organization.slug}: {member.role} -> {grant.role}"],
+                )
                 member.role = grant.role
                 member.save(update_fields=["role"])
-        changes += _sync_teams(member, grant.team_ids)
+        note(org_id, _sync_teams(member, grant.team_ids))
 
     for org_id, member in existing.items():
-        if org_id not in grants and not member.sso_managed:
-            changes += _sync_teams(member, set())
+        if org_id not in grants and not member.sso_managed and member.pk is not None:
+            note(org_id, _sync_teams(member, set()))
     return changes
 
 

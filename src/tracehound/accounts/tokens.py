@@ -112,6 +112,7 @@ def create_personal_token(
         target=row,
         target_label=f"{row.token_prefix} {row.name}".strip(),
         data={"scopes": chosen, "kind": "personal"},
+        about=user,  # into each of the user's organizations
     )
     return row, plain
 
@@ -161,6 +162,7 @@ def revoke_token(row: ApiToken, *, request: Any = None, actor_label: str = "") -
             organization=row.organization,
             target=row,
             target_label=f"{row.token_prefix} {row.name}".strip(),
+            about=row.user,  # a personal token: into each of its user's organizations
         )
     return bool(changed)
 

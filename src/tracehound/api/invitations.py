@@ -1,19 +1,51 @@
 """POST /api/0/organizations/{org}/members/: invite someone, as Sentry's API does.
 
-H2's members view answers GET on the same path and hands POST to `invite_member`."""
+H2's members view answers GET on the same path and hands POST to `invite_member`.
+A pending invitation is listed among the members with the id "inv-<pk>" (its own
+namespace: a bare number is always a member, so DELETE of an invitation's number can
+never remove a real member)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 
 from tracehound.accounts import invitations
 from tracehound.accounts.access import ROLES, organization_access
 from tracehound.accounts.models import Invitation
 from tracehound.api.errors import ApiError, InvalidBody, json_object
 from tracehound.api.serializers import iso
-from tracehound.projects.models import Team
+from tracehound.lib.ids import parse_id
+from tracehound.projects.models import Organization, Team
+
+INVITATION_PREFIX = "inv-"
+
+
+def invitation_id(invitation: Invitation) -> str:
+    return f"{INVITATION_PREFIX}{invitation.pk}"
+
+
+def pending_invitations(organization: Organization) -> QuerySet[Invitation]:
+    """Invitations not yet accepted nor revoked (expired ones included, marked so)."""
+    return (
+        Invitation.objects.filter(
+            organization=organization, accepted_at__isnull=True, revoked_at__isnull=True
+        )
+        .select_related("invited_by")
+        .prefetch_related("teams")
+        .order_by("id")
+    )
+
+
+def find_pending_invitation(organization: Organization, member_id: str) -> Invitation | None:
+    """The pending invitation named "inv-<pk>" in `organization`, else None."""
+    if not member_id.startswith(INVITATION_PREFIX):
+        return None
+    pk = parse_id(member_id[len(INVITATION_PREFIX) :])
+    return pending_invitations(organization).filter(pk=pk).first() if pk else None
 
 
 def serialize_invitation(invitation: Invitation) -> dict[str, Any]:
@@ -21,7 +53,7 @@ def serialize_invitation(invitation: Invitation) -> dict[str, Any]:
     teams = sorted(t.slug for t in invitation.teams.all())
     inviter = invitation.invited_by
     return {
-        "id": str(invitation.pk),
+        "id": invitation_id(invitation),
         "email": invitation.email,
         "name": invitation.email,
         "user": None,
@@ -29,7 +61,7 @@ def serialize_invitation(invitation: Invitation) -> dict[str, Any]:
         "role": invitation.role,
         "roleName": invitation.role.capitalize(),
         "pending": True,
-        "expired": False,
+        "expired": invitation.expires_at <= timezone.now(),
         "flags": {"sso:linked": False, "sso:invalid": False},
         "dateCreated": iso(invitation.created_at),
         "inviteStatus": "approved",

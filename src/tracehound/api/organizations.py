@@ -2,7 +2,9 @@
 
 - GET /api/0/organizations/ and /organizations/{org}/
 - GET /organizations/{org}/members/; GET/PUT/DELETE /organizations/{org}/members/{id}/
-  (PUT {"orgRole": "admin"}; `me` names the caller's own membership)
+  (PUT {"orgRole": "admin"}; `me` names the caller's own membership). Pending
+  invitations are listed after the members with ids "inv-<pk>" (pending: true);
+  GET/DELETE /members/inv-<pk>/ shows or revokes one.
 - POST/DELETE /organizations/{org}/members/{id}/teams/{team}/ (join or leave a team)
 - GET /organizations/{org}/projects/ and /projects/ (every project the caller sees)
 
@@ -17,6 +19,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
+from tracehound.accounts import invitations
 from tracehound.accounts.access import (
     Access,
     get_team,
@@ -26,7 +29,12 @@ from tracehound.accounts.access import (
 )
 from tracehound.api.auth import api_endpoint
 from tracehound.api.errors import ApiError, InvalidBody, json_object
-from tracehound.api.invitations import invite_member
+from tracehound.api.invitations import (
+    find_pending_invitation,
+    invite_member,
+    pending_invitations,
+    serialize_invitation,
+)
 from tracehound.api.issues import int_param
 from tracehound.api.pagination import SortKey, link_header, paginate, request_cursor
 from tracehound.api.serializers import iso
@@ -155,7 +163,17 @@ def member_list(request: HttpRequest, org: str) -> HttpResponse:
     if request.method == "POST":
         return invite_member(request, org)
     access = organization_access(request, org, scope="member:read")
-    return paged(request, members_of(access.organization), serialize_member)
+    limit = int_param(request, "limit", 100, 1, 100)
+    page = paginate(
+        members_of(access.organization), SortKey("id", False), request_cursor(request), limit
+    )
+    rows = [serialize_member(member) for member in page.rows]
+    if not page.has_next:
+        # The last page of members carries the pending invitations (ids "inv-<pk>").
+        rows += [serialize_invitation(i) for i in pending_invitations(access.organization)]
+    response = JsonResponse(rows, safe=False)
+    response["Link"] = link_header(request, page)
+    return response
 
 
 @api_endpoint(
@@ -166,6 +184,9 @@ def member_list(request: HttpRequest, org: str) -> HttpResponse:
 )
 def member_details(request: HttpRequest, org: str, member_id: str) -> HttpResponse:
     access = organization_access(request, org, scope="member:read")
+    invitation = find_pending_invitation(access.organization, member_id)
+    if invitation is not None:
+        return invitation_details(request, access, invitation)
     member = find_member(access, member_id)
     try:
         if request.method == "PUT":
@@ -184,6 +205,20 @@ def member_details(request: HttpRequest, org: str, member_id: str) -> HttpRespon
     except MembershipError as exc:
         return refused(exc)
     return JsonResponse(serialize_member(member))
+
+
+def invitation_details(request: HttpRequest, access: Access, invitation: Any) -> HttpResponse:
+    """GET shows a pending invitation; DELETE revokes it; PUT is refused (invite again)."""
+    if request.method == "DELETE":
+        access.require("member:admin")
+        try:
+            invitations.revoke(invitation, request)
+        except invitations.InvitationError as exc:
+            raise ApiError(exc.status, str(exc)) from None
+        return HttpResponse(status=204)
+    if request.method == "PUT":
+        raise ApiError(400, "A pending invitation cannot be changed: revoke it and invite again.")
+    return JsonResponse(serialize_invitation(invitation))
 
 
 @api_endpoint("POST", "DELETE", scopes={"POST": "team:write", "DELETE": "team:write"})

@@ -152,14 +152,20 @@ def validate_role(value: Any) -> str:
 # Organizations and members.
 
 
+def validate_organization_slug(value: Any) -> str:
+    """A slug a new organization may take (well formed, not a reserved path)."""
+    slug = validate_slug("slug", value)
+    if slug in RESERVED_ORGANIZATION_SLUGS:
+        raise MembershipError("slug", f"{slug!r} is reserved; choose another")
+    return slug
+
+
 @transaction.atomic
 def create_organization(
     slug: Any, name: Any = None, *, owner: Any = None, request: HttpRequest | None = None
 ) -> Organization:
     """A new organization; `owner` (a user) becomes its first owner."""
-    slug = validate_slug("slug", slug)
-    if slug in RESERVED_ORGANIZATION_SLUGS:
-        raise MembershipError("slug", f"{slug!r} is reserved; choose another")
+    slug = validate_organization_slug(slug)
     name = validate_name("name", name, slug)
     if Organization.objects.filter(slug=slug).exists():
         raise MembershipError("slug", f"an organization {slug!r} already exists", status=409)
@@ -394,6 +400,7 @@ def give_project_to_team(
     if team.organization_id != project.organization_id:
         raise MembershipError("project", "belongs to another organization")
     _require_project(by, "project:write", project)
+    _require_team(by, "team:write", team)  # admins: only their own teams
     _, created = ProjectTeam.objects.get_or_create(team=team, project=project)
     if created:
         _record("team.project", by, request, team.organization, team, {"added": project.slug})
@@ -404,6 +411,7 @@ def take_project_from_team(
     by: Access | None, team: Team, project: Project, *, request: HttpRequest | None = None
 ) -> None:
     _require_project(by, "project:write", project)
+    _require_team(by, "team:write", team)  # admins: only their own teams
     deleted, _ = ProjectTeam.objects.filter(team=team, project=project).delete()
     if deleted:
         _record("team.project", by, request, team.organization, team, {"removed": project.slug})

@@ -4,8 +4,8 @@ import orjson
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tracehound.accounts.access import ROLES
-from tracehound.accounts.models import GroupMapping
-from tracehound.accounts.sso import all_providers
+from tracehound.accounts.models import GroupMapping, SsoProvider
+from tracehound.accounts.sso import ENV_SLUG, all_providers
 from tracehound.accounts.sso_mapping import remove_group_mapping, set_group_mapping
 from tracehound.projects.models import Organization, Team
 
@@ -62,6 +62,16 @@ class Command(BaseCommand):
 
     def handle_map(self, options: dict[str, Any]) -> None:
         org = self.get_org(options["org"])
+        provider = options["provider"]
+        known = [
+            ENV_SLUG,
+            *SsoProvider.objects.filter(organization=org).values_list("slug", flat=True),
+        ]
+        if provider and provider not in known:
+            raise CommandError(
+                f"--provider: no provider {provider[:100]!r} for {org.slug} (use one of"
+                f" {', '.join(sorted(known))}, or leave it out for any provider)"
+            )
         teams = []
         for slug in options["team"]:
             team = Team.objects.filter(organization=org, slug=slug).first()

@@ -11,7 +11,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from tracehound.accounts.access import ROLES
-from tracehound.projects.models import Organization, OrganizationMember, Team, TeamMember
+from tracehound.projects import membership
+from tracehound.projects.membership import MembershipError
+from tracehound.projects.models import Organization, OrganizationMember, Team
 
 PASSWORD_VARIABLE = "TRACEHOUND_USER_PASSWORD"
 
@@ -66,6 +68,11 @@ class Command(BaseCommand):
                 f"no organization {org_slug!r} (it is created only for its first owner:"
                 " add --role owner)"
             )
+        if org_slug and org is None:
+            try:  # as `org create` checks it (reserved paths, form), before anything is made
+                membership.validate_organization_slug(org_slug)
+            except MembershipError as exc:
+                raise CommandError(f"--org: {exc.message}") from None
         teams = [self.get_team(org, slug) for slug in dict.fromkeys(team_slugs)] if org else []
         if team_slugs and org is None:
             raise CommandError(f"no team {team_slugs[0]!r}: the organization is new")
@@ -87,16 +94,18 @@ class Command(BaseCommand):
                     user=user, email=user.email, verified=True, primary=True
                 )
             if org_slug:
-                if org is None:
-                    org = Organization(slug=org_slug, name=org_slug)
-                    try:
-                        org.full_clean()
-                    except ValidationError as exc:
-                        raise CommandError(f"--org: {' '.join(exc.messages)}") from None
-                    org.save()
-                member = OrganizationMember.objects.create(organization=org, user=user, role=role)
-                for team in teams:
-                    TeamMember.objects.create(team=team, member=member)
+                # Through projects/membership.py: each step writes its audit entry
+                # (org.create, member.add, team.member), by "command line".
+                try:
+                    if org is None:
+                        org = membership.create_organization(org_slug, owner=user)
+                        member = OrganizationMember.objects.get(organization=org, user=user)
+                    else:
+                        member = membership.add_member(None, org, user, role)
+                    for team in teams:
+                        membership.add_team_member(None, team, member)
+                except MembershipError as exc:
+                    raise CommandError(f"{exc.field}: {exc.message}") from None
         if user.is_superuser:
             self.stdout.write(f"Created superuser {user.username} (sees every organization)")
         elif org is not None:

@@ -7,7 +7,9 @@ import orjson
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
+from tracehound.projects import membership
 from tracehound.projects.actions import create_project
 from tracehound.projects.grouping import (
     DEFAULT_TRANSITION_DAYS,
@@ -17,8 +19,8 @@ from tracehound.projects.grouping import (
     change_project_grouping,
 )
 from tracehound.projects.management import lookup
-from tracehound.projects.membership import give_project_to_team
-from tracehound.projects.models import Organization, Project
+from tracehound.projects.membership import MembershipError, give_project_to_team
+from tracehound.projects.models import Organization, OrganizationMember, Project
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
@@ -69,6 +71,21 @@ class Command(BaseCommand):
         else:
             self.create(org_slug, project_slug, options)
 
+    @transaction.atomic
+    def create_missing(self, org_slug: str, project_slug: str, platform: str, owner: Any) -> None:
+        """What is missing (organization, owner's membership, project), made through
+        projects/membership.py: checked as `org create` checks it, with audit entries."""
+        org = Organization.objects.filter(slug=org_slug).first()
+        if org is None:
+            org = membership.create_organization(org_slug, owner=owner)
+        elif (
+            owner is not None
+            and not OrganizationMember.objects.filter(organization=org, user=owner).exists()
+        ):
+            membership.add_member(None, org, owner, "owner")
+        if not Project.objects.filter(organization=org, slug=project_slug).exists():
+            membership.create_project(None, org, project_slug, platform=platform)
+
     def rules(self, project: Project, options: dict[str, Any]) -> None:
         fingerprint_file = options["fingerprint_file"]
         stacktrace_file = options["stacktrace_file"]
@@ -108,6 +125,10 @@ class Command(BaseCommand):
             if org is None:
                 raise CommandError(f"no organization {org_slug!r} (create it and the team first)")
             team = lookup.team(org, options["team"])
+        try:
+            self.create_missing(org_slug, project_slug, options["platform"], owner)
+        except MembershipError as exc:
+            raise lookup.refused(exc) from None
         project, key = create_project(
             org_slug, project_slug, platform=options["platform"], owner=owner
         )
