@@ -33,7 +33,7 @@ def is_json_error(response, status: int) -> bool:
 def session_cookies(client, user) -> dict[str, str]:
     """Log `user` in through Django's test client; return the cookies a browser would send."""
     client.force_login(user)
-    client.get("/login/")  # sets the CSRF cookie
+    client.get("/")  # a page with a form: sets the CSRF cookie
     jar = {name: morsel.value for name, morsel in client.cookies.items()}
     return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} | (
         {"X-CSRFToken": jar["csrftoken"]} if "csrftoken" in jar else {}

@@ -8,6 +8,9 @@ from django.test import Client
 from tracehound.accounts.models import AuditLogEntry
 from tracehound.projects.models import OrganizationMember, ProjectKey, ProjectTeam, Team, TeamMember
 
+# The tests log their callers in and out; those audit entries are not the request's.
+SESSION_ACTIONS = ("login", "logout")
+
 pytestmark = pytest.mark.django_db
 
 MEMBERS = "/organizations/acme/settings/members/"
@@ -170,7 +173,11 @@ def test_keys_are_created_renamed_disabled_rotated_and_revoked(cast):
     assert ProjectKey.objects.filter(project=cast.backend, label="Mobile").count() == 2
     assert client.post(BACKEND, {"action": "revoke_key", "target": pk}).status_code == 302
     assert not ProjectKey.objects.filter(public_key=pk).exists()
-    actions = list(AuditLogEntry.objects.order_by("id").values_list("action", flat=True))
+    actions = list(
+        AuditLogEntry.objects.exclude(action__in=SESSION_ACTIONS)
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
     assert actions == ["key.create", "key.update", "key.update", "key.rotate", "key.revoke"]
 
 
@@ -189,7 +196,7 @@ def test_bad_key_forms_are_400s_and_change_nothing(cast, form):
     got = client_of(cast, "owner").post(BACKEND, {"target": key.public_key, **form})
     assert got.status_code == 400
     assert ProjectKey.objects.filter(project=cast.backend).count() == 1
-    assert not AuditLogEntry.objects.exists()
+    assert not AuditLogEntry.objects.exclude(action__in=SESSION_ACTIONS).exists()
 
 
 def test_project_settings_do_not_shadow_organization_settings(cast):
@@ -236,4 +243,4 @@ def test_a_member_is_not_offered_project_creation(cast):
 def test_nul_and_other_hostile_values_are_400s(cast, path, form):
     got = client_of(cast, "owner").post(path, form)
     assert got.status_code == 400
-    assert not AuditLogEntry.objects.exists()
+    assert not AuditLogEntry.objects.exclude(action__in=SESSION_ACTIONS).exists()
