@@ -176,7 +176,15 @@ class Access:
 
     @property
     def is_org_wide(self) -> bool:
+        """Sees every project and team (owners, managers, superusers, organization
+        tokens): for visibility only, never for owner-only powers (see is_owner)."""
         return self.role in ORGANIZATION_WIDE_ROLES or self.role is None
+
+    @property
+    def is_owner(self) -> bool:
+        """May use owner-only powers (grant or remove owner, break-glass): an owner or a
+        superuser. An organization token (role None) never is, whatever its scopes."""
+        return self.actor.is_superuser or self.role == "owner"
 
 
 def token_scopes(token: Any) -> frozenset[str]:

@@ -64,6 +64,9 @@ def invite_member(request: HttpRequest, org: str) -> JsonResponse:
     member_list, which answers GET on the same path)."""
     access = organization_access(request, org, scope="member:write")
     email, role, slugs = _read(request)
+    if role == "owner" and not access.is_owner:
+        who = "an organization token never may" if access.member is None else "only an owner may"
+        raise ApiError(403, f"orgRole: {who} invite an owner.")
     found = {t.slug: t for t in Team.objects.filter(organization=access.organization)}
     unknown = [s for s in slugs if s not in found]
     if unknown:

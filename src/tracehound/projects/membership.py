@@ -180,13 +180,19 @@ def create_organization(
     return org
 
 
+def _owner_only(what: str, by: Access) -> str:
+    if by.member is None and not by.actor.is_superuser:
+        return f"only an owner may {what}; an organization token never may"
+    return f"only an owner may {what}"
+
+
 def _may_grant(by: Access | None, role: str) -> None:
     """Managers grant roles up to manager; only owners grant (or take away) owner."""
     if by is None:
         return
     by.require("member:admin")
-    if role == "owner" and by.role not in ("owner", None):
-        raise MembershipError("role", "only an owner may grant or remove the owner role", 403)
+    if role == "owner" and not by.is_owner:
+        raise MembershipError("role", _owner_only("grant or remove the owner role", by), 403)
 
 
 def _owners_left(org: Organization, without: OrganizationMember) -> int:
@@ -283,7 +289,9 @@ def set_break_glass(
     request: HttpRequest | None = None,
 ) -> OrganizationMember:
     """Owners only, on owners: may still log in with a password when SSO is required."""
-    if by is not None and by.role not in ("owner", None):
+    if by is not None and not by.is_owner:
+        if by.member is None:  # an organization token: no scope is enough
+            raise MembershipError("break_glass", _owner_only("set break-glass", by), 403)
         raise MissingScope("org:admin")
     if member.role != "owner":
         raise MembershipError("break_glass", "only owners can be marked break-glass")
