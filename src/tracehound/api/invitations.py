@@ -51,11 +51,19 @@ def _read(request: HttpRequest) -> tuple[str, str, list[str]]:
     if not isinstance(role, str) or role not in ROLES:
         raise ApiError(400, f"orgRole: must be one of {', '.join(ROLES)}.")
     teams = body.get("teams", [])
-    for entry in body.get("teamRoles") or []:  # Sentry's newer form
-        if isinstance(entry, dict) and isinstance(entry.get("teamSlug"), str):
-            teams = [*teams, entry["teamSlug"]] if isinstance(teams, list) else teams
+    if teams is None:
+        teams = []
     if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
         raise ApiError(400, "teams: must be a list of team slugs.")
+    team_roles = body.get("teamRoles")
+    if team_roles is None:
+        team_roles = []
+    if not isinstance(team_roles, list):  # Sentry's newer form
+        raise ApiError(400, "teamRoles: must be a list.")
+    for index, entry in enumerate(team_roles):
+        if not isinstance(entry, dict) or not isinstance(entry.get("teamSlug"), str):
+            raise ApiError(400, f"teamRoles[{index}]: must be an object with a string teamSlug.")
+        teams = [*teams, entry["teamSlug"]]
     return email, role, teams
 
 
