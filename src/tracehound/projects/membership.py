@@ -195,6 +195,18 @@ def _may_grant(by: Access | None, role: str) -> None:
         raise MembershipError("role", _owner_only("grant or remove the owner role", by), 403)
 
 
+def _lock_members_of(organization_id: int) -> None:
+    """Lock the organization's row before any of its members' rows: changes of roles and
+    members take their locks in one order, so two owners demoting (or removing) each
+    other at once wait for one another instead of deadlocking, and the second one sees
+    the first one's change."""
+    list(
+        Organization.objects.select_for_update(no_key=True)
+        .filter(pk=organization_id)
+        .values_list("pk", flat=True)
+    )
+
+
 def _owners_left(org: Organization, without: OrganizationMember) -> int:
     """The other owners, locked: two owners demoting each other at once cannot both win."""
     others = (
@@ -235,6 +247,7 @@ def change_role(
 ) -> OrganizationMember:
     """A new role; a change by hand makes an SSO-granted membership a manual one."""
     role = validate_role(role)
+    _lock_members_of(member.organization_id)
     member = OrganizationMember.objects.select_for_update().get(pk=member.pk)
     org = member.organization
     _may_grant(by, role)
@@ -265,6 +278,7 @@ def change_role(
 def remove_member(
     by: Access | None, member: OrganizationMember, *, request: HttpRequest | None = None
 ) -> None:
+    _lock_members_of(member.organization_id)
     member = OrganizationMember.objects.select_for_update().get(pk=member.pk)
     org = member.organization
     is_self = by is not None and by.member is not None and by.member.pk == member.pk
