@@ -83,11 +83,19 @@ def _read(request: HttpRequest) -> tuple[str, str, list[str]]:
     if not isinstance(role, str) or role not in ROLES:
         raise ApiError(400, f"orgRole: must be one of {', '.join(ROLES)}.")
     teams = body.get("teams", [])
-    for entry in body.get("teamRoles") or []:  # Sentry's newer form
-        if isinstance(entry, dict) and isinstance(entry.get("teamSlug"), str):
-            teams = [*teams, entry["teamSlug"]] if isinstance(teams, list) else teams
+    if teams is None:
+        teams = []
     if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
         raise ApiError(400, "teams: must be a list of team slugs.")
+    team_roles = body.get("teamRoles")
+    if team_roles is None:
+        team_roles = []
+    if not isinstance(team_roles, list):  # Sentry's newer form
+        raise ApiError(400, "teamRoles: must be a list.")
+    for index, entry in enumerate(team_roles):
+        if not isinstance(entry, dict) or not isinstance(entry.get("teamSlug"), str):
+            raise ApiError(400, f"teamRoles[{index}]: must be an object with a string teamSlug.")
+        teams = [*teams, entry["teamSlug"]]
     return email, role, teams
 
 
@@ -96,6 +104,11 @@ def invite_member(request: HttpRequest, org: str) -> JsonResponse:
     member_list, which answers GET on the same path)."""
     access = organization_access(request, org, scope="member:write")
     email, role, slugs = _read(request)
+    if role == "owner" and not access.is_owner and access.member is None:
+        # An organization token (roles above a member's own: accounts/invitations.py).
+        raise ApiError(
+            403, "orgRole: only an owner may invite an owner; an organization token never may."
+        )
     found = {t.slug: t for t in Team.objects.filter(organization=access.organization)}
     unknown = [s for s in slugs if s not in found]
     if unknown:

@@ -25,7 +25,7 @@ def create_project(
             "grouping_version": DEFAULT_GROUPING_VERSION,
         },
     )
-    key = project.keys.filter(is_active=True).order_by("id").first()
+    key = project.key_to_show()
     if key is None:
         key = ProjectKey.objects.create(project=project)
     if owner is not None:

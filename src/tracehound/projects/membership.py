@@ -186,13 +186,31 @@ def create_organization(
     return org
 
 
+def _owner_only(what: str, by: Access) -> str:
+    if by.member is None and not by.actor.is_superuser:
+        return f"only an owner may {what}; an organization token never may"
+    return f"only an owner may {what}"
+
+
 def _may_grant(by: Access | None, role: str) -> None:
     """Managers grant roles up to manager; only owners grant (or take away) owner."""
     if by is None:
         return
     by.require("member:admin")
-    if role == "owner" and by.role not in ("owner", None):
-        raise MembershipError("role", "only an owner may grant or remove the owner role", 403)
+    if role == "owner" and not by.is_owner:
+        raise MembershipError("role", _owner_only("grant or remove the owner role", by), 403)
+
+
+def _lock_members_of(organization_id: int) -> None:
+    """Lock the organization's row before any of its members' rows: changes of roles and
+    members take their locks in one order, so two owners demoting (or removing) each
+    other at once wait for one another instead of deadlocking, and the second one sees
+    the first one's change."""
+    list(
+        Organization.objects.select_for_update(no_key=True)
+        .filter(pk=organization_id)
+        .values_list("pk", flat=True)
+    )
 
 
 def _owners_left(org: Organization, without: OrganizationMember) -> int:
@@ -235,6 +253,7 @@ def change_role(
 ) -> OrganizationMember:
     """A new role; a change by hand makes an SSO-granted membership a manual one."""
     role = validate_role(role)
+    _lock_members_of(member.organization_id)
     member = OrganizationMember.objects.select_for_update().get(pk=member.pk)
     org = member.organization
     _may_grant(by, role)
@@ -265,6 +284,7 @@ def change_role(
 def remove_member(
     by: Access | None, member: OrganizationMember, *, request: HttpRequest | None = None
 ) -> None:
+    _lock_members_of(member.organization_id)
     member = OrganizationMember.objects.select_for_update().get(pk=member.pk)
     org = member.organization
     is_self = by is not None and by.member is not None and by.member.pk == member.pk
@@ -289,7 +309,9 @@ def set_break_glass(
     request: HttpRequest | None = None,
 ) -> OrganizationMember:
     """Owners only, on owners: may still log in with a password when SSO is required."""
-    if by is not None and by.role not in ("owner", None):
+    if by is not None and not by.is_owner:
+        if by.member is None:  # an organization token: no scope is enough
+            raise MembershipError("break_glass", _owner_only("set break-glass", by), 403)
         raise MissingScope("org:admin")
     if member.role != "owner":
         raise MembershipError("break_glass", "only owners can be marked break-glass")

@@ -118,6 +118,18 @@ class Project(models.Model):
     def __str__(self) -> str:
         return f"{self.organization.slug}/{self.slug}"
 
+    def key_to_show(self) -> ProjectKey | None:
+        """The one key to show as the project's DSN (project page, `project create`):
+        active and not expired, a key without expiry before one being rotated out,
+        then the newest."""
+        now = timezone.now()
+        return (
+            self.keys.filter(is_active=True)
+            .filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+            .order_by(models.F("expires_at").desc(nulls_first=True), "-created_at", "-id")
+            .first()
+        )
+
 
 class ProjectTeam(models.Model):
     """A team's access to a project (its members see and act on it)."""

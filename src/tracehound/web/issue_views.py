@@ -243,7 +243,12 @@ def do_assign(request: HttpRequest, issue: Issue) -> str:
         actions.assign(issue, request.user, team)
         return f"Assigned to #{team.slug}."
     pk = parse_id(text)
-    assignee = get_user_model().objects.filter(pk=pk).first() if pk else None
+    # Only among the organization's members: another organization's user and an id that
+    # does not exist get the same answer, so the form tells nothing about who exists.
+    members = get_user_model().objects.filter(
+        memberships__organization_id=issue.project.organization_id
+    )
+    assignee = members.filter(pk=pk).first() if pk else None
     if assignee is None:
         raise ActionError("assignedTo", "choose a member of this organization")
     actions.assign(issue, request.user, assignee)

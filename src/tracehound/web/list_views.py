@@ -137,7 +137,7 @@ def render_list(
         "query_error": None,
         "action_error": error,
     }
-    key = proj.keys.filter(is_active=True).first()
+    key = proj.key_to_show()
     context["dsn"] = key.dsn(public_base_url(request)) if key else None
     try:
         check_for_nul(state)

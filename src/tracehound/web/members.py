@@ -137,7 +137,7 @@ def members_page(request: HttpRequest, org: str) -> HttpResponse:
                 return HttpResponseRedirect("/")
             return outcome
         error = outcome
-    is_owner = access.role in ("owner", None)
+    is_owner = access.is_owner
     rows = (
         OrganizationMember.objects.filter(organization=access.organization)
         .select_related("user")

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from tracehound.accounts import audit
 from tracehound.accounts.access import (
     Access,
-    access_for,
+    accesses_for,
     organization_access,
     visible_organizations,
     visible_projects,
@@ -78,11 +78,10 @@ def my_organizations(
 ) -> list[OrganizationView]:
     """The caller's organizations, by slug, each with the projects the caller sees
     (`projects`: visible_projects(request), perhaps annotated)."""
-    views: dict[int, OrganizationView] = {}
-    for organization in visible_organizations(request).order_by("slug"):
-        access = access_for(request, organization)
-        if access is not None:
-            views[organization.id] = OrganizationView(organization, access)
+    views = {
+        access.organization.id: OrganizationView(access.organization, access)
+        for access in accesses_for(request, visible_organizations(request).order_by("slug"))
+    }
     if projects is None:
         projects = visible_projects(request)
     for project in projects.order_by("organization__slug", "slug"):
