@@ -120,3 +120,20 @@ def test_manager_still_cannot_grant_owner(org: Organization) -> None:
     response = put(client, target, {"orgRole": "owner"})
     assert response.status_code == 403
     assert "organization token" not in response.json()["detail"]
+
+
+def test_an_organization_token_is_never_offered_or_given_the_owner_role_to_invite(
+    org: Organization,
+) -> None:
+    # invitable_roles decides the invitation form's choices and the rule in invite()
+    # itself (the API answers earlier); before, an organization token got every role.
+    from tracehound.accounts import invitations
+    from tracehound.accounts.access import Actor, access_for
+
+    owner = member(org, "owner", "owner")
+    scopes = ["member:read", "member:write"]
+    row, _ = create_organization_token(org, "ci", scopes, created_by=owner.user)
+    access = access_for(Actor(user=None, token=row), org)
+    assert access is not None
+    assert "owner" not in invitations.invitable_roles(access)
+    assert "manager" in invitations.invitable_roles(access)

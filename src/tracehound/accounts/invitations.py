@@ -50,9 +50,12 @@ def invitation_link(token: str, request: HttpRequest | None = None) -> str:
 
 
 def invitable_roles(access: Access) -> list[str]:
-    """Roles the inviter may give: up to their own (any for a superuser or org token)."""
-    if access.role is None:
+    """Roles the inviter may give: up to their own; any for an owner or a superuser; below
+    owner for an organization token (owner powers are never a token's)."""
+    if access.is_owner:
         return list(ROLES)
+    if access.role is None:
+        return [role for role in ROLES if role != "owner"]
     return list(ROLES[: ROLES.index(access.role) + 1])
 
 
