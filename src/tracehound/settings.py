@@ -269,6 +269,7 @@ INSTALLED_APPS = [
     "tracehound.queue",
     "tracehound.issues",
     "tracehound.events",
+    "tracehound.alerts",
     "tracehound.web",
     # After our apps, so our templates override allauth's.
     "allauth",

@@ -1,0 +1,143 @@
+"""Channel actions: create, update, enable/disable, delete; reading a channel's settings.
+
+Settings a backend declares `secret` are stored encrypted (`lib.secrets_box`) in
+`Channel.secrets`; the rest in `Channel.config`. Forms, the CLI and the API all go
+through `create_channel` / `update_channel`, so they refuse the same bad settings with
+the same messages (`ConfigError` naming the setting).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from django.db import IntegrityError, transaction
+
+from tracehound.alerts import registry
+from tracehound.alerts.base import Backend, ConfigError
+from tracehound.alerts.models import Channel, Notification
+from tracehound.lib import secrets_box
+from tracehound.projects.models import Organization
+
+NAME_MAX = 100
+
+
+def backend_class(kind: str) -> type[Backend]:
+    cls = registry.get(kind)
+    if cls is None:
+        known = ", ".join(sorted(registry.backends()))
+        raise ConfigError("kind", f"unknown kind {kind[:64]!r} (known: {known})")
+    return cls
+
+
+def check_name(name: str) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if not name or len(name) > NAME_MAX or "\0" in name:
+        raise ConfigError("name", f"must be 1 to {NAME_MAX} characters")
+    return name
+
+
+def split(cls: type[Backend], cleaned: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    secret_names = {s.name for s in cls.settings if s.secret}
+    config = {k: v for k, v in cleaned.items() if k not in secret_names}
+    secrets = {k: v for k, v in cleaned.items() if k in secret_names and v not in (None, "")}
+    return config, secrets_box.encrypt(orjson.dumps(secrets).decode()) if secrets else ""
+
+
+def secrets_of(channel: Channel) -> dict[str, Any]:
+    if not channel.secrets:
+        return {}
+    value = orjson.loads(secrets_box.decrypt(channel.secrets))
+    return value if isinstance(value, dict) else {}
+
+
+def full_config(channel: Channel) -> dict[str, Any]:
+    """Every setting with secrets decrypted (raises secrets_box.SecretUnreadable)."""
+    return {**channel.config, **secrets_of(channel)}
+
+
+def backend_for(channel: Channel) -> Backend | None:
+    """The channel's backend with its settings, or None when its kind is not installed."""
+    cls = registry.get(channel.kind)
+    return None if cls is None else cls(full_config(channel))
+
+
+def public_config(channel: Channel) -> dict[str, Any]:
+    """The settings safe to show: secrets replaced by whether they are set."""
+    cls = registry.get(channel.kind)
+    secret_names = {s.name for s in cls.settings if s.secret} if cls else set()
+    shown = {k: v for k, v in channel.config.items() if k not in secret_names}
+    stored = set(secrets_of(channel)) if channel.secrets else set()
+    for name in secret_names:
+        shown[name] = "[set]" if name in stored else ""
+    return shown
+
+
+@transaction.atomic
+def create_channel(
+    organization: Organization, name: str, kind: str, values: Mapping[str, Any], actor: Any = None
+) -> tuple[Channel, dict[str, str]]:
+    """Returns the channel and the generated settings to show once (a signing secret)."""
+    cls = backend_class(kind)
+    name = check_name(name)
+    cleaned = cls.clean(values)
+    shown_once = cls.generate(cleaned)
+    config, secrets = split(cls, cleaned)
+    try:
+        with transaction.atomic():
+            channel = Channel.objects.create(
+                organization=organization,
+                name=name,
+                kind=kind,
+                config=config,
+                secrets=secrets,
+                created_at=datetime.now(tz=UTC),
+                created_by=actor if getattr(actor, "pk", None) else None,
+            )
+    except IntegrityError:
+        raise ConfigError("name", f"a channel named {name!r} already exists") from None
+    return channel, shown_once
+
+
+@transaction.atomic
+def update_channel(channel: Channel, values: Mapping[str, Any], name: str | None = None) -> Channel:
+    """Change settings; a secret setting left out or blank keeps its stored value."""
+    cls = backend_class(channel.kind)
+    current = full_config(channel)
+    secret_names = {s.name for s in cls.settings if s.secret}
+    merged = {**{k: v for k, v in current.items() if v is not None}}
+    for key, value in values.items():
+        if key in secret_names and (value is None or value == ""):
+            continue
+        merged[key] = value
+    cleaned = cls.clean(merged)
+    channel.config, channel.secrets = split(cls, cleaned)
+    if name is not None:
+        channel.name = check_name(name)
+        if (
+            Channel.objects.filter(organization_id=channel.organization_id, name=channel.name)
+            .exclude(pk=channel.pk)
+            .exists()
+        ):
+            raise ConfigError("name", f"a channel named {channel.name!r} already exists")
+    channel.save()
+    return channel
+
+
+def set_enabled(channel: Channel, enabled: bool, reason: str = "") -> None:
+    """Enable (clearing the failure run) or disable a channel. Disabling suppresses its
+    pending notifications; tickets and PagerDuty incidents owed stay pending so enabling
+    it again sends them."""
+    with transaction.atomic():
+        channel.enabled = enabled
+        channel.disabled_reason = "" if enabled else reason[:500]
+        if enabled:
+            channel.failing_since = None
+        channel.save(update_fields=["enabled", "disabled_reason", "failing_since"])
+        cls = registry.get(channel.kind)
+        if not enabled and (cls is None or cls.max_age is not None):
+            Notification.objects.filter(channel=channel, state=Notification.State.PENDING).update(
+                state=Notification.State.SUPPRESSED
+            )
