@@ -431,8 +431,24 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+
 # OpenID Connect single sign-on (accounts/sso.py): one provider from the environment,
 # shown first on the login page as /sso/oidc/…; more can be added per organization.
+# Outbound HTTP (alert backends, SSO): CIDRs allowed although private, loopback or
+# link-local (e.g. a Jira Server inside the network), comma-separated.
+def _networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    nets = []
+    for part in env_str(name, "").split(","):
+        if part.strip():
+            try:
+                nets.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ImproperlyConfigured(f"{name}: {part.strip()!r} is not a CIDR") from None
+    return nets
+
+
+TRACEHOUND_OUTBOUND_ALLOW = _networks("TRACEHOUND_OUTBOUND_ALLOW")
+
 TRACEHOUND_OIDC_ISSUER = env_str("TRACEHOUND_OIDC_ISSUER", "").rstrip("/")
 TRACEHOUND_OIDC_CLIENT_ID = env_str("TRACEHOUND_OIDC_CLIENT_ID", "")
 TRACEHOUND_OIDC_CLIENT_SECRET = env_str("TRACEHOUND_OIDC_CLIENT_SECRET", "")

@@ -1,6 +1,7 @@
 """All outbound HTTP (alert backends, SSO discovery and keys): one guarded client.
 
-INTERFACE ONLY — implemented by the delivery branch. Contract:
+A BASIC VERSION (requests, timeouts, no redirects, redaction) — the guard, address
+pinning and body cap are added by the delivery branch. Contract:
 
 - `Outbound(redact=("secret", …))`: a client for one delivery attempt (or one SSO fetch).
 - `client.request(method, url, *, json=None, data=None, headers=None, auth=None,
@@ -68,5 +69,61 @@ class Outbound:
     redact: tuple[str, ...] = ()
     calls: list[Call] = field(default_factory=list)
 
-    def request(self, method: str, url: str, **kwargs: Any) -> Response:
-        raise NotImplementedError("implemented by the delivery branch")
+    def hide(self, text: str) -> str:
+        for secret in self.redact:
+            if secret:
+                text = text.replace(secret, "[redacted]")
+        return text
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: tuple[float, float] = (5.0, 20.0),
+        max_bytes: int = 1_000_000,
+    ) -> Response:
+        import time
+
+        import orjson
+        import requests
+
+        body = data if json is None else orjson.dumps(json)
+        sent_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        if json is not None:
+            sent_headers.setdefault("Content-Type", "application/json")
+        started = time.perf_counter()
+        try:
+            r = requests.request(
+                method,
+                url,
+                data=body,
+                headers=sent_headers,
+                auth=auth,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            ms = int((time.perf_counter() - started) * 1000)
+            # Unknown outcome unless the connection was never made (the delivery branch
+            # makes this exact by connecting itself).
+            never = isinstance(exc, requests.ConnectTimeout) or "NewConnectionError" in repr(exc)
+            sent = not never
+            message = self.hide(f"{type(exc).__name__}: {exc}")[:1000]
+            self.calls.append(Call(method, self.hide(url)[:500], None, ms, error=message))
+            raise OutboundError(message, sent=sent) from None
+        ms = int((time.perf_counter() - started) * 1000)
+        content = r.content[:max_bytes]
+        response = Response(
+            r.status_code, {k.lower(): v for k, v in r.headers.items()}, content, ms
+        )
+        excerpt = self.hide(content[:2048].decode("utf-8", "replace"))
+        self.calls.append(Call(method, self.hide(url)[:500], r.status_code, ms, excerpt=excerpt))
+        return response
+
+
+USER_AGENT = "Tracehound/0.1"
