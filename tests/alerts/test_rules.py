@@ -173,7 +173,9 @@ def test_users_fire_above_n(seen, fires):
 
 def test_a_rule_without_threshold_never_fires_on_counts():
     r = rule(triggers=["frequency", "users"])
-    assert R.decide([r], [issue(events_in_window={1: 10**9}, users_in_window={1: 10**9})], NOW) == []
+    assert (
+        R.decide([r], [issue(events_in_window={1: 10**9}, users_in_window={1: 10**9})], NOW) == []
+    )
     assert R.needs_counts(r) == (False, False)
 
 
