@@ -281,3 +281,25 @@ def test_one_query_when_no_project_has_rules(wsgi, project, digest_all):
         )
     assert made == 0
     assert len(queries) == 1
+
+
+def test_the_throttle_covers_every_trigger_of_the_rule_but_resolved(wsgi, project, digest_all):
+    """Sentry's action interval: a regression soon after a frequency alert of the same
+    rule is not sent again; the resolve in between is (it is never throttled)."""
+    r = rule(project, [channel(project)], ["frequency", "regression", "resolved"],
+             frequency_count=1, frequency_window=5)  # fmt: skip
+    digest_events(wsgi, project, digest_all, error(), error())
+    assert [n.kind for n in rows()] == ["issue.frequency"]
+    issue = Issue.objects.get()
+    actions.resolve(issue, None)
+    digest_events(wsgi, project, digest_all, error())
+    assert Issue.objects.get().substatus == "regressed"
+    assert [n.kind for n in rows()] == ["issue.frequency", "issue.resolved"]
+    # A rule with its own interval is not held back by another rule's.
+    other = rule(project, [channel(project, "other")], ["regression"])
+    actions.resolve(issue, None)
+    digest_events(wsgi, project, digest_all, error())
+    assert [(n.kind, n.rule_id) for n in rows(kind="issue.regression")] == [
+        ("issue.regression", other.pk)
+    ]
+    assert r.pk != other.pk

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +26,15 @@ from django.db import connection
 
 from tracehound.alerts import outbox, registry
 from tracehound.alerts import rules as R
+from tracehound.alerts.base import Notification as Message
 from tracehound.alerts.messages import decoded, issue_message
-from tracehound.alerts.models import AlertRule, Channel, ExternalIssueLink, Notification
+from tracehound.alerts.models import (
+    AlertRule,
+    Channel,
+    ExternalIssueLink,
+    Notification,
+    RuleFired,
+)
 from tracehound.issues.models import Issue
 
 if TYPE_CHECKING:
@@ -150,19 +157,44 @@ def read_counts(facts: dict[int, R.IssueFacts], rules: list[R.Rule], now: dateti
         if users and rule.users_window and rule.users_count is not None:
             since = now - timedelta(minutes=rule.users_window)
             for issue_id in issues:
+                if rule.id in facts[issue_id].throttled:
+                    continue
                 n = users_within(issue_id, since, rule.users_count + 1)
                 facts[issue_id].users_in_window[rule.id] = n
 
 
-def latest_releases(rules: Iterable[R.Rule]) -> dict[int, str | None]:
-    from tracehound.issues.actions import latest_release
+class LatestReleases(Mapping[int, "str | None"]):
+    """Project id → its newest release, read on first use: only a rule filtering on
+    release "latest" whose trigger held asks."""
 
-    out: dict[int, str | None] = {}
-    for rule in rules:
-        if rule.release == R.LATEST and rule.project_id not in out:
-            release = latest_release(rule.project_id)
-            out[rule.project_id] = release.version if release is not None else None
-    return out
+    def __init__(self) -> None:
+        self.known: dict[int, str | None] = {}
+
+    def __getitem__(self, project_id: int) -> str | None:
+        if project_id not in self.known:
+            from tracehound.issues.actions import latest_release
+
+            release = latest_release(project_id)
+            self.known[project_id] = release.version if release is not None else None
+        return self.known[project_id]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.known)
+
+    def __len__(self) -> int:
+        return len(self.known)
+
+
+def mark_throttled(facts: dict[int, R.IssueFacts], rules: list[R.Rule], now: datetime) -> None:
+    """Note the (rule, issue) pairs still inside the rule's throttle interval, so that
+    no window count is read for them: one query over RuleFired."""
+    throttles = {r.id: r.throttle_minutes for r in rules if r.throttle_minutes}
+    if not throttles or not facts:
+        return
+    fired = RuleFired.objects.filter(rule_id__in=sorted(throttles), issue_id__in=sorted(facts))
+    for rule_id, issue_id, last in fired.values_list("rule_id", "issue_id", "last_fired_at"):
+        if last > R.throttle_cutoff(now, throttles[rule_id]):
+            facts[issue_id].throttled.add(rule_id)
 
 
 def claim(decisions: list[R.Decision], now: datetime) -> list[R.Decision]:
@@ -244,8 +276,9 @@ def evaluate_batch(
     if not rules:
         return 0
     facts = issue_facts(events, activities, {r.project_id for r in rules})
+    mark_throttled(facts, rules, now)
     read_counts(facts, rules, now)
-    decisions = R.decide(rules, facts.values(), now, latest_releases(rules))
+    decisions = R.decide(rules, facts.values(), now, LatestReleases())
     if not decisions:
         return 0
     fired = claim(decisions, now)
@@ -266,18 +299,22 @@ def send(
     )
     by_id = Channel.objects.in_bulk(sorted({c for d in decisions for c in channels[d.rule.id]}))
     made = 0
+    built: dict[tuple[int, str, str], Message] = {}  # one build per issue and cause
     for d in decisions:
         issue = issues.get(d.issue_id)
         if issue is None:
             continue
-        message = issue_message(
-            issue,
-            R.KIND_OF[d.trigger],
-            R.reason(d.trigger, d.details),
-            event=events.get(d.event.event_id),
-            rule=d.rule.name,
-            details=d.details,
-        )
+        cause = (d.issue_id, d.trigger, d.event.event_id)
+        if cause not in built or d.trigger in ("frequency", "users"):
+            built[cause] = issue_message(
+                issue,
+                R.KIND_OF[d.trigger],
+                R.reason(d.trigger, d.details),
+                event=events.get(d.event.event_id),
+                rule=d.rule.name,
+                details=d.details,
+            )
+        message = replace(built[cause], rule=d.rule.name[:200])
         targets = [by_id[c] for c in channels[d.rule.id] if c in by_id]
         made += len(
             outbox.enqueue(
@@ -339,7 +376,7 @@ def on_resolved(resolved: Sequence[Resolved], by: str, now: datetime) -> int:
     channel_ids |= {c for r in rules for c in rule_channels[r.id]}
     by_id = {c.pk: c for c in Channel.objects.filter(pk__in=sorted(channel_ids), enabled=True)}
     issues = Issue.objects.select_related("project__organization").in_bulk(ids)
-    latest = latest_releases(rules)
+    latest = LatestReleases()
     made = 0
     for item in sorted(resolved, key=lambda r: r.issue_id):
         issue = issues.get(item.issue_id)
@@ -356,7 +393,7 @@ def resolve_one(
     rule_channels: dict[int, list[int]],
     following: dict[int, set[int]],
     by_id: dict[int, Channel],
-    latest: dict[int, str | None],
+    latest: Mapping[int, str | None],
     by: str,
     now: datetime,
 ) -> int:
@@ -370,7 +407,8 @@ def resolve_one(
     for rule in rules:
         if rule.project_id != item.project_id:
             continue
-        if not R.filters_hold(rule, facts, latest.get(rule.project_id)):
+        newest = latest.get(rule.project_id) if rule.release == R.LATEST else None
+        if not R.filters_hold(rule, facts, newest):
             continue
         targets = [by_id[c] for c in rule_channels[rule.id] if c in by_id]
         covered.update(c.pk for c in targets)

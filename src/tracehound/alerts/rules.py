@@ -109,6 +109,9 @@ class IssueFacts:
     users_in_window: dict[int, int] = field(default_factory=dict)
     # Per trigger: the event that caused the change (regression), else `event`.
     change_events: dict[str, EventFacts] = field(default_factory=dict)
+    # Rules that fired for this issue within their throttle interval (read up front so
+    # no count is read for them; `evaluate.claim` checks again atomically).
+    throttled: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,17 +230,24 @@ def throttle_cutoff(now: datetime, minutes: int) -> datetime:
 
 
 def candidates(
-    rule: Rule, facts: IssueFacts, now: datetime, latest_release: str | None = None
+    rule: Rule, facts: IssueFacts, now: datetime, latest: Mapping[int, str | None] | None = None
 ) -> Decision | None:
     """The notification `rule` owes for this issue after the batch, before the throttle:
-    the first trigger in PRIORITY that holds and whose triggering event passes the filters."""
-    if rule.project_id != facts.project_id:
+    the first trigger in PRIORITY that holds and whose triggering event passes the filters.
+    A rule known to be throttled for the issue owes nothing. `latest` (project id → its
+    newest release) is looked up only for a rule filtering on release "latest"."""
+    if rule.project_id != facts.project_id or rule.id in facts.throttled:
         return None
     for trigger in PRIORITY:
         if trigger not in rule.triggers:
             continue
         decision = _trigger(rule, facts, trigger, now)
-        if decision is not None and filters_hold(rule, decision.event, latest_release):
+        if decision is None:
+            continue
+        newest = None
+        if rule.release == LATEST and latest is not None:  # (an unread mapping is empty)
+            newest = latest.get(rule.project_id)
+        if filters_hold(rule, decision.event, newest):
             return decision
     return None
 
@@ -274,14 +284,13 @@ def decide(
 ) -> list[Decision]:
     """Every (rule, issue) notification the batch owes, before the throttle, in a stable
     order (issue, then rule). `latest` maps project id → its newest release."""
-    latest = latest or {}
     by_project: dict[int, list[Rule]] = {}
     for rule in rules:
         by_project.setdefault(rule.project_id, []).append(rule)
     out = []
     for facts in sorted(issues, key=lambda f: f.issue_id):
         for rule in sorted(by_project.get(facts.project_id, ()), key=lambda r: r.id):
-            decision = candidates(rule, facts, now, latest.get(facts.project_id))
+            decision = candidates(rule, facts, now, latest)
             if decision is not None:
                 out.append(decision)
     return out
