@@ -303,3 +303,21 @@ def test_the_throttle_covers_every_trigger_of_the_rule_but_resolved(wsgi, projec
         ("issue.regression", other.pk)
     ]
     assert r.pk != other.pk
+
+
+def test_retention_removes_an_empty_issue_with_its_alert_rows(wsgi, project, digest_all):
+    """IssueMinuteCount and RuleFired point at the issue with related_name="+": retention's
+    set-based delete must find them too (it failed on a foreign key before)."""
+    from datetime import timedelta
+
+    from tracehound.events.models import Event
+    from tracehound.events.retention import run_retention
+
+    rule(project, [channel(project)], ["new_issue"])
+    digest_events(wsgi, project, digest_all, error())
+    assert (RuleFired.objects.count(), IssueMinuteCount.objects.count(), len(rows())) == (1, 1, 1)
+    Event.objects.all().delete()
+    Issue.objects.update(last_seen=datetime.now(UTC) - timedelta(days=60))
+    run_retention()
+    assert Issue.objects.count() == 0
+    assert (RuleFired.objects.count(), IssueMinuteCount.objects.count(), len(rows())) == (0, 0, 0)
