@@ -40,6 +40,8 @@ class Receiver:
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.release = threading.Event()  # ends every hang early (teardown)
+        self.active = 0  # requests being answered now
+        self.max_active = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,6 +67,15 @@ class Receiver:
                         if len(receiver.replies) > 1
                         else receiver.replies[0]
                     )
+                    receiver.active += 1
+                    receiver.max_active = max(receiver.max_active, receiver.active)
+                try:
+                    self.answer(reply)
+                finally:
+                    with receiver.lock:
+                        receiver.active -= 1
+
+            def answer(self, reply: Reply) -> None:
                 if reply.reset:
                     self.connection.setsockopt(
                         socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
