@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.alerts.delivery_receiver import Receiver, Reply, closed_port
@@ -217,3 +218,42 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
     later = datetime.now(tz=UTC) + timedelta(seconds=300)
     parsed = parse_retry_after(format_datetime(later, usegmt=True))
     assert parsed is not None and 295 <= parsed <= 301
+
+
+def test_sso_discovery_goes_through_the_guard(settings: Any) -> None:
+    from tracehound.accounts import sso
+
+    with Receiver() as receiver:
+        issuer = receiver.url
+        discovery = {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/auth",
+            "token_endpoint": f"{issuer}/token",
+            "jwks_uri": f"{issuer}/jwks",
+        }
+        receiver.replies = [Reply(200, orjson.dumps(discovery))]
+        provider = sso.Provider("guarded", "Guarded SSO", issuer, "client", "secret")
+        settings.TRACEHOUND_OUTBOUND_ALLOW = []
+        with pytest.raises(sso.SsoError, match="cannot be reached") as refused:
+            sso.oauth_app(provider)
+        assert refused.value.status == 502
+        assert receiver.received == []
+        settings.TRACEHOUND_OUTBOUND_ALLOW = [ipaddress.ip_network("127.0.0.0/8")]
+        sso._apps.clear()
+        app = sso.oauth_app(provider)
+        assert app.load_server_metadata()["token_endpoint"] == f"{issuer}/token"
+        (got,) = receiver.received
+        assert got.path == "/.well-known/openid-configuration"
+        assert got.headers["host"] == f"127.0.0.1:{receiver.port}"
+        sso._apps.clear()
+
+
+def test_sso_redirects_are_not_followed(settings: Any) -> None:
+    from tracehound.accounts import sso
+
+    with Receiver(Reply(302, b"", {"Location": "http://169.254.169.254/"})) as receiver:
+        provider = sso.Provider("redirecting", "Redirecting SSO", receiver.url, "c", "s")
+        with pytest.raises(sso.SsoError, match="cannot be reached"):
+            sso.oauth_app(provider)
+        assert len(receiver.received) == 1
+        sso._apps.clear()

@@ -372,3 +372,62 @@ class Outbound:
         elapsed = int((time.perf_counter() - started) * 1000)
         lowered = {k.lower(): v for k, v in answer.getheaders()}
         return Response(answer.status, lowered, content, elapsed, truncated)
+
+
+def requests_adapter() -> Any:
+    """A `requests` transport adapter that sends through Outbound (for libraries that
+    take a requests Session, like authlib): the same address guard, pinning, timeouts and
+    body cap. Network failures become requests.ConnectionError / Timeout."""
+    import requests
+    from requests.adapters import BaseAdapter
+    from requests.structures import CaseInsensitiveDict
+    from requests.utils import get_encoding_from_headers
+
+    class OutboundAdapter(BaseAdapter):
+        def send(
+            self,
+            request: requests.PreparedRequest,
+            stream: bool = False,
+            timeout: Any = None,
+            verify: Any = True,
+            cert: Any = None,
+            proxies: Any = None,
+        ) -> requests.Response:
+            if isinstance(timeout, tuple):
+                limits = (float(timeout[0] or 5.0), float(timeout[1] or 20.0))
+            else:
+                limits = (5.0, float(timeout or 20.0))
+            skip = {"accept-encoding", "content-length", "host", "connection"}
+            headers = {
+                k: v.decode("latin-1") if isinstance(v, bytes) else v
+                for k, v in request.headers.items()
+                if k.lower() not in skip
+            }
+            body = request.body.encode() if isinstance(request.body, str) else request.body
+            try:
+                answer = Outbound().request(
+                    request.method or "GET",
+                    request.url or "",
+                    data=body if isinstance(body, bytes) else None,
+                    headers=headers,
+                    timeout=limits,
+                )
+            except Blocked as exc:
+                raise requests.ConnectionError(str(exc), request=request) from None
+            except OutboundError as exc:
+                kind = requests.Timeout if "timed out" in str(exc) else requests.ConnectionError
+                raise kind(str(exc), request=request) from None
+            response = requests.Response()
+            response.status_code = answer.status
+            response.headers = CaseInsensitiveDict(answer.headers)
+            response._content = answer.body
+            response.url = request.url or ""
+            response.request = request
+            response.reason = ""
+            response.encoding = get_encoding_from_headers(response.headers)
+            return response
+
+        def close(self) -> None:
+            pass
+
+    return OutboundAdapter()
