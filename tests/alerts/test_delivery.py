@@ -540,3 +540,20 @@ def test_backoff_grows_with_jitter_and_respects_retry_after() -> None:
 
 def test_loopback_allowed_only_by_the_fixture(settings: Any) -> None:
     assert ipaddress.ip_network("127.0.0.0/8") in settings.TRACEHOUND_OUTBOUND_ALLOW
+
+
+def test_the_alerts_deliver_once_command(project: Project) -> None:
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    with Receiver() as receiver:
+        channel = ntfy_channel(project, receiver)
+        for n in range(3):
+            enqueue_one(channel, key=f"new:{n}")
+        out = io.StringIO()
+        call_command("alerts", "deliver", "--once", "--limit", "2", stdout=out)
+        assert out.getvalue().strip() == "handled 3 notifications"
+        assert len(receiver.received) == 3
+    with pytest.raises(CommandError, match="--limit"):
+        call_command("alerts", "deliver", "--once", "--limit", "0")
