@@ -474,18 +474,28 @@ def test_a_channel_failing_for_days_is_disabled_and_owners_told(
     assert row.state == State.PENDING  # tickets owed stay owed until it is enabled again
 
 
-def test_bad_credentials_disable_the_channel(
+def test_bad_credentials_disable_the_channel_and_the_ticket_stays_owed(
     project: Project, issue: Issue, test_kinds: None
 ) -> None:
-    with Receiver(Reply(401, b"{}")) as receiver:
+    from tracehound.alerts.channels import set_enabled
+
+    with Receiver(Reply(401, b"{}"), Reply(201, b'{"id": 3}')) as receiver:
         channel = ticket_channel(project, receiver)
         row = enqueue_one(channel, issue)
         delivery.deliver_due()
         row.refresh_from_db()
-        assert row.state == State.FAILED
+        assert row.state == State.PENDING and "enabled again" in row.last_error
+        assert attempts(row)[0].outcome == "retry"
         channel.refresh_from_db()
         assert not channel.enabled and "bad token" in channel.disabled_reason
-        assert delivery.deliver_due() == 0
+        make_due(row)
+        assert delivery.deliver_due() == 0  # a disabled channel sends nothing
+        set_enabled(channel, True)  # the token was fixed
+        assert delivery.deliver_due() == 1
+        assert len(receiver.received) == 2
+    row.refresh_from_db()
+    assert row.state == State.SUCCEEDED
+    assert ExternalIssueLink.objects.get(issue=issue, channel=channel).external_id == "3"
 
 
 # ----------------------------------------------------------------------- claiming

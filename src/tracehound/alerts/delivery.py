@@ -220,6 +220,14 @@ def run_backend(row: Notification, backend: Backend, http: Outbound, delivery: D
     return Result(Outcome.SUCCEEDED, sent=sent)
 
 
+def keep_owed(result: Result, cls: type[Backend]) -> None:
+    """A ticket or incident (a backend whose rows never expire) is still owed when its
+    channel is disabled: the row waits, sent once someone fixes and enables the channel."""
+    if result.disable and cls.max_age is None:
+        result.outcome = Outcome.RETRY
+        result.error += " (the channel is disabled; sent when it is enabled again)"
+
+
 def attempt(row: Notification, *, log_unknown: bool = False) -> DeliveryAttempt | None:
     """One attempt at a row this worker holds (in flight); writes everything down.
 
@@ -261,6 +269,7 @@ def attempt(row: Notification, *, log_unknown: bool = False) -> DeliveryAttempt 
                 drop_link=lambda: dropped.append(True),
             )
             result = run_backend(row, backend, http, delivery)
+            keep_owed(result, cls)
             row.progress = delivery.progress
     if result.kept_pending and not log_unknown:
         release_unknown(row, result.error)
