@@ -257,3 +257,75 @@ def test_sso_redirects_are_not_followed(settings: Any) -> None:
             sso.oauth_app(provider)
         assert len(receiver.received) == 1
         sso._apps.clear()
+
+
+def make_certificates(directory: Any) -> tuple[str, str, str]:
+    """A CA and a server certificate for the name "localhost" only (not 127.0.0.1)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    start = datetime.now(tz=UTC) - timedelta(hours=1)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("Test CA"))
+        .issuer_name(name("Test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(name("localhost"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = [str(directory / n) for n in ("ca.pem", "cert.pem", "key.pem")]
+    pem = serialization.Encoding.PEM
+    with open(paths[0], "wb") as f:
+        f.write(ca.public_bytes(pem))
+    with open(paths[1], "wb") as f:
+        f.write(leaf.public_bytes(pem))
+    with open(paths[2], "wb") as f:
+        f.write(
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        )
+    return paths[0], paths[1], paths[2]
+
+
+def test_tls_is_pinned_to_the_address_and_verified_against_the_url_host(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    ca, cert, key = make_certificates(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", ca)
+    with Receiver(Reply(200, b'{"ok":1}')) as receiver:
+        server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_context.load_cert_chain(cert, key)
+        receiver.server.socket = server_context.wrap_socket(
+            receiver.server.socket, server_side=True
+        )
+        # The name on the certificate: verified, SNI and Host are "localhost".
+        response = Outbound().request("POST", f"https://localhost:{receiver.port}/t", json={})
+        assert response.status == 200 and response.json() == {"ok": 1}
+        assert receiver.received[0].headers["host"] == f"localhost:{receiver.port}"
+        # The same server by address: the certificate does not name it, nothing is sent.
+        with pytest.raises(OutboundError, match="cannot connect") as failed:
+            Outbound().request("POST", f"https://127.0.0.1:{receiver.port}/t", json={})
+        assert failed.value.sent is False
+        assert len(receiver.received) == 1
