@@ -91,3 +91,47 @@ def test_two_workers_never_send_one_row_twice(tickets_kind: None) -> None:
     assert set(states) == {Notification.State.SUCCEEDED}
     assert DeliveryAttempt.objects.count() == 46
     assert set(Notification.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_serial_channel_being_claimed_elsewhere_is_skipped(tickets_kind: None) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    project = create_project("acme", "backend")[0]
+    now = datetime.now(tz=UTC)
+    issue = Issue.objects.create(
+        project=project,
+        short_id=1,
+        title="E",
+        grouping_version="newstyle:2023-01-11",
+        first_seen=now,
+        last_seen=now,
+    )
+    ticket = create_channel(
+        project.organization,
+        "tickets",
+        "test_tickets",
+        {"url": "http://127.0.0.1:9/", "token": "t"},
+    )[0]
+    enqueue([ticket], message(), dedupe_key="new:1", issue_id=issue.id)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker_claiming() -> None:
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                assert delivery.lock_channel(ticket.id)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_worker_claiming)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        assert delivery.claim(10) == []  # skipped while another worker holds the channel
+    finally:
+        release.set()
+        thread.join(10)
+    assert len(delivery.claim(10)) == 1

@@ -156,7 +156,8 @@ def lock_channel(channel_id: int) -> bool:
     claiming on it now). SQLite's IMMEDIATE transaction already serializes writers."""
     if connection.vendor != "postgresql":
         return True
-    return Channel.objects.select_for_update(skip_locked=True).filter(id=channel_id).exists()
+    locked = Channel.objects.select_for_update(skip_locked=True).filter(id=channel_id)
+    return bool(list(locked.values_list("id", flat=True)))  # evaluated: the lock is taken
 
 
 # ---------------------------------------------------------------------------- one attempt
