@@ -321,3 +321,17 @@ def test_retention_removes_an_empty_issue_with_its_alert_rows(wsgi, project, dig
     run_retention()
     assert Issue.objects.count() == 0
     assert (RuleFired.objects.count(), IssueMinuteCount.objects.count(), len(rows())) == (0, 0, 0)
+
+
+def test_housekeeping_prunes_minute_counts_older_than_two_hours(wsgi, project, digest_all):
+    import time
+
+    from tracehound.queue.housekeeping import prune_old_rows
+
+    digest_events(wsgi, project, digest_all, error())
+    issue = Issue.objects.get()
+    minute = int(time.time() // 60)
+    IssueMinuteCount.objects.create(issue=issue, bucket=minute - 121, count=5)
+    IssueMinuteCount.objects.create(issue=issue, bucket=minute - 100, count=7)
+    prune_old_rows()
+    assert sorted(IssueMinuteCount.objects.values_list("count", flat=True)) == [1, 7]
