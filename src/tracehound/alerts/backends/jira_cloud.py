@@ -23,7 +23,6 @@ from tracehound.alerts.backends.ticketing import (
     short,
 )
 from tracehound.alerts.base import (
-    ConfigError,
     Delivery,
     DeliveryError,
     Link,
@@ -124,10 +123,7 @@ class JiraCloudBackend(TicketBackend):
         values = dict(values)
         if isinstance(values.get("project_key"), str):
             values["project_key"] = values["project_key"].strip().upper()
-        cleaned = super().clean(values)
-        if not str(cleaned.get("issue_type") or "").strip():
-            raise ConfigError("issue_type", "is required")
-        return cleaned
+        return super().clean(values)
 
     def target_key(self) -> str:
         return self.base

@@ -84,6 +84,9 @@ class TicketBackend(Backend):
     max_age = None
     follows_resolve = True
     service: ClassVar[str] = "the ticket system"
+    # (connect, read) seconds. A read timeout after a create is an unknown outcome, which the
+    # marker lookup settles on the next attempt.
+    timeout: ClassVar[tuple[float, float]] = (5.0, 20.0)
 
     def send(self, notification: Notification, delivery: Delivery) -> Sent:
         if notification.kind == "test":
@@ -138,7 +141,9 @@ class TicketBackend(Backend):
     ) -> Response:
         """One request; network failures become retryable DeliveryErrors."""
         try:
-            return delivery.http.request(method, url, json=json, headers=headers, auth=auth)
+            return delivery.http.request(
+                method, url, json=json, headers=headers, auth=auth, timeout=self.timeout
+            )
         except Blocked as exc:
             raise DeliveryError(
                 f"{self.service} address refused by the outbound guard: {exc}",
