@@ -31,7 +31,9 @@ TITLE_MAX = 256
 BODY_MAX = 65_536
 API_VERSION = "2022-11-28"
 # Markdown punctuation that could format, link or open HTML (a forged marker).
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!|<>~&])")
+# What starts a list when it opens a line: "1. ", "- ", "+ ".
+_LIST_START = re.compile(r"^(\d+)([.)])|^([-+])")
 
 
 def check_repository(value: str) -> None:
@@ -57,7 +59,8 @@ def check_labels(value: str) -> None:
 def escape(text: object, limit: int) -> str:
     """One line of event text as inert Markdown."""
     value = adf.clean(text, limit, one_line=True)
-    return _MARKDOWN.sub(r"\\\1", value).replace("@", "@\u2060")
+    value = _MARKDOWN.sub(r"\\\1", value).replace("@", "@\u2060")
+    return _LIST_START.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], value)
 
 
 def fenced(lines: list[str]) -> str:
