@@ -314,3 +314,20 @@ def test_the_receiver_refuses_what_jira_refuses(doc: Any) -> None:
 
     with pytest.raises(Violation, match="not valid ADF"):
         JiraReceiver.check_adf(doc)
+
+
+def test_the_scoped_token_form_links_tickets_on_the_site() -> None:
+    cloud = "/ex/jira/11223344-a1b2-3b33-c444-def123456789"
+    jira = JiraReceiver(prefix=cloud)
+    try:
+        attempts = Attempts(backend_for(jira, site_url=jira.url + cloud))
+        sent = attempts.send(notification())
+        again = Attempts(attempts.backend)
+        second = again.send(notification(issue_id=8))
+    finally:
+        jira.close()
+    assert jira.violations == []
+    assert sent.external_url == "https://acme.atlassian.net/browse/ET-1"
+    assert second.external_url == "https://acme.atlassian.net/browse/ET-2"
+    assert jira.calls("create")[0].path == cloud + "/rest/api/3/issue"
+    assert attempts.progress["jira_site"] == "https://acme.atlassian.net"

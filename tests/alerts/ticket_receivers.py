@@ -196,8 +196,15 @@ def _now() -> str:
 class JiraReceiver(Receiver):
     """Jira Cloud REST v3: issues, comments, transitions, search/jql, createmeta."""
 
-    def __init__(self, email: str = "bot@example.com", token: str = "jira-token-s3cret") -> None:
-        self.email, self.token = email, token
+    def __init__(
+        self,
+        email: str = "bot@example.com",
+        token: str = "jira-token-s3cret",
+        prefix: str = "",
+    ) -> None:
+        """`prefix`: "/ex/jira/<cloudId>" to act as api.atlassian.com for a scoped token."""
+        self.email, self.token, self.prefix = email, token, prefix
+        self.site = "https://acme.atlassian.net"
         self.tickets: dict[str, dict[str, Any]] = {}  # id → ticket
         self.next_id = 10000
         self.issue_types = ["Bug", "Task"]
@@ -215,6 +222,11 @@ class JiraReceiver(Receiver):
 
     def route_of(self, seen: Seen) -> str:
         p, m = seen.path, seen.method
+        if not p.startswith(self.prefix):
+            return "outside"
+        p = p[len(self.prefix) :]
+        if p == "/rest/api/3/serverInfo":
+            return "server-info"
         if m == "POST" and p == "/rest/api/3/issue":
             return "create"
         if p == "/rest/api/3/search/jql":
@@ -332,6 +344,9 @@ class JiraReceiver(Receiver):
             return 400, {"errorMessages": ["Transition id is not valid"]}
         ticket["status"] = match[0]["name"]
         return 204, b""
+
+    def on_server_info(self, seen: Seen) -> tuple[int, Any]:
+        return 200, {"baseUrl": self.site, "deploymentType": "Cloud"}
 
     def on_createmeta(self, seen: Seen) -> tuple[int, Any]:
         return 200, {
