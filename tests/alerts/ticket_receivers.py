@@ -578,3 +578,35 @@ class Attempts:
         if sent.external_key:
             self.link = Link(sent.external_id, sent.external_key, sent.external_url)
         return sent
+
+
+def make_issue(short_id: int = 7) -> Any:
+    """A real issue row in acme/backend (the tests' database)."""
+    from tracehound.issues.models import Issue
+    from tracehound.projects.actions import create_project
+
+    project = create_project("acme", "backend", platform="python")[0]
+    now = datetime.now(UTC)
+    return Issue.objects.create(
+        project=project,
+        short_id=short_id,
+        title="ZeroDivisionError: division by zero",
+        grouping_version=project.grouping_version,
+        first_seen=now,
+        last_seen=now,
+        times_seen=120,
+    )
+
+
+def queue(channel: Any, issue: Any, kind: str = "issue.new", cause: int = 1) -> Any:
+    """The outbox row the digest would write for `kind` on `issue`."""
+    from tracehound.alerts import outbox
+
+    message = notification(kind, issue_id=issue.id, organization=channel.organization.slug)
+    prefix = kind.removeprefix("issue.")
+    key = f"new:{issue.id}" if kind == "issue.new" else f"{prefix}:{issue.id}:{cause}"
+    rows = outbox.enqueue(
+        [channel], message, dedupe_key=key, project_id=issue.project_id, issue_id=issue.id
+    )
+    assert len(rows) == 1
+    return rows[0]
