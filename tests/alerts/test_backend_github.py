@@ -324,3 +324,18 @@ def test_event_text_is_escaped_as_markdown(text: str, escaped: str) -> None:
     from tracehound.alerts.backends.github_issues import escape
 
     assert escape(text, 100) == escaped
+
+
+def test_a_failed_reopen_is_retried_without_commenting_twice(github: GitHubReceiver) -> None:
+    attempts = Attempts(backend_for(github))
+    attempts.send(notification())
+    github.live()[0]["state"] = "closed"
+    regression = Attempts(attempts.backend, attempts.link)
+    github.fail("update", 502)
+
+    with pytest.raises(DeliveryError):
+        regression.send(notification("issue.regression"))
+    regression.send(notification("issue.regression"))
+
+    issue = github.live()[0]
+    assert issue["state"] == "open" and len(issue["comments"]) == 1

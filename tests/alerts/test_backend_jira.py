@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -331,3 +332,15 @@ def test_the_scoped_token_form_links_tickets_on_the_site() -> None:
     assert second.external_url == "https://acme.atlassian.net/browse/ET-2"
     assert jira.calls("create")[0].path == cloud + "/rest/api/3/issue"
     assert attempts.progress["jira_site"] == "https://acme.atlassian.net"
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from email.utils import format_datetime
+
+    from tracehound.alerts.backends.ticketing import retry_after
+
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
+    assert retry_after({"retry-after": "12"}) == 12.0
+    assert 85 <= (retry_after({"retry-after": later}) or 0) <= 90
+    assert retry_after({"retry-after": "soon"}, 60.0) == 60.0
+    assert retry_after({}) is None

@@ -298,25 +298,23 @@ class GitHubIssuesBackend(TicketBackend):
     def issue_path(self, link: Link) -> str:
         return f"{self.repo_path}/issues/{quote(link.external_key.lstrip('#'))}"
 
-    def comment(self, notification: Notification, link: Link, delivery: Delivery) -> Sent:
-        response = self.request(
-            delivery,
-            "POST",
-            self.issue_path(link) + "/comments",
-            {"body": comment_body(notification)},
-        )
+    def comment(self, notification: Notification, link: Link, delivery: Delivery) -> int:
+        body = {"body": comment_body(notification)}
+        response = self.request(delivery, "POST", self.issue_path(link) + "/comments", body)
         if response.status in (404, 410):
             raise TicketGone
         if not 200 <= response.status < 300:
             raise self.fail(response, f"comment on {link.external_key}")
-        excerpt = f"commented on {link.external_key}"
-        if notification.kind == "issue.regression" and self.config.get("reopen_on_regression"):
-            # Idempotent: an open issue stays open.
-            response = self.request(delivery, "PATCH", self.issue_path(link), {"state": "open"})
-            if not 200 <= response.status < 300:
-                raise self.fail(response, f"reopen {link.external_key}")
-            excerpt += " and reopened it"
-        return self.sent_for(link, excerpt, response.status)
+        return response.status
+
+    def after_comment(self, notification: Notification, link: Link, delivery: Delivery) -> str:
+        if notification.kind != "issue.regression" or not self.config.get("reopen_on_regression"):
+            return ""
+        # Idempotent: an open issue stays open.
+        response = self.request(delivery, "PATCH", self.issue_path(link), {"state": "open"})
+        if not 200 <= response.status < 300:
+            raise self.fail(response, f"reopen {link.external_key}")
+        return " and reopened it"
 
     def resolve(self, notification: Notification, link: Link, delivery: Delivery) -> Sent:
         if not self.config.get("close_on_resolve"):

@@ -263,18 +263,14 @@ class JiraCloudBackend(TicketBackend):
         # The id survives a move to another project; the key does not.
         return f"/rest/api/3/issue/{quote(link.external_id or link.external_key)}"
 
-    def comment(self, notification: Notification, link: Link, delivery: Delivery) -> Sent:
-        response = self.request(
-            delivery,
-            "POST",
-            self.ticket_path(link) + "/comment",
-            {"body": adf.comment(notification)},
-        )
+    def comment(self, notification: Notification, link: Link, delivery: Delivery) -> int:
+        body = {"body": adf.comment(notification)}
+        response = self.request(delivery, "POST", self.ticket_path(link) + "/comment", body)
         if response.status in (404, 410):
             raise TicketGone
         if not 200 <= response.status < 300:
             raise self.fail(response, f"comment on {link.external_key}")
-        return self.sent_for(link, f"commented on {link.external_key}", response.status)
+        return response.status
 
     def resolve(self, notification: Notification, link: Link, delivery: Delivery) -> Sent:
         wanted = str(self.config.get("resolve_transition") or "").strip()

@@ -100,7 +100,7 @@ class TicketBackend(Backend):
             if notification.kind not in COMMENT_KINDS:
                 return self.sent_for(link, f"ticket {link.external_key} already exists")
             try:
-                return self.comment(notification, link, delivery)
+                return self._comment(notification, link, delivery)
             except TicketGone:
                 delivery.drop_link()
         if delivery.progress.get("create_sent_at"):
@@ -109,6 +109,16 @@ class TicketBackend(Backend):
                 return found
         delivery.progress["create_sent_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         return self.create(notification, delivery)
+
+    def _comment(self, notification: Notification, link: Link, delivery: Delivery) -> Sent:
+        """Comment, then follow up; a retry after a failed follow-up does not comment twice."""
+        status: int | None = None
+        if delivery.progress.get("commented_on") != link.external_key:
+            status = self.comment(notification, link, delivery)
+            delivery.progress["commented_on"] = link.external_key
+        excerpt = f"commented on {link.external_key}"
+        extra = self.after_comment(notification, link, delivery)
+        return self.sent_for(link, excerpt + extra, status)
 
     def _resolve(self, notification: Notification, delivery: Delivery) -> Sent:
         if delivery.link is None:
@@ -169,8 +179,13 @@ class TicketBackend(Backend):
     def create(self, notification: Notification, delivery: Delivery) -> Sent:
         raise NotImplementedError
 
-    def comment(self, notification: Notification, link: Link, delivery: Delivery) -> Sent:
+    def comment(self, notification: Notification, link: Link, delivery: Delivery) -> int:
+        """Post the comment; returns the HTTP status; raises TicketGone on 404/410."""
         raise NotImplementedError
+
+    def after_comment(self, notification: Notification, link: Link, delivery: Delivery) -> str:
+        """What follows a comment (GitHub reopens); returns text for the excerpt."""
+        return ""
 
     def resolve(self, notification: Notification, link: Link, delivery: Delivery) -> Sent:
         raise NotImplementedError
