@@ -268,6 +268,7 @@ def test_a_test_notification_checks_access_without_making_a_ticket(jira: JiraRec
         ({"site_url": "http://acme.atlassian.net"}, "site_url", "https"),
         ({"site_url": "https://acme.atlassian.net/jira/boards/1"}, "site_url", "cloudId"),
         ({"email": "not-an-address"}, "email", "email address"),
+        ({"labels": "ok, not ok"}, "labels", "cannot hold spaces: 'not ok'"),
         ({"api_token": ""}, "api_token", "required"),
         ({"colour": "red"}, "colour", "not a setting"),
     ],

@@ -59,11 +59,13 @@ def check_project_key(value: str) -> None:
 
 
 def split_labels(value: str) -> list[str]:
-    return [label for label in re.split(r"[,\s]+", value or "") if label]
+    return [label.strip() for label in (value or "").split(",") if label.strip()]
 
 
 def check_labels(value: str) -> None:
     for label in split_labels(value):
+        if re.search(r"\s", label):
+            raise ValueError(f"Jira labels cannot hold spaces: {label[:40]!r}")
         if len(label) > 255:
             raise ValueError("a label holds at most 255 characters")
 
