@@ -107,7 +107,10 @@ class TicketBackend(Backend):
             found = self.find(notification, delivery)
             if found is not None:
                 return found
-        delivery.progress["create_sent_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        # The first create's time: the lookup must reach back to the earliest one sent.
+        delivery.progress.setdefault(
+            "create_sent_at", datetime.now(UTC).isoformat(timespec="seconds")
+        )
         return self.create(notification, delivery)
 
     def _comment(self, notification: Notification, link: Link, delivery: Delivery) -> Sent:
