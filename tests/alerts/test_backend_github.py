@@ -8,8 +8,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.alerts.ticket_receivers import Attempts, GitHubReceiver, Violation, notification
 
+from tests.alerts.ticket_receivers import (
+    Attempts,
+    GitHubReceiver,
+    Violation,
+    make_issue,
+    notification,
+    queue,
+)
 from tracehound.alerts.backends.github_issues import GitHubIssuesBackend
 from tracehound.alerts.base import ConfigError, DeliveryError, Link
 
@@ -339,3 +346,87 @@ def test_a_failed_reopen_is_retried_without_commenting_twice(github: GitHubRecei
 
     issue = github.live()[0]
     assert issue["state"] == "open" and len(issue["comments"]) == 1
+
+
+# Through the delivery worker, with real Channel, outbox and ExternalIssueLink rows.
+
+
+def github_channel(github: GitHubReceiver, **overrides: Any) -> Any:
+    from tracehound.alerts.channels import create_channel
+    from tracehound.projects.models import Organization
+
+    values = {"api_url": github.url, "token": github.token, "repository": github.repository}
+    org = Organization.objects.get(slug="acme")
+    return create_channel(org, "GitHub", "github_issues", {**values, **overrides})[0]
+
+
+@pytest.mark.django_db
+def test_a_reset_create_is_retried_by_the_worker_into_exactly_one_linked_issue(
+    github: GitHubReceiver,
+) -> None:
+    from tracehound.alerts.delivery import deliver_one
+    from tracehound.alerts.models import ExternalIssueLink
+
+    issue = make_issue()
+    channel = github_channel(github)
+    row = queue(channel, issue)
+    github.fail("create", reset=True)
+
+    assert deliver_one(row).outcome == "retry"
+    attempt = deliver_one(row)
+
+    link = ExternalIssueLink.objects.get(issue=issue, channel=channel)
+    assert attempt.outcome == "succeeded"
+    assert (link.external_key, link.url) == ("#1", "https://github.example/acme/backend/issues/1")
+    assert len(github.live()) == 1 and len(github.calls("create")) == 1
+    row.refresh_from_db()
+    assert row.progress["github_login"] == "tracehound-bot"
+
+
+@pytest.mark.django_db
+def test_regression_and_resolve_through_the_worker_reuse_the_issue(github: GitHubReceiver) -> None:
+    from tracehound.alerts.delivery import deliver_one
+
+    issue = make_issue()
+    channel = github_channel(github, close_on_resolve=True)
+    deliver_one(queue(channel, issue))
+    deliver_one(queue(channel, issue, "issue.resolved"))
+    assert github.live()[0]["state"] == "closed"
+
+    deliver_one(queue(channel, issue, "issue.regression", cause=2))
+
+    assert len(github.live()) == 1
+    assert github.live()[0]["state"] == "open" and len(github.live()[0]["comments"]) == 1
+
+
+@pytest.mark.django_db
+def test_a_rate_limit_through_the_worker_waits_for_the_reset(github: GitHubReceiver) -> None:
+    from tracehound.alerts.delivery import deliver_one
+
+    issue = make_issue()
+    row = queue(github_channel(github), issue)
+    reset = int(time.time()) + 600
+    github.fail(
+        "create", 403, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
+    )
+
+    assert deliver_one(row).outcome == "retry"
+
+    row.refresh_from_db()
+    assert row.next_attempt_at.timestamp() >= reset - 2
+    assert row.channel.enabled
+
+
+@pytest.mark.django_db
+def test_issues_disabled_disables_the_channel(github: GitHubReceiver) -> None:
+    from tracehound.alerts.delivery import deliver_one
+
+    issue = make_issue()
+    channel = github_channel(github)
+    github.has_issues = False
+
+    attempt = deliver_one(queue(channel, issue))
+
+    channel.refresh_from_db()
+    assert attempt.status_code == 410
+    assert not channel.enabled and "issues are disabled" in channel.disabled_reason

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.alerts.ticket_receivers import Attempts, JiraReceiver, notification
+import time_machine
 
+from tests.alerts.ticket_receivers import Attempts, JiraReceiver, make_issue, notification, queue
 from tracehound.alerts.backends.jira_cloud import JiraCloudBackend
 from tracehound.alerts.base import ConfigError, DeliveryError, Link
 
@@ -345,3 +346,130 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert 85 <= (retry_after({"retry-after": later}) or 0) <= 90
     assert retry_after({"retry-after": "soon"}, 60.0) == 60.0
     assert retry_after({}) is None
+
+
+# Through the delivery worker, with real Channel, outbox and ExternalIssueLink rows.
+
+
+def jira_channel(jira: JiraReceiver, **overrides: str) -> Any:
+    from tracehound.alerts.channels import create_channel
+    from tracehound.projects.models import Organization
+
+    values = {
+        "site_url": jira.url,
+        "email": jira.email,
+        "api_token": jira.token,
+        "project_key": "ET",
+        **overrides,
+    }
+    org = Organization.objects.get(slug="acme")
+    return create_channel(org, "Jira", "jira_cloud", values)[0]
+
+
+@pytest.mark.django_db
+def test_a_reset_create_is_retried_by_the_worker_into_exactly_one_linked_ticket(
+    jira: JiraReceiver,
+) -> None:
+    from tracehound.alerts.delivery import deliver_due
+    from tracehound.alerts.models import DeliveryAttempt, ExternalIssueLink
+
+    issue = make_issue()
+    channel = jira_channel(jira)
+    row = queue(channel, issue)
+    jira.fail("create", reset=True)
+
+    assert deliver_due() == 1
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert "create_sent_at" in row.progress
+    assert not ExternalIssueLink.objects.filter(issue=issue).exists()
+
+    with time_machine.travel(row.next_attempt_at + timedelta(seconds=1), tick=True):
+        assert deliver_due() == 1
+
+    row.refresh_from_db()
+    link = ExternalIssueLink.objects.get(issue=issue, channel=channel)
+    assert row.state == "succeeded" and (link.external_key, link.url) == (
+        "ET-1",
+        f"{jira.url}/browse/ET-1",
+    )
+    assert len(jira.live()) == 1 and len(jira.calls("create")) == 1
+    outcomes = list(
+        DeliveryAttempt.objects.filter(notification=row).values_list("outcome", "number")
+    )
+    assert sorted(outcomes, key=lambda o: o[1]) == [("retry", 1), ("succeeded", 2)]
+    assert jira.token not in str(list(DeliveryAttempt.objects.values("calls", "error", "url")))
+
+
+@pytest.mark.django_db
+def test_a_regression_through_the_worker_comments_on_the_linked_ticket(
+    jira: JiraReceiver,
+) -> None:
+    from tracehound.alerts.delivery import deliver_one
+    from tracehound.alerts.models import ExternalIssueLink
+
+    issue = make_issue()
+    channel = jira_channel(jira)
+    deliver_one(queue(channel, issue))
+    attempt = deliver_one(queue(channel, issue, "issue.regression"))
+
+    assert attempt.outcome == "succeeded"
+    assert len(jira.live()) == 1 and len(jira.live()[0]["comments"]) == 1
+    assert ExternalIssueLink.objects.get(issue=issue).external_key == "ET-1"
+
+
+@pytest.mark.django_db
+def test_a_deleted_ticket_is_replaced_and_the_new_link_stored(jira: JiraReceiver) -> None:
+    from tracehound.alerts.delivery import deliver_one
+    from tracehound.alerts.models import ExternalIssueLink
+
+    issue = make_issue()
+    channel = jira_channel(jira)
+    deliver_one(queue(channel, issue))
+    jira.live()[0]["deleted"] = True
+
+    deliver_one(queue(channel, issue, "issue.regression"))
+
+    assert ExternalIssueLink.objects.get(issue=issue).external_key == "ET-2"
+    assert len(jira.live()) == 1
+
+
+@pytest.mark.django_db
+def test_expired_credentials_disable_the_channel_and_the_ticket_waits_for_new_ones(
+    jira: JiraReceiver,
+) -> None:
+    from tracehound.alerts.channels import set_enabled, update_channel
+    from tracehound.alerts.delivery import deliver_one
+
+    issue = make_issue()
+    channel = jira_channel(jira, api_token="old-token-123")
+    row = queue(channel, issue)
+
+    attempt = deliver_one(row)
+
+    channel.refresh_from_db()
+    row.refresh_from_db()
+    assert attempt.status_code == 401 and "credentials expired or wrong" in attempt.error
+    assert not channel.enabled and "credentials expired or wrong" in channel.disabled_reason
+    assert row.state == "pending" and jira.live() == []  # the ticket is owed, not dropped
+
+    update_channel(channel, {"api_token": jira.token})
+    set_enabled(channel, True)
+    assert deliver_one(row).outcome == "succeeded" and len(jira.live()) == 1
+
+
+@pytest.mark.django_db
+def test_a_429_through_the_worker_waits_at_least_retry_after(jira: JiraReceiver) -> None:
+    from tracehound.alerts.delivery import deliver_one
+
+    issue = make_issue()
+    row = queue(jira_channel(jira), issue)
+    jira.fail("create", 429, headers={"Retry-After": "120"})
+    before = datetime.now(UTC)
+
+    attempt = deliver_one(row)
+
+    row.refresh_from_db()
+    assert attempt.outcome == "retry" and row.state == "pending"
+    assert row.next_attempt_at >= before + timedelta(seconds=119)
+    assert deliver_one(row).outcome == "succeeded" and len(jira.live()) == 1
