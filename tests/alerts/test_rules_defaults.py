@@ -33,6 +33,11 @@ class StandInEmail(Backend):
         return Sent()
 
 
+@pytest.fixture(autouse=True)
+def default_rule_on(settings: Any) -> None:
+    settings.TRACEHOUND_DEFAULT_ALERT_RULE = True  # tests/alerts/conftest.py turns it off
+
+
 @pytest.fixture
 def email(monkeypatch: pytest.MonkeyPatch) -> Any:
     if "email" not in registry.backends():  # the real one, once it lands, is used as is
@@ -81,6 +86,13 @@ def test_ensure_default_rule_makes_a_deleted_default_again(email):
     AlertRule.objects.all().delete()
     assert ensure_default_rule(project) is not None
     assert AlertRule.objects.count() == 1
+
+
+def test_the_setting_turns_the_default_rule_off(email, settings):
+    settings.TRACEHOUND_DEFAULT_ALERT_RULE = False
+    project, _ = create_project("acme", "backend")
+    assert ensure_default_rule(project) is None
+    assert (AlertRule.objects.count(), Channel.objects.count()) == (0, 0)
 
 
 def test_without_an_email_backend_no_rule_is_made(monkeypatch):
