@@ -101,3 +101,27 @@ def issue_url(notification: Notification) -> str:
     from django.conf import settings
 
     return f"{settings.BASE_URL}/{notification.organization}/{notification.project}/"
+
+
+# Integers JSON consumers read exactly (JavaScript's safe range); larger ones are sent as
+# strings, which also keeps orjson (64-bit at most) from failing on 2**64.
+SAFE_INT = 2**53 - 1
+
+
+def json_safe(value: object, text_limit: int = 1000, depth: int = 0) -> object:
+    """`value` made safe to serialise: strings cleaned and cut, huge integers and
+    non-finite floats as strings, containers cut to 50 items and 5 levels."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -SAFE_INT <= value <= SAFE_INT else str(value)
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if isinstance(value, dict) and depth < 5:
+        return {
+            truncate(k, 100): json_safe(v, text_limit, depth + 1)
+            for k, v in list(value.items())[:50]
+        }
+    if isinstance(value, list | tuple) and depth < 5:
+        return [json_safe(v, text_limit, depth + 1) for v in value[:50]]
+    return truncate(value, text_limit)

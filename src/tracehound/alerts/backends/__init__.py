@@ -14,6 +14,8 @@ from django.conf import settings
 from tracehound.alerts.base import ConfigError, DeliveryError, Sent
 from tracehound.lib.outbound import Blocked, Outbound, OutboundError, Response
 
+# Seconds to wait for an answer (Standard Webhooks asks for 15 to 30).
+READ_TIMEOUT = 20.0
 # Retry-After values beyond this are clamped (a receiver must not park a row for weeks).
 MAX_RETRY_AFTER = 24 * 3600.0
 
@@ -43,7 +45,7 @@ def excerpt(response: Response, limit: int = 200) -> str:
 
 
 def post(
-    http: Outbound, url: str, body: bytes, headers: dict[str, str], timeout: float = 20.0
+    http: Outbound, url: str, body: bytes, headers: dict[str, str], timeout: float | None = None
 ) -> Response:
     """POST raw bytes; a network failure becomes a retryable DeliveryError."""
     try:
@@ -52,7 +54,7 @@ def post(
             url,
             data=body,
             headers={"Content-Type": "application/json", **headers},
-            timeout=(5.0, timeout),
+            timeout=(5.0, timeout or READ_TIMEOUT),
         )
     except Blocked as exc:
         raise DeliveryError(f"address refused: {exc}", retryable=False) from None

@@ -52,7 +52,8 @@ def mrkdwn(text: object, limit: int) -> str:
 def blocks(notification: Notification) -> list[dict[str, Any]]:
     """The message's blocks; each passes slack_sdk's Block Kit validation."""
     url = render.issue_url(notification)
-    header = render.fit(render.headline(notification, HEADER_MAX), HEADER_MAX)
+    # Slack reads &, < and > as control characters in every text, plain_text included.
+    header = mrkdwn(render.headline(notification, HEADER_MAX), HEADER_MAX)
     out: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header or "Alert"}}
     ]

@@ -63,16 +63,13 @@ def issue_data(notification: Notification, long: int) -> dict[str, Any] | None:
         "level": render.truncate(issue.level, 20),
         "status": render.truncate(issue.status, 20),
         "platform": render.truncate(issue.platform, 40),
-        "times_seen": issue.times_seen,
-        "users_seen": issue.users_seen,
+        "times_seen": render.json_safe(issue.times_seen),
+        "users_seen": render.json_safe(issue.users_seen),
         "first_seen": issue.first_seen.isoformat(),
         "last_seen": issue.last_seen.isoformat(),
         "first_release": render.truncate(issue.first_release, 200),
         "url": issue.url,
-        "frames": [
-            {k: render.truncate(v, 300) if isinstance(v, str) else v for k, v in f.items()}
-            for f in issue.frames[:10]
-        ],
+        "frames": render.json_safe(list(issue.frames[: max(long // 200, 3)]), min(long, 300)),
     }
 
 
@@ -88,13 +85,17 @@ def event_data(notification: Notification, long: int) -> dict[str, Any] | None:
         "release": render.truncate(event.release, 200),
         "message": render.truncate(event.message, long),
         "url": event.url,
-        "tags": {render.truncate(k, 100): render.truncate(v, 200) for k, v in event.tags[:50]},
+        "tags": {
+            render.truncate(k, 100): render.truncate(v, min(long // 10, 200))
+            for k, v in event.tags[: max(long // 80, 10)]
+        },
     }
 
 
 def body(notification: Notification) -> bytes:
-    """The minified JSON body, under MAX_BODY: long fields are cut shorter until it fits."""
-    for long in (4000, 1000, 200):
+    """The minified JSON body, under MAX_BODY: long fields, tags and frames are cut
+    shorter until it fits (at worst, only the reason and the links are left)."""
+    for long in (4000, 1000, 200, 0):
         data = {
             "type": notification.kind,
             "timestamp": notification.created_at.isoformat(),
@@ -103,13 +104,13 @@ def body(notification: Notification) -> bytes:
                 "project": {"slug": notification.project, "name": notification.project_name},
                 "rule": render.truncate(notification.rule, 200),
                 "reason": render.truncate(notification.reason, 500),
-                "issue": issue_data(notification, long),
-                "event": event_data(notification, long),
-                "details": {str(k)[:100]: v for k, v in list(notification.details.items())[:20]},
+                "issue": issue_data(notification, long) if long else None,
+                "event": event_data(notification, long) if long else None,
+                "details": render.json_safe(dict(notification.details), 500),
                 "links": {"issue": render.issue_url(notification)},
             },
         }
-        encoded = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS, default=str)
+        encoded = orjson.dumps(data)
         if len(encoded) <= MAX_BODY:
             break
     return encoded
@@ -173,5 +174,5 @@ class WebhookBackend(Backend):
         secret = self.config.get("signing_secret")
         if secret:
             headers["webhook-signature"] = sign(secret, notification.id, timestamp, payload)
-        response = post(delivery.http, self.config["url"], payload, headers, timeout=20.0)
+        response = post(delivery.http, self.config["url"], payload, headers)
         return classify(response, ok=range(200, 300), disable=(410,))
