@@ -11,20 +11,23 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.alerts.receivers import (  # noqa: F401 - fixtures
+from tests.alerts import receivers
+from tests.alerts.receivers import (
     HANG,
     RESET,
     Answer,
     Recorded,
-    allow_loopback,
     delivery,
-    fast_timeout,
     hostile,
     notification,
-    receiver_factory,
 )
 from tracehound.alerts.backends.msteams import TeamsBackend
 from tracehound.alerts.base import ConfigError, DeliveryError
+
+# The receivers' fixtures (allow_loopback is autouse).
+allow_loopback = receivers.allow_loopback
+fast_timeout = receivers.fast_timeout
+receiver_factory = receivers.receiver_factory
 
 
 @cache

@@ -8,21 +8,24 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from tests.alerts.receivers import (  # noqa: F401 - fixtures
+from tests.alerts import receivers
+from tests.alerts.receivers import (
     GARBAGE,
     HANG,
     RESET,
     Answer,
     Recorded,
-    allow_loopback,
     delivery,
-    fast_timeout,
     hostile,
     notification,
-    receiver_factory,
 )
 from tracehound.alerts.backends.slack import SlackBackend
 from tracehound.alerts.base import ConfigError, DeliveryError
+
+# The receivers' fixtures (allow_loopback is autouse).
+allow_loopback = receivers.allow_loopback
+fast_timeout = receivers.fast_timeout
+receiver_factory = receivers.receiver_factory
 
 
 def slack_contract(request: Recorded) -> None:
