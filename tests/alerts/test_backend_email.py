@@ -122,11 +122,13 @@ def outbox_row(project: Any, values: dict[str, str], n: Notification) -> models.
     )
 
 
-def send(row: models.Notification, progress: dict[str, Any] | None = None) -> tuple[Any, Any]:
+def send(
+    row: models.Notification, progress: dict[str, Any] | None = None, n: Notification | None = None
+) -> tuple[Any, Any]:
     backend = backend_for(row.channel)
     assert backend is not None
     d = delivery(backend, progress)
-    n = Notification.from_payload(row.id.hex, row.payload)
+    n = n or Notification.from_payload(row.id.hex, row.payload)
     return backend.send(n, d), d
 
 
@@ -259,8 +261,13 @@ def test_an_opt_out_from_every_project_is_honoured(project: Any) -> None:
 
 
 def test_a_hostile_issue_makes_a_valid_mail_with_escaped_html(project: Any, inbox: Inbox) -> None:
-    row = outbox_row(project, {"recipients": "addresses", "addresses": "a@x.example"}, hostile())
-    send(row)
+    n = hostile()
+    # PostgreSQL's jsonb cannot hold NUL: the outbox row stores a tame copy, and the
+    # hostile notification goes straight to the backend.
+    row = outbox_row(
+        project, {"recipients": "addresses", "addresses": "a@x.example"}, notification(id=n.id)
+    )
+    send(row, n=n)
     _, mail = inbox.messages[0]
     assert len(mail["Subject"]) <= 250 and "\n" not in mail["Subject"]
     assert mail["X-Injected"] is None
