@@ -162,3 +162,17 @@ def test_a_bad_webhook_url_is_refused_naming_the_setting(url: str, words: str) -
 def test_slack_and_slack_compatible_https_urls_are_accepted() -> None:
     for url in ("https://hooks.slack.com/services/T0/B0/abc", "https://mattermost.example/hooks/x"):
         assert SlackBackend.clean({"webhook_url": url})["webhook_url"] == url
+
+
+@pytest.mark.parametrize("char", ["<", "&", ">"])
+def test_a_title_made_only_of_escaped_characters_is_cut_after_escaping(
+    slack: Any, char: str
+) -> None:
+    hook, backend = slack
+    backend.send(
+        notification(issue={"title": char * 10_000, "culprit": char * 10_000}), delivery(backend)
+    )
+    assert hook.violations == []
+    blocks = hook.requests[0].json()["blocks"]
+    assert blocks[0]["text"]["text"].startswith(f"New issue: {'&' if char == '&' else ''}")
+    assert 2900 <= len(blocks[1]["text"]["text"]) <= 3000

@@ -48,15 +48,22 @@ def markdown_escape(text: str) -> str:
 
 
 def fit(text: object, limit: int, escape: Callable[[str], str] = str) -> str:
-    """Truncate, then escape, then make sure the escaped text is still within `limit`
-    (escaping can grow a string: '<' is four characters in Slack)."""
-    escaper = escape
-    value = truncate(text, limit)
-    escaped = escaper(value)
-    while len(escaped) > limit and value:
-        value = truncate(value, max(len(value) - (len(escaped) - limit) - 1, 0))
-        escaped = escaper(value)
-    return escaped
+    """At most `limit` characters *after* escaping (escaping grows text: '<' is four
+    characters in Slack), ending in an ellipsis when cut. `escape` works per character."""
+    value = clean(text)
+    if len(value) <= limit:
+        escaped = escape(value)
+        if len(escaped) <= limit:
+            return escaped
+    out: list[str] = []
+    size = 0
+    for char in value[:limit]:
+        piece = escape(char)
+        if size + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out) + ELLIPSIS if limit > 0 else ""
 
 
 def headline(notification: Notification, limit: int = 150) -> str:
