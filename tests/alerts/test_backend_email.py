@@ -290,3 +290,13 @@ def test_bad_settings_are_refused_naming_the_setting(values: dict[str, str], set
     with pytest.raises(ConfigError) as info:
         EmailBackend.clean(values)
     assert info.value.setting == setting
+
+
+def test_a_notification_without_a_project_goes_to_the_organizations_owners(
+    project: Any, inbox: Inbox
+) -> None:
+    row = outbox_row(project, {}, notification("test"))
+    row.project = None
+    row.save(update_fields=["project"])
+    send(row)
+    assert [r for rcpts, _ in inbox.messages for r in rcpts] == ["owner@example.com"]

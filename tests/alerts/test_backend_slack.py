@@ -45,7 +45,8 @@ def slack_contract(request: Recorded) -> None:
 @pytest.fixture
 def slack(receiver_factory: Any) -> Any:
     hook = receiver_factory(slack_contract, default=Answer(200, b"ok"))
-    return hook, SlackBackend(SlackBackend.clean({"webhook_url": hook.url("/services/T/B/x")}))
+    url = hook.url("/services/T/B/x")
+    return hook, SlackBackend(SlackBackend.clean({"webhook_url": url}))
 
 
 def test_an_alert_posts_valid_blocks_and_succeeds_on_ok(slack: Any) -> None:
@@ -137,9 +138,11 @@ def test_the_webhook_url_never_appears_in_the_delivery_log(slack: Any) -> None:
     with pytest.raises(DeliveryError) as info:
         backend.send(notification(), d)
     url = backend.config["webhook_url"]
-    assert url not in info.value.message
-    assert all(url not in c.url and url not in c.error for c in d.http.calls)
+    for secret in (url, "/services/T/B/x"):
+        assert secret not in info.value.message
+        assert all(secret not in c.url and secret not in c.error for c in d.http.calls)
     assert "[redacted]" in d.http.calls[0].url
+    assert url not in backend.target_key()
 
 
 @pytest.mark.parametrize(

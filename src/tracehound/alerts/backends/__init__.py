@@ -3,6 +3,7 @@ share: one place maps an HTTP answer to `Sent` or `DeliveryError` (reference §1
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Collection
 from datetime import UTC, datetime
@@ -109,3 +110,18 @@ def check_service_url(setting: str, url: str) -> None:
         setting,
         "must be an https:// URL (http:// only to an address in TRACEHOUND_OUTBOUND_ALLOW)",
     )
+
+
+def secret_url_redactions(url: str) -> tuple[str, ...]:
+    """A URL that is its own credential, and the parts of it that error texts quote
+    alone ("…Max retries exceeded with url: /services/T0/B0/token"): path and query."""
+    parts = urlsplit(url)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    pieces = [url, tail if len(parts.path) > 1 else "", parts.query]
+    return tuple(p for p in pieces if len(p) >= 8)
+
+
+def hashed_target(kind: str, secret: str) -> str:
+    """A serialisation key for a secret target (a webhook URL, a routing key) that
+    reveals nothing when the worker stores or logs it."""
+    return f"{kind}:{hashlib.sha256(secret.encode()).hexdigest()[:16]}"

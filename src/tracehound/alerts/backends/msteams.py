@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 import orjson
 
 from tracehound.alerts import render
-from tracehound.alerts.backends import check_service_url, classify, post
+from tracehound.alerts.backends import (
+    check_service_url,
+    classify,
+    hashed_target,
+    post,
+    secret_url_redactions,
+)
 from tracehound.alerts.base import Backend, ConfigError, Delivery, Notification, Sent, Setting
 
 CARD_VERSION = "1.4"
@@ -117,7 +123,10 @@ class TeamsBackend(Backend):
     )
 
     def target_key(self) -> str:
-        return str(self.config["webhook_url"])
+        return hashed_target("msteams", str(self.config["webhook_url"]))
+
+    def redactions(self) -> tuple[str, ...]:
+        return secret_url_redactions(str(self.config.get("webhook_url") or ""))
 
     def send(self, notification: Notification, delivery: Delivery) -> Sent:
         response = post(delivery.http, self.config["webhook_url"], message(notification), {})

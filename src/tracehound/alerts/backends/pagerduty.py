@@ -9,14 +9,13 @@ http only to an address in TRACEHOUND_OUTBOUND_ALLOW.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any, ClassVar
 
 import orjson
 
 from tracehound.alerts import render
-from tracehound.alerts.backends import check_service_url, classify, post
+from tracehound.alerts.backends import check_service_url, classify, hashed_target, post
 from tracehound.alerts.base import (
     Backend,
     Delivery,
@@ -130,8 +129,7 @@ class PagerDutyBackend(Backend):
     )
 
     def target_key(self) -> str:
-        digest = hashlib.sha256(str(self.config["routing_key"]).encode()).hexdigest()[:16]
-        return f"pagerduty:{digest}"
+        return hashed_target("pagerduty", str(self.config["routing_key"]))
 
     def event(self, notification: Notification) -> dict[str, Any]:
         key = str(self.config["routing_key"])

@@ -16,7 +16,13 @@ from urllib.parse import urlsplit
 import orjson
 
 from tracehound.alerts import render
-from tracehound.alerts.backends import check_service_url, classify, post
+from tracehound.alerts.backends import (
+    check_service_url,
+    classify,
+    hashed_target,
+    post,
+    secret_url_redactions,
+)
 from tracehound.alerts.base import (
     Backend,
     ConfigError,
@@ -108,7 +114,10 @@ class SlackBackend(Backend):
     )
 
     def target_key(self) -> str:
-        return str(self.config["webhook_url"])
+        return hashed_target("slack", str(self.config["webhook_url"]))
+
+    def redactions(self) -> tuple[str, ...]:
+        return secret_url_redactions(str(self.config.get("webhook_url") or ""))
 
     def send(self, notification: Notification, delivery: Delivery) -> Sent:
         body = orjson.dumps(message(notification))
