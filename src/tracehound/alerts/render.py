@@ -24,17 +24,31 @@ def clean(text: object) -> str:
     return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
 
 
+def window(text: object, limit: int) -> tuple[str, bool]:
+    """The part of `text` that can matter for `limit` characters (cleaning and
+    whitespace folding only shrink it), and whether anything lies beyond: a 1 MB title
+    is never scanned whole."""
+    value = text if isinstance(text, str) else str(text)
+    size = limit * 4 + 16
+    return value[:size], len(value) > size
+
+
 def truncate(text: object, limit: int) -> str:
     """At most `limit` characters, ending in an ellipsis when cut."""
-    value = clean(text)
-    if len(value) <= limit:
+    raw, more = window(text, limit)
+    value = clean(raw)
+    if len(value) <= limit and not more:
         return value
     return value[: max(limit - 1, 0)] + ELLIPSIS if limit > 0 else ""
 
 
 def one_line(text: object, limit: int) -> str:
     """A single line (titles, headers, subjects): newlines and tabs become spaces."""
-    return truncate(re.sub(r"\s+", " ", clean(text)).strip(), limit)
+    raw, more = window(text, limit)
+    folded = re.sub(r"\s+", " ", clean(raw)).strip()
+    if len(folded) <= limit and not more:
+        return folded
+    return folded[: max(limit - 1, 0)] + ELLIPSIS if limit > 0 else ""
 
 
 def slack_escape(text: str) -> str:
@@ -50,8 +64,9 @@ def markdown_escape(text: str) -> str:
 def fit(text: object, limit: int, escape: Callable[[str], str] = str) -> str:
     """At most `limit` characters *after* escaping (escaping grows text: '<' is four
     characters in Slack), ending in an ellipsis when cut. `escape` works per character."""
-    value = clean(text)
-    if len(value) <= limit:
+    raw, more = window(text, limit)
+    value = clean(raw)
+    if len(value) <= limit and not more:
         escaped = escape(value)
         if len(escaped) <= limit:
             return escaped
