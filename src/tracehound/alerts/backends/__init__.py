@@ -6,14 +6,12 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Collection
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from tracehound.alerts.base import ConfigError, DeliveryError, Sent
-from tracehound.lib.outbound import Blocked, Outbound, OutboundError, Response
+from tracehound.lib.outbound import Blocked, Outbound, OutboundError, Response, parse_retry_after
 
 # Seconds to wait for an answer (Standard Webhooks asks for 15 to 30).
 READ_TIMEOUT = 20.0
@@ -22,23 +20,10 @@ MAX_RETRY_AFTER = 24 * 3600.0
 
 
 def retry_after(response: Response, default: float | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), else `default`."""
-    raw = response.headers.get("retry-after", "").strip()
-    if not raw:
-        return default
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return default
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(tz=UTC)).total_seconds()
-    if seconds != seconds:  # NaN
-        return default
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), else `default`;
+    at most MAX_RETRY_AFTER."""
+    seconds = parse_retry_after(response.headers.get("retry-after"))
+    return default if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
 def excerpt(response: Response, limit: int = 200) -> str:
