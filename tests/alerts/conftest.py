@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.conftest import api  # noqa: F401  (the API tests' request helper)
 from tracehound.alerts import registry
 
 
