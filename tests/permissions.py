@@ -61,9 +61,7 @@ PARAMS: dict[str, Callable[[Target], str]] = {
 
 # Parameters that name an object inside a project: a member outside the project's
 # teams must get 404 for them. Routes with only `org` (and `team`) are organization-wide.
-PROJECT_BOUND = frozenset(
-    {"project", "issue_id", "event_id", "attachment_id", "key_id", "rule_id"}
-)
+PROJECT_BOUND = frozenset({"project", "issue_id", "event_id", "attachment_id", "key_id", "rule_id"})
 
 # Pages anyone may open (log-in, sign-up, invitations by their secret link, SSO).
 PUBLIC_PREFIXES = ("login/", "logout/", "accounts/", "sso/", "invitations/")
