@@ -52,6 +52,7 @@ def send_test(
     if not channel.enabled:
         raise TestUnavailable("the channel is disabled: enable it first")
     from tracehound.alerts.delivery import deliver_one
+
     with transaction.atomic():
         rows = outbox.enqueue([channel], sample(channel), dedupe_key=f"test:{uuid.uuid4()}")
     attempt = deliver_one(rows[0])
