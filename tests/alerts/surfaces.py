@@ -44,7 +44,7 @@ class EchoBackend(Backend):
             self.config["url"],
             json={"kind": notification.kind, "reason": notification.reason},
             headers={"Authorization": f"Bearer {self.config['token']}"},
-            timeout=5,
+            timeout=(5.0, 5.0),
         )
         if response.status >= 300:
             raise DeliveryError(f"answered {response.status}", status=response.status)

@@ -7,7 +7,9 @@ and the attempt is in the delivery log.
 
 from __future__ import annotations
 
+import importlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,10 +26,11 @@ class TestUnavailable(Exception):
 
 
 def sample(channel: Channel) -> Message:
-    """The rules branch's sample message, or a plain one while it is not installed."""
+    """The rules branch's `messages.sample_message`, or a plain one while it is absent."""
     try:
-        from tracehound.alerts.messages import sample_message
-    except ImportError:
+        module = importlib.import_module("tracehound.alerts.messages")
+        sample_message: Callable[[Channel], Message] = module.sample_message
+    except (ImportError, AttributeError):
         return Message(
             id="",
             kind="test",
@@ -35,7 +38,7 @@ def sample(channel: Channel) -> Message:
             organization=channel.organization.slug,
             project="",
             project_name="",
-            reason="Test notification",
+            reason="Test notification from Tracehound",
         )
     return sample_message(channel)
 
