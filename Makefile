@@ -21,8 +21,10 @@ $(RUN_STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $(RUN_STAMP)
 
-$(STAMP): $(RUN_STAMP)
+$(STAMP): $(RUN_STAMP) examples/tracehound-ntfy/pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
+	# The example notification backend plugin: the tests deliver through it.
+	$(PY) -m pip install --quiet -e examples/tracehound-ntfy
 	touch $(STAMP)
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
@@ -46,8 +48,8 @@ run: $(RUN_STAMP)
 	$(VENV)/bin/tracehound serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
 	TRACEHOUND_DATA_DIR=$$(mktemp -d) $(VENV)/bin/mypy src/tracehound
 	TRACEHOUND_DATA_DIR=$$(mktemp -d) $(VENV)/bin/tracehound makemigrations --check --dry-run
 

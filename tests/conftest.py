@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,13 @@ def fast_password_hasher() -> None:
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def outbound_allows_loopback(settings: Any) -> None:
+    # Outbound HTTP refuses loopback addresses; the tests' receivers listen on 127.0.0.1.
+    # Tests of the guard itself set TRACEHOUND_OUTBOUND_ALLOW to what they need.
+    settings.TRACEHOUND_OUTBOUND_ALLOW = [ipaddress.ip_network("127.0.0.0/8")]
 
 
 @pytest.fixture(autouse=True)

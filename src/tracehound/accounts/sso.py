@@ -20,11 +20,15 @@ from authlib.integrations.django_client import (  # type: ignore[import-untyped]
     DjangoOAuth2App,
     OAuthError,
 )
+from authlib.integrations.requests_client import (  # type: ignore[import-untyped]
+    OAuth2Session,
+)
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from tracehound.lib import secrets_box
+from tracehound.lib.outbound import requests_adapter
 
 ENV_SLUG = "oidc"
 ORG_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
@@ -171,6 +175,24 @@ def org_login_url(org_slug: str) -> str:
     return f"{settings.BASE_URL}{reverse('login')}?{urlencode({'org': org_slug})}"
 
 
+class GuardedSession(OAuth2Session):  # type: ignore[misc]
+    """authlib's session, sending through lib.outbound: discovery, JWKS, token and
+    userinfo requests get the address guard (an organization's issuer URL is typed in by
+    its owners), pinning and timeouts; no redirects, no environment proxies."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.trust_env = False
+        self.max_redirects = 0
+        adapter = requests_adapter()
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
+
+
+class GuardedApp(DjangoOAuth2App):  # type: ignore[misc]
+    client_cls = GuardedSession
+
+
 _apps: dict[Provider, DjangoOAuth2App] = {}
 _apps_lock = threading.Lock()
 
@@ -183,7 +205,7 @@ def oauth_app(provider: Provider) -> DjangoOAuth2App:
         loaded = app.server_metadata.get("_loaded_at", 0) if app is not None else 0
         if app is None or time.time() - loaded > METADATA_SECONDS:
             name = f"sso_{provider.slug}"
-            app = DjangoOAuth2App(
+            app = GuardedApp(
                 DjangoIntegration(name),
                 name=name,
                 client_id=provider.client_id,

@@ -114,7 +114,7 @@ def digest_batch(limit: int | None = None, pool: DigestPool = IN_PROCESS) -> int
     return len(rows)
 
 
-def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
+def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25, deliver: bool = True) -> None:
     processes = settings.TRACEHOUND_DIGEST_PROCESSES
     log.info(
         "digest worker started (%s, batch %d, %d processes)",
@@ -127,11 +127,24 @@ def run_worker(stop: threading.Event, *, idle_sleep: float = 0.25) -> None:
     except DatabaseError as exc:
         log.warning("could not enable incremental auto-vacuum: %s", exc)
     pool = DigestPool(processes)
+    delivery = start_delivery(stop) if deliver else None
     try:
         digest_until_stopped(stop, pool, idle_sleep)
     finally:
         pool.close()
+        if delivery is not None:
+            stop.set()
+            delivery.join(timeout=60)  # a send in hand finishes within its timeouts
     log.info("digest worker stopped")
+
+
+def start_delivery(stop: threading.Event) -> threading.Thread:
+    """Alert delivery runs beside digest, in a thread: it mostly waits on the network."""
+    from tracehound.alerts.delivery import run_delivery
+
+    thread = threading.Thread(target=run_delivery, args=(stop,), name="delivery", daemon=True)
+    thread.start()
+    return thread
 
 
 def upkeep(*, compact: bool = True) -> None:

@@ -122,6 +122,8 @@ def sso_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoSite]:
         TRACEHOUND_OIDC_CLIENT_SECRET=CLIENT_SECRET,
         TRACEHOUND_OIDC_NAME="Log in with Test SSO",
         TRACEHOUND_OIDC_TRUSTED_EMAIL="true",
+        # The provider listens on 127.0.0.1: outbound HTTP refuses loopback otherwise.
+        TRACEHOUND_OUTBOUND_ALLOW="127.0.0.0/8",
     )
     provider.start()
     try:
