@@ -93,6 +93,7 @@ def test_the_edit_form_never_renders_a_secret_and_blank_keeps_it(client, owner, 
     page = client.get(f"{CHANNELS}{channel.id}/").content.decode()
     assert SECRET not in page
     assert "leave blank to keep" in page
+    assert "Echo (tests)" in page and "Send a test notification" in page and "Disable" in page
     response = client.post(f"{CHANNELS}{channel.id}/", echo_form(s_token="", name="ops-renamed"))
     assert response.status_code == 302
     channel.refresh_from_db()

@@ -176,7 +176,12 @@ def channel_edit(request: HttpRequest, org: str, channel_id: int) -> HttpRespons
     access = _org(request, org)
     channel = _channel(access, channel_id)
     backend = registry.get(channel.kind)
-    context: dict[str, Any] = {"channel": channel, "backend": backend}
+    # Classes are callable: templates get the label and a flag, never the class.
+    context: dict[str, Any] = {
+        "channel": channel,
+        "available": backend is not None,
+        "kind_label": backend.label if backend else "unavailable",
+    }
     if backend is None:  # a plugin that was removed: nothing to edit, only delete
         return _page(request, "channel_form.html", access, **context)
     if request.method == "POST":
