@@ -196,6 +196,9 @@ def test_a_rule_is_created_read_updated_and_deleted(api, owner, echo_kind):
     assert changed.status == 200, changed.body
     assert changed.json()["enabled"] is False and changed.json()["frequency"] is None
     assert api(RULES, owner).json()[0]["id"] == data["id"]
+    # The channel ids the API answers are accepted back.
+    again = send(api, path, owner, "PUT", {"channels": [c["id"] for c in data["channels"]]})
+    assert [c["name"] for c in again.json()["channels"]] == ["ops"]
     assert api(path, owner, method="DELETE").status == 204
     assert not AlertRule.objects.exists()
 

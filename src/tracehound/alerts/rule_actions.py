@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from tracehound.accounts import audit
 from tracehound.alerts.base import ConfigError
 from tracehound.alerts.models import AlertRule, Channel
+from tracehound.lib.ids import parse_id
 from tracehound.projects.models import Project
 
 LEVELS = ("debug", "info", "warning", "error", "fatal")  # ascending
@@ -124,7 +125,10 @@ def find_channels(project: Project, channels: Iterable[Any]) -> list[Channel]:
         elif isinstance(ref, int) and not isinstance(ref, bool):
             row = org_channels.filter(pk=ref).first()
         elif isinstance(ref, str):
+            # A name, or an id as the API answers it ("3") when no channel has that name.
             row = org_channels.filter(name=ref[:100]).first()
+            if row is None and parse_id(ref) is not None:
+                row = org_channels.filter(pk=parse_id(ref)).first()
         else:
             row = None
         if row is None:
