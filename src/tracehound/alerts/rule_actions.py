@@ -127,8 +127,9 @@ def find_channels(project: Project, channels: Iterable[Any]) -> list[Channel]:
         elif isinstance(ref, str):
             # A name, or an id as the API answers it ("3") when no channel has that name.
             row = org_channels.filter(name=ref[:100]).first()
-            if row is None and parse_id(ref) is not None:
-                row = org_channels.filter(pk=parse_id(ref)).first()
+            pk = parse_id(ref)
+            if row is None and pk is not None:
+                row = org_channels.filter(pk=pk).first()
         else:
             row = None
         if row is None:
