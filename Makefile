@@ -56,8 +56,9 @@ lint: $(STAMP)
 test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) lint
 	$(VENV)/bin/pytest -q
 
-# Everything but the end-to-end tests (real servers, SDKs, browser): fast, no Node needed.
-unit: $(STAMP)
+# Everything but the end-to-end tests (real servers, SDKs, browser). Node packages are
+# installed for the schemas the alert-backend tests check payloads against.
+unit: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/pytest -q -m "not e2e"
 
 e2e: $(STAMP) $(NODE_STAMP) $(CHROMIUM)

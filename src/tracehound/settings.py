@@ -449,6 +449,14 @@ def _networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 TRACEHOUND_OUTBOUND_ALLOW = _networks("TRACEHOUND_OUTBOUND_ALLOW")
 
+# Alert delivery (alerts.delivery): a channel failing this many days in a row is
+# disabled; finished notifications are kept this long; attempts before giving up; how
+# long a worker holds a claimed notification before another may take it.
+TRACEHOUND_ALERT_DISABLE_AFTER_DAYS = env_int("TRACEHOUND_ALERT_DISABLE_AFTER_DAYS", 3, minimum=1)
+TRACEHOUND_ALERT_KEEP_DAYS = env_int("TRACEHOUND_ALERT_KEEP_DAYS", 30, minimum=1)
+TRACEHOUND_ALERT_MAX_ATTEMPTS = env_int("TRACEHOUND_ALERT_MAX_ATTEMPTS", 30, minimum=1)
+TRACEHOUND_ALERT_LEASE_SECONDS = env_int("TRACEHOUND_ALERT_LEASE_SECONDS", 300, minimum=10)
+
 TRACEHOUND_OIDC_ISSUER = env_str("TRACEHOUND_OIDC_ISSUER", "").rstrip("/")
 TRACEHOUND_OIDC_CLIENT_ID = env_str("TRACEHOUND_OIDC_CLIENT_ID", "")
 TRACEHOUND_OIDC_CLIENT_SECRET = env_str("TRACEHOUND_OIDC_CLIENT_SECRET", "")

@@ -346,10 +346,19 @@ class ExplodingBackend(Backend):
         raise RuntimeError(f"bug with {self.config['secret']} inside")
 
 
+class ResolveOnlyBackend(TicketBackend):
+    kind: ClassVar[str] = "test_resolve_only"
+    handles = frozenset({"issue.resolved"})
+
+
 @pytest.fixture
 def test_kinds(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     real = registry.backends()
-    extra = {"test_tickets": TicketBackend, "test_exploding": ExplodingBackend}
+    extra = {
+        "test_tickets": TicketBackend,
+        "test_exploding": ExplodingBackend,
+        "test_resolve_only": ResolveOnlyBackend,
+    }
     monkeypatch.setattr(registry, "backends", lambda: {**real, **extra})
     yield
 
@@ -567,3 +576,20 @@ def test_the_alerts_deliver_once_command(project: Project) -> None:
         assert len(receiver.received) == 3
     with pytest.raises(CommandError, match="--limit"):
         call_command("alerts", "deliver", "--once", "--limit", "0")
+
+
+def test_a_kind_the_backend_does_not_handle_is_recorded_unsent(
+    project: Project, issue: Issue, test_kinds: None
+) -> None:
+    with Receiver() as receiver:
+        values = {"url": receiver.url, "token": "t"}
+        channel = create_channel(project.organization, "resolver", "test_resolve_only", values)[0]
+        row = enqueue_one(channel, issue)  # issue.new
+        assert delivery.deliver_due() == 1
+        assert receiver.received == []
+    row.refresh_from_db()
+    assert row.state == State.SUCCEEDED
+    (entry,) = attempts(row)
+    assert entry.outcome == "succeeded" and entry.response_excerpt.startswith("not sent")
+    channel.refresh_from_db()
+    assert channel.last_success_at is None  # nothing was sent: no news of its health
