@@ -218,6 +218,10 @@ def test_a_rule_is_created_read_updated_and_deleted(api, owner, echo_kind):
         ({"throttle_minutes": -1}, "throttle"),
         ({"colour": "red"}, "colour"),
         ({"name": "x" * 201}, "name"),
+        ({"environment": "x" * 1_000_000}, "environment"),
+        ({"tag_filters": [{"key": "a", "op": "eq", "value": "b\x00"}]}, "tag_filters"),
+        ({"tag_filters": [{"key": "", "op": "eq", "value": "b"}]}, "tag_filters"),
+        ({"release": ["1.0"]}, "release"),
     ],
 )
 def test_a_bad_rule_is_refused_naming_the_field(api, owner, echo_kind, extra, field):
