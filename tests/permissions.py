@@ -64,7 +64,8 @@ PARAMS: dict[str, Callable[[Target], str]] = {
 PROJECT_BOUND = frozenset({"project", "issue_id", "event_id", "attachment_id", "key_id", "rule_id"})
 
 # Pages anyone may open (log-in, sign-up, invitations by their secret link, SSO).
-PUBLIC_PREFIXES = ("login/", "logout/", "accounts/", "sso/", "invitations/")
+# alerts/opt-out/: a signed one-click link from alert email (the token is the authority).
+PUBLIC_PREFIXES = ("login/", "logout/", "accounts/", "sso/", "invitations/", "alerts/opt-out/")
 
 # The catch-all JSON 404 of /api/0/ (not an endpoint).
 SKIPPED_VIEWS = frozenset({"tracehound.api.views.unknown_endpoint"})

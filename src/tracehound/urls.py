@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("tracehound.web.members_urls")),
     path("", include("tracehound.web.settings_urls")),
     path("", include("tracehound.web.token_urls")),
+    path("", include("tracehound.alerts.urls")),
     path("", views.home, name="home"),
     path("<slug:org>/<slug:project>/", list_views.project_issues, name="project-issues"),
     path("<slug:org>/<slug:project>/bulk/", list_views.bulk_action, name="bulk-action"),

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.db import connection
 
+from tracehound.alerts.evaluate import BatchEvent, evaluate_batch
 from tracehound.digest.process import MAX_QUANTITY, ProcessedEvent, ProcessedItem, ProjectGrouping
 from tracehound.digest.rollups import (
     MIN_MAX,
@@ -32,6 +33,7 @@ from tracehound.digest.rollups import (
     store_environments,
     store_releases,
     store_time_counts,
+    upsert_counts,
 )
 from tracehound.events.models import Event, UserReport
 from tracehound.issues.batch_actions import IssueEvents, apply_digest_lifecycle, lock_issues
@@ -482,10 +484,23 @@ def store_events(rows: list[tuple[int, ProcessedEvent, int]], created: set[int])
         deltas[issue_id].new_users = batch[issue_id].new_users = n
     update_issue_counters(deltas)
     store_time_counts(counted)
+    store_minute_counts(counted)
     store_releases(releases, new_issues, adapt)
     store_environments(environments, adapt)
-    apply_digest_lifecycle(locked, batch, first_event, datetime.now(tz=UTC))
+    now = datetime.now(tz=UTC)
+    changes = apply_digest_lifecycle(locked, batch, first_event, now)
+    evaluate_batch([BatchEvent(p, i, e) for p, e, i in rows], changes, now)
     return len(rows)
+
+
+def store_minute_counts(counted: list[tuple[int, int, datetime]]) -> None:
+    """Events per issue per minute (alerts.IssueMinuteCount): what frequency alert rules
+    with windows up to an hour read. One upsert per (issue, minute) per batch; kept two
+    hours (queue.housekeeping.prune_old_rows)."""
+    minutes: dict[tuple[int, int], int] = defaultdict(int)
+    for _, issue_id, ts in counted:
+        minutes[(issue_id, int(ts.timestamp()) // 60)] += 1
+    upsert_counts("alerts_issueminutecount", "issue_id", minutes)
 
 
 def store_batch(items: list[ProcessedItem], groupings: dict[int, ProjectGrouping]) -> int:

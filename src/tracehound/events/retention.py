@@ -106,9 +106,12 @@ def execute(sql: str, params: Sequence[Any]) -> int:
 
 
 def dependents(model: type[models.Model]) -> list[tuple[type[models.Model], str, bool]]:
-    """(model, column, cascade) for every foreign key pointing at `model`."""
+    """(model, column, cascade) for every foreign key pointing at `model`, including
+    those declared with related_name="+" (hidden from `_meta.related_objects`)."""
     found = []
-    for rel in model._meta.related_objects:
+    for rel in model._meta.get_fields(include_hidden=True):
+        if not isinstance(rel, models.ForeignObjectRel):
+            continue
         if rel.many_to_many or not isinstance(rel.field, models.ForeignKey):
             continue
         cascade = rel.on_delete is models.CASCADE

@@ -142,12 +142,21 @@ def resolve(
         },
     )
     if resolution == Issue.Resolution.NOW:
-        record(issue, actor, "set_resolved")
+        activity = record(issue, actor, "set_resolved")
     else:
         data: dict[str, Any] = {"version": version}
         if resolution == Issue.Resolution.IN_NEXT_RELEASE:
             data["inNextRelease"] = True
-        record(issue, actor, "set_resolved_in_release", data)
+        activity = record(issue, actor, "set_resolved_in_release", data)
+    resolved_alerts(issue, activity, actor, now)
+
+
+def resolved_alerts(issue: Issue, activity: Activity, actor: Any, now: datetime) -> None:
+    """Notifications owed for the resolve (rules with the "resolved" trigger, channels
+    that close what they opened), in the resolve's transaction."""
+    from tracehound.alerts.evaluate import Resolved, actor_name, on_resolved
+
+    on_resolved([Resolved(issue.pk, issue.project_id, activity.pk)], actor_name(actor), now)
 
 
 @transaction.atomic

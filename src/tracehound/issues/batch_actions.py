@@ -194,11 +194,12 @@ def apply_digest_lifecycle(
     batch: dict[int, IssueEvents],
     created: dict[int, str],
     now: datetime,
-) -> None:
+) -> list[Activity]:
     """Regressions, unignores and first-seen activity for one stored batch.
 
     `locked` holds the state read before the batch (times_seen and users_seen without
-    it); `created` maps issues this batch created to their first event id.
+    it); `created` maps issues this batch created to their first event id. Returns the
+    Activity rows written (with their ids): what changed, for the alert rules.
     """
     activities = [
         Activity(
@@ -255,7 +256,7 @@ def apply_digest_lifecycle(
             activities.append(unignore_activity(issue.project_id, issue.id, condition, now))
     set_regressed(regressed)
     set_unignored(unignored)
-    Activity.objects.bulk_create(activities)
+    return Activity.objects.bulk_create(activities)
 
 
 def unignore_activity(project_id: int, issue_id: int, condition: Any, now: datetime) -> Activity:
@@ -391,7 +392,7 @@ def resolve_by_age(
             ],
         )
         done = sorted(row[0] for row in cursor.fetchall())
-        Activity.objects.bulk_create(
+        written = Activity.objects.bulk_create(
             Activity(
                 project_id=project_id,
                 issue_id=issue_id,
@@ -402,4 +403,16 @@ def resolve_by_age(
             )
             for issue_id in done
         )
+        resolved_alerts(project_id, written, days, now)
     return len(done)
+
+
+def resolved_alerts(project_id: int, written: list[Activity], days: int, now: datetime) -> None:
+    """Alerts for issues auto-resolved by age, in the resolve's transaction."""
+    from tracehound.alerts.evaluate import Resolved, on_resolved
+
+    on_resolved(
+        [Resolved(a.issue_id, project_id, a.pk) for a in written],
+        f"auto-resolve after {days} days without events",
+        now,
+    )

@@ -16,7 +16,7 @@ def create_project(
 ) -> tuple[Project, ProjectKey]:
     """Create the organization and project if needed; return the project and its active key."""
     org, _ = Organization.objects.get_or_create(slug=org_slug, defaults={"name": org_slug})
-    project, _ = Project.objects.get_or_create(
+    project, created = Project.objects.get_or_create(
         organization=org,
         slug=project_slug,
         defaults={
@@ -25,6 +25,10 @@ def create_project(
             "grouping_version": DEFAULT_GROUPING_VERSION,
         },
     )
+    if created:
+        from tracehound.alerts.defaults import ensure_default_rule
+
+        ensure_default_rule(project)
     key = project.key_to_show()
     if key is None:
         key = ProjectKey.objects.create(project=project)

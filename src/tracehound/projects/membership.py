@@ -479,6 +479,9 @@ def create_project(
     key = ProjectKey.objects.create(project=project)
     if team is not None:
         ProjectTeam.objects.create(team=team, project=project)
+    from tracehound.alerts.defaults import ensure_default_rule
+
+    ensure_default_rule(project)
     _record(
         "project.create",
         by,

@@ -18,6 +18,8 @@ log = logging.getLogger("tracehound.worker")
 # `status` reads the last two minutes of DigestStat, rate limits the current minute of
 # RateWindow; an hour is kept for looking back by hand.
 KEEP_MINUTES = 60
+# alerts.IssueMinuteCount: frequency windows read at most 60 minutes; two hours kept.
+ALERT_MINUTES = 120
 # SQLite: below these, compacting is not worth making ingest wait (pages are 4 KiB; the
 # automatic checkpoint keeps a busy WAL near 4 MB).
 MIN_FREE_PAGES = 256
@@ -37,6 +39,11 @@ def prune_old_rows() -> None:
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM queue_digeststat WHERE minute < %s", [oldest])
         cursor.execute("DELETE FROM projects_ratewindow WHERE minute < %s", [oldest])
+        # Frequency alerts read at most the last hour of these (alerts.rules).
+        cursor.execute(
+            "DELETE FROM alerts_issueminutecount WHERE bucket < %s",
+            [int(time.time() // 60) - ALERT_MINUTES],
+        )
 
 
 def enable_incremental_vacuum() -> None:
