@@ -80,7 +80,7 @@ def test_an_owner_sets_up_a_webhook_tests_it_and_adds_a_rule(
     page.fill("input[name=frequency_count]", "100")
     page.fill("input[name=frequency_window]", "5")
     page.select_option("select[name=min_level]", "error")
-    page.check("input[name=channels] >> nth=0")
+    page.get_by_label("ops hook (webhook)").check()
     page.click("button:has-text('Save rule')")
     row = page.locator("table.rules tbody tr").filter(has_text="Production errors")
     assert "ops hook" in row.inner_text()
