@@ -55,11 +55,13 @@ PARAMS: dict[str, Callable[[Target], str]] = {
     "action": lambda t: "resolve",  # a web issue action
     "token_id": lambda t: str(t.extra["org_token"].id),  # web/tokens.py
     "member_id": lambda t: str(t.extra["member"].id),  # api/organizations.py
+    "channel_id": lambda t: str(t.extra["channel"].id),  # api/alerts.py, web/alerts.py
+    "rule_id": lambda t: str(t.extra["rule"].id),  # an alert rule of the project
 }
 
 # Parameters that name an object inside a project: a member outside the project's
 # teams must get 404 for them. Routes with only `org` (and `team`) are organization-wide.
-PROJECT_BOUND = frozenset({"project", "issue_id", "event_id", "attachment_id", "key_id"})
+PROJECT_BOUND = frozenset({"project", "issue_id", "event_id", "attachment_id", "key_id", "rule_id"})
 
 # Pages anyone may open (log-in, sign-up, invitations by their secret link, SSO).
 # alerts/opt-out/: a signed one-click link from alert email (the token is the authority).
@@ -236,7 +238,30 @@ def build_world(wsgi: Callable[..., Any], digest_all: Callable[[], int]) -> Worl
     for target in targets.values():
         target.extra["org_token"] = org_tokens[target.org.slug]
         target.extra["member"] = members[target.org.slug]
+        _alerts(target)
     return World(p1=targets["p1"], p2=targets["p2"], pb=targets["pb"], users=users)
+
+
+def _alerts(target: Target) -> None:
+    """A channel of the target's organization (of a kind not installed: nothing is sent)
+    and an alert rule of its project using it."""
+    from datetime import UTC, datetime
+
+    from tracehound.alerts.models import AlertRule, Channel
+
+    now = datetime.now(tz=UTC)
+    channel = Channel.objects.create(
+        organization=target.org,
+        name=f"channel-of-{target.project.slug}",
+        kind="uninstalled_plugin",
+        created_at=now,
+    )
+    rule = AlertRule.objects.create(
+        project=target.project, name="rule", triggers=["new_issue"], created_at=now
+    )
+    rule.channels.add(channel)
+    target.extra["channel"] = channel
+    target.extra["rule"] = rule
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -252,6 +277,7 @@ def send(client: Any, method: str, path: str, **extra: Any) -> Any:
 def snapshot() -> dict[str, Any]:
     """What a refused request must not change: rows of the models a request could write."""
     from tracehound.accounts.models import ApiToken, AuditLogEntry, Invitation
+    from tracehound.alerts.models import AlertRule, Channel, Notification
     from tracehound.events.models import Attachment, Event
     from tracehound.issues.models import Activity, Issue, IssueBookmark
     from tracehound.projects.models import (
@@ -267,6 +293,7 @@ def snapshot() -> dict[str, Any]:
     counted = (
         ApiToken, AuditLogEntry, Invitation, Attachment, Event, Activity, IssueBookmark,
         Organization, OrganizationMember, Project, ProjectKey, ProjectTeam, Team, TeamMember,
+        AlertRule, Channel, Notification,
     )  # fmt: skip
     state: dict[str, Any] = {m.__name__: m.objects.count() for m in counted}
     # The test logs its callers in and out: those entries are the test's, not the request's.
@@ -280,4 +307,6 @@ def snapshot() -> dict[str, Any]:
     state["roles"] = sorted(OrganizationMember.objects.values_list("id", "role"))
     state["keys"] = sorted(ProjectKey.objects.values_list("id", "is_active"))
     state["revoked"] = sorted(ApiToken.objects.values_list("id", "revoked_at"))
+    state["channels"] = sorted(Channel.objects.values_list("id", "name", "enabled", "config"))
+    state["rules"] = sorted(AlertRule.objects.values_list("id", "name", "enabled", "triggers"))
     return state

@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> None:
         setup_django()
         from django.core.management import execute_from_command_line
 
+        # Subcommands are spelt with dashes (`alert-rule`); their modules with underscores.
+        if argv[:1] == ["alert-rule"]:
+            argv = ["alert_rule", *argv[1:]]
         execute_from_command_line(["tracehound", *argv])
 
 

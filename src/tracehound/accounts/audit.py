@@ -59,6 +59,17 @@ ACTIONS: dict[str, str] = {
     "mfa.enable": "turned on two-factor authentication",
     "mfa.disable": "turned off two-factor authentication",
     "session.revoke": "revoked a session",
+    "channel.create": "created an alert channel",
+    "channel.update": "changed an alert channel",
+    "channel.delete": "deleted an alert channel",
+    "channel.enable": "enabled an alert channel",
+    "channel.disable": "disabled an alert channel",
+    "channel.test": "sent a test notification",
+    "alert_rule.create": "created an alert rule",
+    "alert_rule.update": "changed an alert rule",
+    "alert_rule.delete": "deleted an alert rule",
+    "alert_rule.enable": "enabled an alert rule",
+    "alert_rule.disable": "disabled an alert rule",
 }
 
 

@@ -113,6 +113,36 @@ def project_releases(issue: Issue, limit: int = 100) -> list[str]:
     )
 
 
+SHOWN_NOTIFICATIONS = 20
+
+
+def linked_tickets(issue: Issue) -> list[dict[str, Any]]:
+    """Tickets channels made for the issue (Jira, GitHub); a link only when it is http(s)."""
+    from tracehound.alerts.models import ExternalIssueLink
+
+    rows = ExternalIssueLink.objects.filter(issue=issue).select_related("channel")
+    return [
+        {
+            "channel": link.channel.name,
+            "key": link.external_key or link.external_id,
+            "url": link.url if link.url.startswith(("https://", "http://")) else "",
+        }
+        for link in rows.order_by("id")[:SHOWN_NOTIFICATIONS]
+    ]
+
+
+def notification_history(issue: Issue) -> list[Any]:
+    """The issue's latest notifications (one query, capped)."""
+    from tracehound.alerts.models import Notification
+
+    rows = Notification.objects.filter(issue=issue).select_related("channel")
+    return list(
+        rows.only(
+            "kind", "state", "attempts", "last_error", "created_at", "delivered_at", "channel__name"
+        ).order_by("-created_at")[:SHOWN_NOTIFICATIONS]
+    )
+
+
 def render_issue(
     request: HttpRequest,
     issue: Issue,
@@ -150,6 +180,8 @@ def render_issue(
         "windows": WINDOWS,
         "is_bookmarked": IssueBookmark.objects.filter(issue=issue, user=user).exists(),
         "reports": issue_feedback(issue),
+        "tickets": linked_tickets(issue),
+        "notifications": notification_history(issue),
         **event_context(issue, event),
     }
     return render(request, "tracehound/issue.html", context, status=status)
