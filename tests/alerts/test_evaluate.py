@@ -125,6 +125,27 @@ def test_unignore_makes_one_row(wsgi, project, digest_all):
     assert n.payload["reason"] == "Unignored: 2 more events"
 
 
+def test_an_ignore_period_running_out_without_events_makes_one_row(wsgi, project, digest_all):
+    """Housekeeping unignores an issue whose ignore period passed with no event: the
+    "unignored" trigger fires for it too, once."""
+    from datetime import timedelta
+
+    from tracehound.issues.batch_actions import unignore_expired
+
+    rule(project, [channel(project)], ["unignored"], environment="production")
+    digest_events(wsgi, project, digest_all, error(environment="production"))
+    issue = Issue.objects.get()
+    actions.ignore(issue, None, duration_minutes=5)
+    assert unignore_expired(datetime.now(tz=UTC)) == 0
+    later = datetime.now(tz=UTC) + timedelta(minutes=6)
+    assert unignore_expired(later) == 1
+    assert unignore_expired(later) == 0
+    activity = Activity.objects.get(type="set_unresolved")
+    [n] = rows()
+    assert (n.kind, n.dedupe_key) == ("issue.unignored", f"unignored:{issue.pk}:{activity.pk}")
+    assert n.payload["issue"]["id"] == issue.pk
+
+
 def test_frequency_fires_once_above_n_then_is_throttled(wsgi, project, digest_all):
     r = rule(project, [channel(project)], ["frequency"], frequency_count=3, frequency_window=5)
     digest_events(wsgi, project, digest_all, error(), error(), error())

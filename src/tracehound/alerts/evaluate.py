@@ -330,6 +330,33 @@ def send(
     return made
 
 
+def on_unignored(activities: Sequence[Activity], now: datetime) -> int:
+    """Rules for issues unignored without an event (their ignore period ran out, found by
+    housekeeping): the issue's latest stored event stands in for the triggering one."""
+    from tracehound.alerts.messages import latest_event
+
+    if not activities:
+        return 0
+    rules, channels = enabled_rules({a.project_id for a in activities})
+    rules = [r for r in rules if "unignored" in r.triggers]
+    if not rules:
+        return 0
+    with_rules = {r.project_id for r in rules}
+    issues = Issue.objects.in_bulk(sorted({a.issue_id for a in activities}))
+    facts: dict[int, R.IssueFacts] = {}
+    for activity in activities:
+        issue = issues.get(activity.issue_id)
+        if issue is None or activity.project_id not in with_rules:
+            continue
+        entry = R.IssueFacts(issue.pk, activity.project_id, stored_facts(latest_event(issue)))
+        data = activity.data if isinstance(activity.data, dict) else {}
+        entry.changes.append(R.Change("unignored", activity.pk, data))
+        facts[issue.pk] = entry
+    mark_throttled(facts, rules, now)
+    decisions = R.decide(rules, facts.values(), now, LatestReleases())
+    return send(claim(decisions, now), channels, {}, now) if decisions else 0
+
+
 # --- resolve ----------------------------------------------------------------------
 
 

@@ -319,7 +319,7 @@ def unignore_expired(now: datetime, limit: int = 1000) -> int:
             and i.ignore.ignore_until <= now
         ]
         set_unignored([i.id for i in expired])
-        Activity.objects.bulk_create(
+        activities = Activity.objects.bulk_create(
             [
                 unignore_activity(
                     i.project_id,
@@ -330,6 +330,10 @@ def unignore_expired(now: datetime, limit: int = 1000) -> int:
                 for i in expired
             ]
         )
+        if activities:
+            from tracehound.alerts.evaluate import on_unignored
+
+            on_unignored(activities, now)
     return len(expired)
 
 
