@@ -117,6 +117,10 @@ def claim(limit: int, now: datetime | None = None) -> list[Notification]:
     """Mark up to `limit` due rows in flight for this worker and return them."""
     now = now or now_utc()
     lease = now + timedelta(seconds=setting("TRACEHOUND_ALERT_LEASE_SECONDS", LEASE_SECONDS))
+    # The loop asks every second: with nothing due, one indexed read and no write
+    # transaction (on SQLite a write transaction takes the lock ingest needs).
+    if not Notification.objects.filter(due_q(now)).exists():
+        return []
     postpone_unknown_kinds(now)
     serial = serial_kinds()
     candidates = (
