@@ -226,8 +226,8 @@ def main(argv: list[str] | None = None) -> None:
         from django.core.management import execute_from_command_line
 
         # Subcommands are spelt with dashes (`alert-rule`); their modules with underscores.
-        if argv[:1] == ["alert-rule"]:
-            argv = ["alert_rule", *argv[1:]]
+        if argv[:1] in (["alert-rule"], ["rotate-secrets"]):
+            argv = [argv[0].replace("-", "_"), *argv[1:]]
         execute_from_command_line(["tracehound", *argv])
 
 
