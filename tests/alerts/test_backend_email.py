@@ -300,3 +300,20 @@ def test_a_notification_without_a_project_goes_to_the_organizations_owners(
     row.save(update_fields=["project"])
     send(row)
     assert [r for rcpts, _ in inbox.messages for r in rcpts] == ["owner@example.com"]
+
+
+def test_without_an_email_url_alerts_are_logged_and_delivered(project, settings, caplog):
+    """The default install (no TRACEHOUND_EMAIL_URL) uses LogEmailBackend: the email
+    channel's delivery succeeds and each message is in the `tracehound.mail` log."""
+    from tracehound.alerts.delivery import deliver_one
+
+    settings.EMAIL_BACKEND = "tracehound.accounts.mail.LogEmailBackend"
+    row = outbox_row(project, {"recipients": "members"}, notification())
+    with caplog.at_level("WARNING", logger="tracehound.mail"):
+        attempt = deliver_one(row)
+    assert (attempt.outcome, attempt.error) == ("succeeded", "")
+    logged = [r.getMessage() for r in caplog.records if r.name == "tracehound.mail"]
+    assert sorted(m.split("to=")[1].split(" ")[0] for m in logged) == [
+        "dev@example.com",
+        "owner@example.com",
+    ]

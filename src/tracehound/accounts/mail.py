@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.mail.backends.base import BaseEmailBackend
 
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
@@ -59,18 +60,10 @@ def email_settings(url: str, variable: str = "TRACEHOUND_EMAIL_URL") -> dict[str
     }
 
 
-class LogEmailBackend:
+class LogEmailBackend(BaseEmailBackend):
     """Writes each message to the `tracehound.mail` log instead of sending it, so a
-    server without TRACEHOUND_EMAIL_URL still shows invitation and reset links."""
-
-    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
-        self.fail_silently = fail_silently
-
-    def open(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
+    server without TRACEHOUND_EMAIL_URL still shows invitation and reset links. A real
+    Django email backend (the alert email channel opens it as a context manager)."""
 
     def send_messages(self, messages: Any) -> int:
         import logging
