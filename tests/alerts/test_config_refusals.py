@@ -35,6 +35,7 @@ BAD = [
     ("webhook", {"url": "https://[::1"}, "url"),
     ("webhook", {"url": "http://[::1/"}, "url"),
     ("webhook", {"url": "https://hooks.example.com:99999/x"}, "url"),
+    ("webhook", {"url": "https://hooks.example.com:0/x"}, "url"),
     ("webhook", {"url": "https://hooks.example.com/hübsch"}, "url"),
     ("webhook", {"url": "https://hooks.example.com/x?q=ü"}, "url"),
     ("webhook", {"url": WEBHOOK, "headers": {"X-Token": "abc☃def"}}, "headers"),

@@ -25,9 +25,11 @@ def split_url(name: str, value: str) -> SplitResult:
     refused as a ConfigError rather than the ValueError urllib raises."""
     try:
         parts = urlsplit(value)
-        _ = parts.port  # parsing the port is the check (ValueError when out of range)
+        port = parts.port  # ValueError when not a number or above 65535
     except ValueError:
         raise ConfigError(name, "is not a valid URL") from None
+    if port == 0:
+        raise ConfigError(name, "is not a valid URL (the port must be 1 to 65535)")
     return parts
 
 
