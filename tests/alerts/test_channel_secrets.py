@@ -102,6 +102,10 @@ def test_unreadable_secrets_keep_the_pages_working(client, owner, settings):
     page = client.get(f"{PAGES}{channel.id}/")
     assert page.status_code == 200
     assert SECRET not in page.content.decode()
+    without_signing_secret = {"name": "hook", "s_url": "https://hooks.example.com/y"}
+    refused = client.post(f"{PAGES}{channel.id}/", without_signing_secret)
+    assert refused.status_code == 400
+    assert "signing_secret: could not be decrypted" in refused.content.decode()
     form = {
         "name": "hook",
         "s_url": "https://hooks.example.com/y",

@@ -126,7 +126,8 @@ def update_channel(channel: Channel, values: Mapping[str, Any], name: str | None
     """Change settings; a secret setting left out or blank keeps its stored value (an
     unreadable one is dropped: it must be entered again, which repairs the channel)."""
     cls = backend_class(channel.kind)
-    current = {**channel.config, **(readable_secrets(channel) or {})}
+    stored = readable_secrets(channel)
+    current = {**channel.config, **(stored or {})}
     secret_names = {s.name for s in cls.settings if s.secret}
     merged = {**{k: v for k, v in current.items() if v is not None}}
     for key, value in values.items():
@@ -134,6 +135,11 @@ def update_channel(channel: Channel, values: Mapping[str, Any], name: str | None
             continue
         merged[key] = value
     cleaned = cls.clean(merged)
+    if stored is None:
+        # A setting the server generates at creation (a webhook's signing secret) is not
+        # silently dropped or replaced by one nobody has seen: it must be entered.
+        for key in cls.generate(dict(cleaned)):
+            raise ConfigError(key, "could not be decrypted (SECRET_KEY changed): enter it again")
     channel.config, channel.secrets = split(cls, cleaned)
     if name is not None:
         channel.name = check_name(name)
