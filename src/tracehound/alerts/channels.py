@@ -22,7 +22,9 @@ from tracehound.lib import secrets_box
 from tracehound.projects.models import Organization
 
 NAME_MAX = 100
-UNREADABLE = "[unreadable]"
+# What public_config shows for a secret; sent back (a GET → PUT round trip), it means
+# "unchanged".
+SET, UNREADABLE = "[set]", "[unreadable]"
 
 
 def backend_class(kind: str) -> type[Backend]:
@@ -91,7 +93,7 @@ def public_config(channel: Channel) -> dict[str, Any]:
         if stored is None:
             shown[name] = UNREADABLE
         else:
-            shown[name] = "[set]" if is_set(stored.get(name)) else ""
+            shown[name] = SET if is_set(stored.get(name)) else ""
     return shown
 
 
@@ -123,7 +125,7 @@ def create_channel(
 
 @transaction.atomic
 def update_channel(channel: Channel, values: Mapping[str, Any], name: str | None = None) -> Channel:
-    """Change settings; a secret setting left out or blank keeps its stored value (an
+    """Change settings; a secret setting left out, blank or "[set]" keeps its stored value (an
     unreadable one is dropped: it must be entered again, which repairs the channel)."""
     cls = backend_class(channel.kind)
     stored = readable_secrets(channel)
@@ -131,8 +133,8 @@ def update_channel(channel: Channel, values: Mapping[str, Any], name: str | None
     secret_names = {s.name for s in cls.settings if s.secret}
     merged = {**{k: v for k, v in current.items() if v is not None}}
     for key, value in values.items():
-        if key in secret_names and (value is None or value == ""):
-            continue
+        if key in secret_names and (value is None or value in ("", SET, UNREADABLE)):
+            continue  # blank, or what public_config answered: sent back unchanged
         merged[key] = value
     cleaned = cls.clean(merged)
     if stored is None:

@@ -79,7 +79,7 @@ def check_headers(name: str, raw: Any) -> dict[str, str]:
 
 
 def header_lines(name: str, text: str) -> dict[str, str]:
-    """"Name: value" lines; a bad line is named by its number only (it may be a secret)."""
+    """The "Name: value" lines; a bad one is named by its number only (it may be a secret)."""
     pairs = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
