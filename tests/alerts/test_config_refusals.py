@@ -139,3 +139,14 @@ def test_ascii_header_values_tokens_and_percent_encoded_urls_are_kept(api, owner
     assert response.status == 201, response.body
     stored = channels.full_config(Channel.objects.get())
     assert stored["url"] == config["url"] and stored["headers"] == config["headers"]
+
+
+def test_a_bad_ipv6_url_is_shown_on_its_field_in_the_form(client, owner):
+    client.force_login(owner)
+    form = {"kind": "webhook", "name": "ops", "s_url": "http://[::1/"}
+    response = client.post("/organizations/acme/settings/channels/new/?kind=webhook", form)
+    assert response.status_code == 400
+    html = response.content.decode()
+    block = html[html.index('id="field-s_url"') :]
+    assert "url: is not a valid URL" in block[: block.index("</div>")]
+    assert not Channel.objects.exists()
