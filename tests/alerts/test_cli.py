@@ -197,7 +197,14 @@ def test_alert_rule_create_with_every_option(project, echo_kind):
         (["--when", "new-issue", "--channel", "nope"], "error: channels: no channel 'nope'"),
         (["--when", "new-issue", "--filter", "level=loud"], "error: min_level: must be one of"),
         (["--when", "new-issue", "--filter", "colour=red"], "error: --filter: expected"),
-        (["--when", "new-issue", "--throttle", "soon"], "error: throttle: expected minutes"),
+        (
+            ["--when", "new-issue", "--throttle", "soon"],
+            "error: throttle_minutes: expected minutes",
+        ),
+        (
+            ["--when", "new-issue", "--throttle", "31d"],
+            "error: throttle_minutes: must be between 0 and 43200",
+        ),
         (["--when", "users", "--users", "99999999999/5m"], "error: users: expected N/Mm"),
     ],
 )
