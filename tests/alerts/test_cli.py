@@ -100,6 +100,15 @@ def test_channel_create_refuses_a_bad_setting_naming_it(project, echo_kind, caps
     assert not Channel.objects.exists()
 
 
+def test_a_set_without_a_key_is_refused_without_quoting_it(project, echo_kind, capsys):
+    err = refused(
+        capsys, "channel", "create", "acme", "ops", "--kind", "echo",
+        "--set", "url=https://a.example", "--set", SECRET,
+    )  # fmt: skip
+    assert err.startswith("error: --set: expected key=value (--set number 2)"), err
+    assert SECRET not in err
+
+
 def test_a_hostile_channel_name_is_refused_or_kept_verbatim(project, echo_kind, capsys):
     err = refused(capsys, "channel", "create", "acme", "x" * 101, "--kind", "echo")
     assert err.startswith("error: name:")
