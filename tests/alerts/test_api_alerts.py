@@ -3,6 +3,7 @@ through the real WSGI stack: shapes, refusals naming the field, secrets never an
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -20,14 +21,19 @@ JSON = {"Content-Type": "application/json"}
 
 
 def send(api: Any, path: str, user: Any, method: str, data: Any) -> Any:
-    body = data if isinstance(data, bytes) else orjson.dumps(data)
+    body = data if isinstance(data, bytes) else json.dumps(data).encode()  # 2**64 too
     return api(path, user, method=method, body=body, headers=JSON)
 
 
 def create_echo(
-    api: Any, owner: Any, url: str = "https://hooks.example.com/x", **extra: Any
+    api: Any,
+    owner: Any,
+    url: str = "https://hooks.example.com/x",
+    config_extra: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> Any:
-    data = {"name": "ops", "kind": "echo", "config": {"url": url, "token": SECRET}, **extra}
+    config = {"url": url, "token": SECRET, **(config_extra or {})}
+    data = {"name": "ops", "kind": "echo", "config": config, **extra}
     return send(api, CHANNELS, owner, "POST", data)
 
 
@@ -100,6 +106,8 @@ def test_no_channel_answer_holds_a_secret(api, owner, echo_kind):
             "recipients",
         ),
         ({"name": "x", "kind": "echo", "config": {"url": "https://a", "token": "t\x00"}}, "token"),
+        ({"name": "x", "kind": "echo", "config": "nope"}, "config"),
+        ({"name": "x", "kind": "echo", "config": ["url", "https://a"]}, "config"),
     ],
 )
 def test_a_bad_channel_is_refused_naming_the_field(api, owner, echo_kind, data, field):
@@ -215,7 +223,10 @@ def test_a_rule_is_created_read_updated_and_deleted(api, owner, echo_kind):
         ({"channels": ["nope"]}, "channels"),
         ({"tag_filters": [{"key": "a", "op": "like", "value": "b"}]}, "tag_filters"),
         ({"min_level": "catastrophic"}, "min_level"),
-        ({"throttle_minutes": -1}, "throttle"),
+        ({"throttle_minutes": -1}, "throttle_minutes"),
+        ({"triggers": {"new_issue": True}}, "triggers"),
+        ({"channels": {"ops": True}}, "channels"),
+        ({"enabled": "no"}, "enabled"),
         ({"colour": "red"}, "colour"),
         ({"name": "x" * 201}, "name"),
         ({"environment": "x" * 1_000_000}, "environment"),
@@ -254,3 +265,68 @@ def test_another_organizations_channel_cannot_be_used_by_a_rule(api, owner, outs
 def test_a_member_reads_rules_but_only_project_writers_change_them(api, owner, member):
     assert send(api, RULES, member, "POST", rule_body(channels=[])).status == 403
     assert api(RULES, member).status == 200
+
+
+def test_a_rule_read_from_the_api_is_written_back_unchanged(api, owner, echo_kind):
+    create_echo(api, owner)
+    created = send(api, RULES, owner, "POST", rule_body()).json()
+    path = f"{RULES}{created['id']}/"
+    read = api(path, owner).json()
+    again = send(api, path, owner, "PUT", read)
+    assert again.status == 200, again.body
+    assert again.json() == read
+    # A copy through POST: the read-only fields are the new rule's own.
+    copy = send(api, RULES, owner, "POST", {**read, "name": "copy"})
+    assert copy.status == 201, copy.body
+    assert copy.json()["id"] != read["id"] and copy.json()["channels"] == read["channels"]
+
+
+@pytest.mark.parametrize(
+    ("channels", "expected"),
+    [
+        (lambda c: [{"id": c["id"]}], 200),
+        (lambda c: [{"name": "ops"}], 200),
+        (lambda c: [{"id": int(c["id"])}], 200),
+        (lambda c: [{"id": "999999"}], 400),
+        (lambda c: [{"name": "nope"}], 400),
+        (lambda c: [{"id": 2**64}], 400),
+        (lambda c: [2**64], 400),
+    ],
+)
+def test_rule_channels_as_the_api_answers_them(api, owner, echo_kind, channels, expected):
+    channel = create_echo(api, owner).json()
+    rule = send(api, RULES, owner, "POST", rule_body(channels=[])).json()
+    response = send(api, f"{RULES}{rule['id']}/", owner, "PUT", {"channels": channels(channel)})
+    assert response.status == expected, response.body
+    names = [c.name for c in AlertRule.objects.get().channels.all()]
+    assert names == (["ops"] if expected == 200 else [])
+    if expected == 400:
+        assert response.json()["field"] == "channels"
+
+
+def test_a_rule_with_another_id_is_refused(api, owner, echo_kind):
+    create_echo(api, owner)
+    first = send(api, RULES, owner, "POST", rule_body()).json()
+    second = send(api, RULES, owner, "POST", rule_body(name="second")).json()
+    response = send(api, f"{RULES}{second['id']}/", owner, "PUT", {**first, "name": "second"})
+    assert response.status == 400 and response.json()["field"] == "id"
+    assert AlertRule.objects.get(pk=second["id"]).name == "second"
+
+
+def test_a_channel_read_from_the_api_is_written_back_unchanged(api, owner, echo_kind):
+    created = create_echo(api, owner, config_extra={"headers": {"X-Key": "k3y-value"}})
+    assert created.status == 201, created.body
+    path = f"{CHANNELS}{created.json()['id']}/"
+    read = api(path, owner).json()
+    assert read["config"]["token"] == "[set]"
+    again = send(api, path, owner, "PUT", read)
+    assert again.status == 200, again.body
+    assert again.json() == read
+    from tracehound.alerts.channels import full_config
+
+    stored = full_config(Channel.objects.get())
+    assert stored["token"] == SECRET  # "[set]" sent back keeps the secret
+    other = send(api, path, owner, "PUT", {**read, "id": str(int(read["id"]) + 1)})
+    assert other.status == 400 and other.json()["field"] == "id"
+    kind = send(api, path, owner, "PUT", {**read, "kind": "webhook"})
+    assert kind.status == 400 and kind.json()["field"] == "kind"

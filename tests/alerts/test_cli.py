@@ -100,6 +100,15 @@ def test_channel_create_refuses_a_bad_setting_naming_it(project, echo_kind, caps
     assert not Channel.objects.exists()
 
 
+def test_a_set_without_a_key_is_refused_without_quoting_it(project, echo_kind, capsys):
+    err = refused(
+        capsys, "channel", "create", "acme", "ops", "--kind", "echo",
+        "--set", "url=https://a.example", "--set", SECRET,
+    )  # fmt: skip
+    assert err.startswith("error: --set: expected key=value (--set number 2)"), err
+    assert SECRET not in err
+
+
 def test_a_hostile_channel_name_is_refused_or_kept_verbatim(project, echo_kind, capsys):
     err = refused(capsys, "channel", "create", "acme", "x" * 101, "--kind", "echo")
     assert err.startswith("error: name:")
@@ -197,7 +206,14 @@ def test_alert_rule_create_with_every_option(project, echo_kind):
         (["--when", "new-issue", "--channel", "nope"], "error: channels: no channel 'nope'"),
         (["--when", "new-issue", "--filter", "level=loud"], "error: min_level: must be one of"),
         (["--when", "new-issue", "--filter", "colour=red"], "error: --filter: expected"),
-        (["--when", "new-issue", "--throttle", "soon"], "error: throttle: expected minutes"),
+        (
+            ["--when", "new-issue", "--throttle", "soon"],
+            "error: throttle_minutes: expected minutes",
+        ),
+        (
+            ["--when", "new-issue", "--throttle", "31d"],
+            "error: throttle_minutes: must be between 0 and 43200",
+        ),
         (["--when", "users", "--users", "99999999999/5m"], "error: users: expected N/Mm"),
     ],
 )

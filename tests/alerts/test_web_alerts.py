@@ -229,7 +229,7 @@ def test_an_owner_creates_and_edits_a_rule_from_the_form(client, owner, echo_kin
         ({"users_count": ""}, "users_count", "users: needs a count"),
         ({"users_window": "50000"}, "users_count", "users: the window must be between"),
         ({"tag_filters": "browser.name like Chrome"}, "tag_filters", "unknown operator"),
-        ({"throttle_minutes": "-5"}, "throttle_minutes", "throttle: must be between"),
+        ({"throttle_minutes": "-5"}, "throttle_minutes", "throttle_minutes: must be between"),
         ({"name": ""}, "name", "name: must be 1 to 200"),
     ],
 )

@@ -22,6 +22,9 @@ from tracehound.lib import secrets_box
 from tracehound.projects.models import Organization
 
 NAME_MAX = 100
+# What public_config shows for a secret; sent back (a GET → PUT round trip), it means
+# "unchanged".
+SET, UNREADABLE = "[set]", "[unreadable]"
 
 
 def backend_class(kind: str) -> type[Backend]:
@@ -42,8 +45,23 @@ def check_name(name: str) -> str:
 def split(cls: type[Backend], cleaned: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     secret_names = {s.name for s in cls.settings if s.secret}
     config = {k: v for k, v in cleaned.items() if k not in secret_names}
-    secrets = {k: v for k, v in cleaned.items() if k in secret_names and v not in (None, "")}
+    secrets = {k: v for k, v in cleaned.items() if k in secret_names and is_set(v)}
     return config, secrets_box.encrypt(orjson.dumps(secrets).decode()) if secrets else ""
+
+
+def is_set(value: Any) -> bool:
+    """A secret worth storing and reporting "[set]": not None, "", {} or []."""
+    return value is not None and value != "" and value != {} and value != []
+
+
+def readable_secrets(channel: Channel) -> dict[str, Any] | None:
+    """The channel's secrets, or None when they cannot be decrypted (SECRET_KEY changed
+    without a fallback): pages and the API still show the channel, and an update treats
+    them as unset so entering them again repairs it."""
+    try:
+        return secrets_of(channel)
+    except secrets_box.SecretUnreadable:
+        return None
 
 
 def secrets_of(channel: Channel) -> dict[str, Any]:
@@ -65,13 +83,17 @@ def backend_for(channel: Channel) -> Backend | None:
 
 
 def public_config(channel: Channel) -> dict[str, Any]:
-    """The settings safe to show: secrets replaced by whether they are set."""
+    """The settings safe to show: secrets replaced by "[set]" (a non-empty value is
+    stored), "" (none), or "[unreadable]" (stored under a SECRET_KEY no longer known)."""
     cls = registry.get(channel.kind)
     secret_names = {s.name for s in cls.settings if s.secret} if cls else set()
     shown = {k: v for k, v in channel.config.items() if k not in secret_names}
-    stored = set(secrets_of(channel)) if channel.secrets else set()
+    stored = readable_secrets(channel)
     for name in secret_names:
-        shown[name] = "[set]" if name in stored else ""
+        if stored is None:
+            shown[name] = UNREADABLE
+        else:
+            shown[name] = SET if is_set(stored.get(name)) else ""
     return shown
 
 
@@ -103,16 +125,23 @@ def create_channel(
 
 @transaction.atomic
 def update_channel(channel: Channel, values: Mapping[str, Any], name: str | None = None) -> Channel:
-    """Change settings; a secret setting left out or blank keeps its stored value."""
+    """Change settings; a secret setting left out, blank or "[set]" keeps its stored value (an
+    unreadable one is dropped: it must be entered again, which repairs the channel)."""
     cls = backend_class(channel.kind)
-    current = full_config(channel)
+    stored = readable_secrets(channel)
+    current = {**channel.config, **(stored or {})}
     secret_names = {s.name for s in cls.settings if s.secret}
     merged = {**{k: v for k, v in current.items() if v is not None}}
     for key, value in values.items():
-        if key in secret_names and (value is None or value == ""):
-            continue
+        if key in secret_names and (value is None or value in ("", SET, UNREADABLE)):
+            continue  # blank, or what public_config answered: sent back unchanged
         merged[key] = value
     cleaned = cls.clean(merged)
+    if stored is None:
+        # A setting the server generates at creation (a webhook's signing secret) is not
+        # silently dropped or replaced by one nobody has seen: it must be entered.
+        for key in cls.generate(dict(cleaned)):
+            raise ConfigError(key, "could not be decrypted (SECRET_KEY changed): enter it again")
     channel.config, channel.secrets = split(cls, cleaned)
     if name is not None:
         channel.name = check_name(name)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tracehound.accounts import audit
@@ -36,8 +37,13 @@ def check_name(name: Any) -> str:
     return text
 
 
+def is_list(value: Any) -> bool:
+    """A list-like value: not a string, and not an object (whose keys would be iterated)."""
+    return isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping))
+
+
 def check_triggers(triggers: Any) -> list[str]:
-    if isinstance(triggers, str) or not isinstance(triggers, Iterable):
+    if not is_list(triggers):
         raise ConfigError("triggers", "must be a list of triggers")
     found: list[str] = []
     for trigger in triggers:
@@ -87,7 +93,7 @@ def check_text(field: str, value: Any, limit: int) -> str:
 
 
 def check_tag_filters(filters: Any) -> list[dict[str, str]]:
-    if isinstance(filters, str) or not isinstance(filters, Iterable):
+    if not is_list(filters):
         raise ConfigError("tag_filters", "must be a list of {key, op, value}")
     cleaned: list[dict[str, str]] = []
     for item in filters:
@@ -111,32 +117,47 @@ def check_tag_filters(filters: Any) -> list[dict[str, str]]:
 
 def check_throttle(minutes: Any) -> int:
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= MAX_WINDOW:
-        raise ConfigError("throttle", f"must be between 0 and {MAX_WINDOW} minutes")
+        raise ConfigError("throttle_minutes", f"must be between 0 and {MAX_WINDOW} minutes")
     return int(minutes)
 
 
-def find_channels(project: Project, channels: Iterable[Any]) -> list[Channel]:
-    """The organization's channels named (by name, id, or Channel); unknown ones refused."""
+def find_channels(project: Project, channels: Any) -> list[Channel]:
+    """The organization's channels named (by name, id, Channel, or {"id"} / {"name"} as
+    the API answers them); unknown ones refused."""
+    if not is_list(channels):
+        raise ConfigError("channels", "must be a list of channel names or ids")
     found: list[Channel] = []
     org_channels = Channel.objects.filter(organization_id=project.organization_id)
-    for ref in channels:
-        if isinstance(ref, Channel):
-            row = ref if ref.organization_id == project.organization_id else None
-        elif isinstance(ref, int) and not isinstance(ref, bool):
-            row = org_channels.filter(pk=ref).first()
-        elif isinstance(ref, str):
-            # A name, or an id as the API answers it ("3") when no channel has that name.
-            row = org_channels.filter(name=ref[:100]).first()
-            pk = parse_id(ref)
-            if row is None and pk is not None:
-                row = org_channels.filter(pk=pk).first()
-        else:
-            row = None
+    for item in channels:
+        ref = item
+        if isinstance(item, Mapping):  # {"id", "name"}: the id decides, as an id
+            ref = item.get("id") if item.get("id") is not None else item.get("name")
+            pk = parse_id(str(ref)) if item.get("id") is not None else None
+            if pk is not None:
+                ref = pk
+        row = channel_by_ref(project, org_channels, ref)
         if row is None:
             raise ConfigError("channels", f"no channel {str(ref)[:100]!r} in this organization")
         if row not in found:
             found.append(row)
     return found
+
+
+def channel_by_ref(project: Project, org_channels: QuerySet[Channel], ref: Any) -> Channel | None:
+    """One channel of the organization by a Channel, an id, or a name (else None)."""
+    if isinstance(ref, Channel):
+        return ref if ref.organization_id == project.organization_id else None
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        pk = parse_id(ref)  # 2**64 is no id, not a database error
+        return None if pk is None else org_channels.filter(pk=pk).first()
+    if isinstance(ref, str):
+        # A name, or an id as the API answers it ("3") when no channel has that name.
+        row = org_channels.filter(name=ref[:100]).first()
+        pk = parse_id(ref)
+        if row is None and pk is not None:
+            row = org_channels.filter(pk=pk).first()
+        return row
+    return None
 
 
 def checked_fields(project: Project, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,10 +240,13 @@ def create_rule(
     tag_filters: Iterable[Mapping[str, Any]] = (),
     throttle_minutes: int = 30,
     channels: Iterable[Any] = (),
+    enabled: bool = True,
     actor: Any = None,
     request: HttpRequest | None = None,
 ) -> AlertRule:
     """A new rule of `project`; raises ConfigError naming the bad field, saving nothing."""
+    if not isinstance(enabled, bool):
+        raise ConfigError("enabled", "must be true or false")
     fields = checked_fields(
         project,
         {
@@ -243,6 +267,7 @@ def create_rule(
         name=check_name(name),
         created_at=datetime.now(tz=UTC),
         created_by=_actor_user(actor),
+        enabled=enabled,
         **fields,
     )
     check_thresholds_present(rule)

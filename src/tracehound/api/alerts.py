@@ -112,8 +112,16 @@ def name_of(data: dict[str, Any]) -> str:
 def config_of(data: dict[str, Any]) -> dict[str, Any]:
     config = data.get("config", {})
     if not isinstance(config, dict):
-        raise ApiError(400, "config: must be an object of settings")
+        raise ConfigError("config", "must be an object of settings")
     return config
+
+
+def check_read_only(data: dict[str, Any], current: dict[str, Any]) -> None:
+    """What GET answered may be sent back: the read-only fields are ignored when they are
+    unchanged; a different id or kind is refused (it names another object)."""
+    for key in ("id", "kind"):
+        if key in data and key in current and str(data[key]) != str(current[key]):
+            raise ConfigError(key, f"is {current[key]!r} and cannot be changed")
 
 
 @api_endpoint("GET", "POST", scopes={"GET": READ, "POST": WRITE})
@@ -151,6 +159,7 @@ def channel_details(request: HttpRequest, org: str, channel_id: str) -> HttpResp
         if enabled is not None and not isinstance(enabled, bool):
             return refused(ConfigError("enabled", "must be true or false"))
         try:
+            check_read_only(data, serialize_channel(channel))
             rule_actions.update_channel(
                 channel,
                 config_of(data),
@@ -195,13 +204,18 @@ RULE_FIELDS = (
     "triggers", "frequency", "users", "environment", "min_level", "release",
     "tag_filters", "throttle_minutes", "channels", "enabled",
 )  # fmt: skip
+# Answered by GET, ignored when sent back (a new rule gets its own).
+READ_ONLY = ("id", "dateCreated")
 
 
-def rule_values(data: dict[str, Any]) -> dict[str, Any]:
-    """The rule fields of a request body; a threshold as {"count", "window"} or null."""
+def rule_values(data: dict[str, Any], rule: AlertRule | None = None) -> dict[str, Any]:
+    """The rule fields of a request body; a threshold as {"count", "window"} or null.
+    A rule as GET answers it is accepted back (check_read_only)."""
     for key in data:
-        if key not in (*RULE_FIELDS, "name"):
+        if key not in (*RULE_FIELDS, *READ_ONLY, "name"):
             raise ConfigError(key, "is not a field of an alert rule")
+    if rule is not None:
+        check_read_only(data, {"id": str(rule.id)})
     values = {k: data[k] for k in RULE_FIELDS if k in data}
     for field in ("frequency", "users"):
         raw = values.get(field)
@@ -223,13 +237,13 @@ def rule_list(request: HttpRequest, org: str, project: str) -> HttpResponse:
     if request.method == "POST":
         data = body_of(request)
         try:
+            # One call checks every field (`enabled` too) before anything is saved.
             values = {"triggers": None, **rule_values(data)}
-            enabled = values.pop("enabled", True)
+            if values.get("enabled", True) is None:
+                del values["enabled"]
             rule = rule_actions.create_rule(
                 proj, name_of(data), actor=access.actor, request=request, **values
             )
-            if enabled is not True:
-                rule_actions.update_rule(rule, enabled=enabled, actor=access.actor, request=request)
         except ConfigError as exc:
             return refused(exc)
         return JsonResponse(serialize_rule(rule), status=201)
@@ -261,7 +275,7 @@ def rule_details(request: HttpRequest, org: str, project: str, rule_id: str) -> 
                 name=data.get("name"),
                 actor=access.actor,
                 request=request,
-                **rule_values(data),
+                **rule_values(data, rule),
             )
         except ConfigError as exc:
             return refused(exc)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from tracehound.alerts.base import ConfigError, DeliveryError, Sent
+from tracehound.alerts.settings_check import split_url
 from tracehound.lib.outbound import Blocked, Outbound, OutboundError, Response, parse_retry_after
 
 # Seconds to wait for an answer (Standard Webhooks asks for 15 to 30).
@@ -85,8 +86,9 @@ def is_allowed_http(host: str) -> bool:
 
 
 def check_service_url(setting: str, url: str) -> None:
-    """https, or http to an allowed address (see is_allowed_http); raises ConfigError."""
-    parts = urlsplit(url)
+    """https, or http to an allowed address (see is_allowed_http); raises ConfigError,
+    also for a malformed URL (`https://[::1`) or a port out of range."""
+    parts = split_url(setting, url)
     if parts.scheme == "https":
         return
     if parts.scheme == "http" and is_allowed_http(parts.hostname or ""):

@@ -130,7 +130,7 @@ class Command(BaseCommand):
             triggers=triggers,
             frequency=threshold("frequency", options["frequency"]),
             users=threshold("users", options["users"]),
-            throttle_minutes=minutes("throttle", options["throttle"]),
+            throttle_minutes=minutes("throttle_minutes", options["throttle"]),
             channels=options["channel"],
             **parse_filters(options["filter"]),
         )

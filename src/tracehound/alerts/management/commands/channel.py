@@ -33,10 +33,11 @@ def refuse(command: BaseCommand, exc: ConfigError) -> SystemExit:
 
 def parse_sets(pairs: list[str]) -> dict[str, str]:
     values: dict[str, str] = {}
-    for pair in pairs:
+    for number, pair in enumerate(pairs, start=1):
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError("--set", f"expected key=value, got {pair[:80]!r}")
+            # Named by position, not quoted: a mistyped --set is often a bare token.
+            raise ConfigError("--set", f"expected key=value (--set number {number})")
         values[key.strip()] = value
     return values
 
