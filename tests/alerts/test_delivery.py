@@ -593,3 +593,106 @@ def test_a_kind_the_backend_does_not_handle_is_recorded_unsent(
     assert entry.outcome == "succeeded" and entry.response_excerpt.startswith("not sent")
     channel.refresh_from_db()
     assert channel.last_success_at is None  # nothing was sent: no news of its health
+
+
+# ----------------------------------------------------------------------- leases as tokens
+
+
+def test_a_lease_that_ran_out_mid_batch_is_not_sent_twice(project: Project, settings: Any) -> None:
+    settings.TRACEHOUND_ALERT_LEASE_SECONDS = 1.0
+    with Receiver(Reply(hang=1.5)) as receiver:
+        channel = ntfy_channel(project, receiver)
+        first = enqueue_one(channel, key="new:1")
+        second = enqueue_one(channel, key="new:2")
+        worker_a = delivery.claim(10)  # worker A takes both
+        assert {r.id for r in worker_a} == {first.id, second.id}
+        delivery.attempt(worker_a[0])  # 1.5 s: the other row's lease runs out meanwhile
+        worker_b = delivery.claim(10)  # worker B takes the lapsed row
+        assert [r.id for r in worker_b] == [worker_a[1].id]
+        assert delivery.attempt(worker_b[0]) is not None
+        assert delivery.attempt(worker_a[1]) is None  # A goes on: the row is B's now
+        assert len(receiver.received) == 2
+    for row in (first, second):
+        assert [a.outcome for a in attempts(row)] == ["succeeded"]
+        row.refresh_from_db()
+        assert row.state == State.SUCCEEDED
+
+
+class TakeoverBackend(Backend):
+    """Sends, and meanwhile (as a slow send lets happen) another worker claims the row
+    after its lease ran out: done here with that worker's own UPDATE."""
+
+    kind: ClassVar[str] = "test_takeover"
+    label: ClassVar[str] = "Takeover"
+
+    def send(self, notification: Message, delivery: Delivery) -> Sent:
+        row = Notification.objects.get(id=notification.id)
+        Notification.objects.filter(id=row.id).update(locked_until=now() + timedelta(hours=1))
+        return Sent(status=200, excerpt="sent")
+
+
+def test_an_outcome_is_not_written_over_a_row_another_worker_took(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = registry.backends()
+    monkeypatch.setattr(registry, "backends", lambda: {**real, "test_takeover": TakeoverBackend})
+    channel = create_channel(project.organization, "t", "test_takeover", {})[0]
+    row = enqueue_one(channel)
+    (mine,) = delivery.claim(10)
+    entry = delivery.attempt(mine)
+    assert entry is not None and entry.outcome == "succeeded"  # logged: it was sent
+    row.refresh_from_db()
+    assert row.state == State.IN_FLIGHT and row.attempts == 0  # the other worker's now
+
+
+def test_a_serial_channel_waits_for_a_row_whose_lease_lapsed(
+    project: Project, issue: Issue, test_kinds: None
+) -> None:
+    with Receiver() as receiver:
+        channel = ticket_channel(project, receiver)
+        first = enqueue_one(channel, issue, key="new:1")
+        other = Issue.objects.create(
+            project=project,
+            short_id=2,
+            title="KeyError",
+            grouping_version="newstyle:2023-01-11",
+            first_seen=now(),
+            last_seen=now(),
+        )
+        later = enqueue_one(channel, other, key="new:2")
+        Notification.objects.filter(id=later.id).update(next_attempt_at=now() + timedelta(hours=1))
+        (held,) = delivery.claim(10)
+        assert held.id == first.id
+        Notification.objects.filter(id=later.id).update(
+            next_attempt_at=now() - timedelta(minutes=1)
+        )  # due before the first: claimed first if the lapsed row did not hold the channel
+        lapsed = now() - timedelta(seconds=1)
+        Notification.objects.filter(id=first.id).update(locked_until=lapsed)
+        again = delivery.claim(10)  # the lapsed row again, never the channel's next one
+        assert [r.id for r in again] == [first.id]
+
+
+# ----------------------------------------------------------------------- test notifications
+
+
+def test_a_failed_test_notification_is_final_and_never_sent_again(project: Project) -> None:
+    from tracehound.alerts.testing import send_test
+
+    with Receiver(Reply(500, b'{"error":"down"}')) as receiver:
+        channel = ntfy_channel(project, receiver)
+        tried = [send_test(channel) for _ in range(3)]  # a user presses "test" three times
+        assert [a.outcome for a in tried] == ["failed"] * 3
+        assert all("not retried" in a.error and a.status_code == 500 for a in tried)
+        rows = Notification.objects.filter(channel=channel, kind="test")
+        assert sorted(rows.values_list("state", flat=True)) == [State.FAILED] * 3
+        rows.update(next_attempt_at=now() - timedelta(hours=1))
+        assert delivery.deliver_due() == 0
+        assert len(receiver.received) == 3
+
+
+def test_a_test_notification_that_succeeds_is_delivered_once(project: Project) -> None:
+    from tracehound.alerts.testing import send_test
+
+    with Receiver() as receiver:
+        entry = send_test(ntfy_channel(project, receiver))
+        assert entry.outcome == "succeeded" and len(receiver.received) == 1

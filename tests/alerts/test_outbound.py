@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -329,3 +331,95 @@ def test_tls_is_pinned_to_the_address_and_verified_against_the_url_host(
             Outbound().request("POST", f"https://127.0.0.1:{receiver.port}/t", json={})
         assert failed.value.sent is False
         assert len(receiver.received) == 1
+
+
+def header_dripper(stop: threading.Event) -> tuple[socket.socket, list[bytes]]:
+    """A receiver that reads the request, then drips a header one byte every 0.25 s."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    got: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            got.append(conn.recv(65536))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+            for _ in range(16):  # 4 s at most, then the header ends (bounded before the fix)
+                if stop.wait(0.25):
+                    return
+                try:
+                    conn.sendall(b"a")
+                except OSError:
+                    return
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, got
+
+
+def test_a_dripping_header_is_bounded_by_the_read_timeout() -> None:
+    stop = threading.Event()
+    server, got = header_dripper(stop)
+    client = Outbound()
+    started = time.monotonic()
+    try:
+        with pytest.raises(OutboundError) as failed:
+            client.request(
+                "POST", f"http://127.0.0.1:{server.getsockname()[1]}/", json={}, timeout=(5, 1.0)
+            )
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        server.close()
+    assert failed.value.sent is True
+    assert "timed out" in str(failed.value)
+    assert elapsed < 2.0, f"held {elapsed:.1f} s by a dripping header"
+    assert got and got[0].startswith(b"POST / HTTP/1.1")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:7f00:1::",
+        "2002:a9fe:a9fe::",
+        "2002:0a00:0001::1",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    ],
+)
+def test_6to4_and_teredo_forms_of_internal_addresses_are_refused(
+    no_allow: None, address: str
+) -> None:
+    assert blocked_reason(ipaddress.ip_address(address)) != ""
+    with pytest.raises(Blocked) as refused:
+        Outbound().request("GET", f"http://[{address}]:8080/")
+    assert "6to4" in str(refused.value) or "Teredo" in str(refused.value)
+
+
+def test_a_bad_port_error_does_not_leak_a_cut_secret() -> None:
+    secret = "sig=" + "S" * 60
+    url = "https://example.webhook.office.com/" + "p" * 150 + f"?{secret}&x=1"
+    url = url.replace("office.com/", "office.com:99999/")
+    client = Outbound(redact=(secret,))
+    with pytest.raises(OutboundError) as failed:
+        client.request("POST", url, json={})
+    assert "bad port" in str(failed.value)
+    assert "SSSS" not in str(failed.value)
+    assert "SSSS" not in client.calls[0].error and "SSSS" not in client.calls[0].url
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [("/hook", {"Authorization": "Bearer t\u2013k"}), ("/h\u00e9\u2603", {})],
+)
+def test_unencodable_headers_or_path_are_an_outbound_error_logged_as_a_call(
+    path: str, headers: dict[str, str]
+) -> None:
+    with Receiver(Reply()) as receiver:
+        client = Outbound(redact=("t\u2013k",))
+        with pytest.raises(OutboundError) as failed:
+            client.request("POST", receiver.url + path, json={}, headers=headers)
+        assert failed.value.sent is False
+        assert "cannot be encoded" in str(failed.value)
+        assert "t\u2013k" not in str(failed.value)
+        assert len(client.calls) == 1 and client.calls[0].status is None
+        assert receiver.received == []

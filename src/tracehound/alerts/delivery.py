@@ -7,6 +7,10 @@ that caused it; this module turns it into at most one successful send:
   (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two workers never take one row; SQLite: a
   conditional UPDATE under its single writer lock). A worker killed mid-send leaves the
   row in flight until the lease passes; then it is claimable again.
+- The lease is also the claim's token: just before each send the worker renews it with
+  an UPDATE conditional on the value it was given, and writes the outcome under the same
+  condition. A row whose lease ran out and was claimed by another worker is skipped (not
+  sent twice); a batch is small, so its last row is sent long before its lease ends.
 - Serial backends (ticket systems, PagerDuty) get at most one row in flight per channel,
   and a channel's rows for one issue go in the order they were made: a regression comment
   never overtakes the ticket's create, a resolve never overtakes its trigger.
@@ -82,12 +86,15 @@ def due_q(now: datetime) -> Q:
 
 
 def serial_ok_q(now: datetime) -> Q:
-    """For a serial channel: no other live row in flight on the channel, and no older
-    unfinished row for the same issue (order of creation is kept per issue)."""
+    """For a serial channel: no other row in flight on the channel, and no older
+    unfinished row for the same issue (order of creation is kept per issue).
+
+    A row in flight with a lapsed lease still counts: its worker may be sending it now.
+    That row is itself due, so it is claimed again (and the channel moves on) first."""
     others = Notification.objects.filter(channel_id=OuterRef("channel_id")).exclude(
         id=OuterRef("id")
     )
-    busy = others.filter(state=State.IN_FLIGHT, locked_until__gte=now)
+    busy = others.filter(state=State.IN_FLIGHT)
     earlier = others.filter(
         issue_id=OuterRef("issue_id"),
         created_at__lt=OuterRef("created_at"),
@@ -116,7 +123,7 @@ def postpone_unknown_kinds(now: datetime) -> None:
 def claim(limit: int, now: datetime | None = None) -> list[Notification]:
     """Mark up to `limit` due rows in flight for this worker and return them."""
     now = now or now_utc()
-    lease = now + timedelta(seconds=setting("TRACEHOUND_ALERT_LEASE_SECONDS", LEASE_SECONDS))
+    lease = lease_until(now)
     # The loop asks every second: with nothing due, one indexed read and no write
     # transaction (on SQLite a write transaction takes the lock ingest needs).
     if not Notification.objects.filter(due_q(now)).exists():
@@ -153,6 +160,22 @@ def claim(limit: int, now: datetime | None = None) -> list[Notification]:
                 row.state, row.locked_until = State.IN_FLIGHT, lease
                 claimed.append(row)
     return claimed
+
+
+def lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=setting("TRACEHOUND_ALERT_LEASE_SECONDS", LEASE_SECONDS))
+
+
+def renew(row: Notification) -> bool:
+    """Extend this worker's lease on `row` just before a send; False when the row is no
+    longer ours (the lease ran out and another worker claimed it, or it finished)."""
+    lease = lease_until(now_utc())
+    won = Notification.objects.filter(
+        id=row.id, state=State.IN_FLIGHT, locked_until=row.locked_until
+    ).update(locked_until=lease)
+    if won:
+        row.locked_until = lease
+    return bool(won)
 
 
 def lock_channel(channel_id: int) -> bool:
@@ -237,8 +260,12 @@ def attempt(row: Notification, *, log_unknown: bool = False) -> DeliveryAttempt 
     """One attempt at a row this worker holds (in flight); writes everything down.
 
     Returns the DeliveryAttempt, or None when the row's kind is not installed (it is
-    postponed, not attempted) unless `log_unknown` asks to log that as an attempt.
+    postponed, not attempted) unless `log_unknown` asks to log that as an attempt, and
+    None when the row is no longer this worker's (see `renew`): nothing is sent.
     """
+    if not renew(row):
+        log.warning("notification %s is no longer held by this worker: skipped", row.id)
+        return None
     started_at = now_utc()
     clock = time.perf_counter()
     channel = Channel.objects.get(id=row.channel_id)
@@ -320,7 +347,14 @@ def record(
     number = row.attempts + 1
     max_attempts = int(setting("TRACEHOUND_ALERT_MAX_ATTEMPTS", 30))
     next_state: str
-    if result.outcome == Outcome.RETRY and result.kept_pending:
+    if row.kind == "test" and result.outcome == Outcome.RETRY:
+        # "Send a test notification" is one delivery now: a failed test is not queued
+        # for later (nor kept for a re-enabled channel); the log keeps the attempt.
+        result.outcome = Outcome.FAILED
+        result.error = f"{result.error} (a test notification is not retried)"
+        result.kept_pending = False
+        next_state = State.FAILED
+    elif result.outcome == Outcome.RETRY and result.kept_pending:
         next_state = State.PENDING
     elif result.outcome == Outcome.RETRY and number >= max_attempts:
         result.outcome = Outcome.FAILED
@@ -356,6 +390,7 @@ def record(
             outcome=result.outcome,
             calls=[asdict(c) for c in http.calls],
         )
+        token = row.locked_until
         row.attempts = number
         row.state = next_state
         row.locked_until = None
@@ -365,18 +400,18 @@ def record(
             row.next_attempt_at = now + timedelta(seconds=delay)
         if next_state == State.SUCCEEDED:
             row.delivered_at = now
-        row.save(
-            update_fields=[
-                "attempts",
-                "state",
-                "locked_until",
-                "last_status",
-                "last_error",
-                "next_attempt_at",
-                "delivered_at",
-                "progress",
-            ]
+        fields = ("attempts", "state", "locked_until", "last_status", "last_error")
+        changes = {name: getattr(row, name) for name in fields}
+        changes.update(
+            next_attempt_at=row.next_attempt_at,
+            delivered_at=row.delivered_at,
+            progress=row.progress,
         )
+        # Only while the claim is still ours: a worker that took the row over after our
+        # lease ran out owns its state now (the attempt is logged either way).
+        ours = Notification.objects.filter(id=row.id, state=State.IN_FLIGHT, locked_until=token)
+        if not ours.update(**changes):
+            log.warning("notification %s was claimed by another worker mid-send", row.id)
         if drop_link and row.issue_id is not None:
             ExternalIssueLink.objects.filter(
                 issue_id=row.issue_id, channel_id=row.channel_id
@@ -461,7 +496,7 @@ def deliver_one(row: Notification) -> DeliveryAttempt:
     (up to a minute) and its latest attempt returned; so is a row already finished.
     """
     now = now_utc()
-    lease = now + timedelta(seconds=setting("TRACEHOUND_ALERT_LEASE_SECONDS", LEASE_SECONDS))
+    lease = lease_until(now)
     claimable = Q(state=State.PENDING) | Q(state=State.IN_FLIGHT, locked_until__lt=now)
     won = Notification.objects.filter(claimable, id=row.id).update(
         state=State.IN_FLIGHT, locked_until=lease
@@ -469,8 +504,8 @@ def deliver_one(row: Notification) -> DeliveryAttempt:
     if won:
         row.refresh_from_db()
         entry = attempt(row, log_unknown=True)
-        assert entry is not None
-        return entry
+        if entry is not None:
+            return entry
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         current = Notification.objects.get(id=row.id)
@@ -483,7 +518,7 @@ def deliver_one(row: Notification) -> DeliveryAttempt:
     return latest
 
 
-def deliver_due(limit: int = 50) -> int:
+def deliver_due(limit: int = 10) -> int:
     """One pass of the worker: claim up to `limit` due rows and attempt each."""
     rows = claim(limit)
     pause = float(os.environ.get("TRACEHOUND_TEST_DELIVERY_PAUSE", "0") or 0)

@@ -2,7 +2,9 @@
 
 The test goes through the outbox and the worker's own attempt (`delivery.deliver_one`),
 so what the user sees (status, response excerpt, error) is what a real alert would get,
-and the attempt is in the delivery log.
+and the attempt is in the delivery log. It is one delivery now, not a queued alert: a
+test that fails is final (the worker's bookkeeping marks a kind "test" row failed instead
+of retrying it), so pressing "test" on a broken channel never queues pings for later.
 """
 
 from __future__ import annotations

@@ -9,15 +9,16 @@ This module is the one place that talks HTTP to the outside, and it refuses that
   timeout=(5.0, 20.0), max_bytes=1_000_000) -> Response`
   - resolves the host once (getaddrinfo) and refuses (raises `Blocked`, naming the
     address) private, loopback, link-local (169.254.169.254, the metadata service),
-    multicast, reserved, unspecified and CGNAT (100.64.0.0/10) addresses, IPv4-mapped
-    IPv6 forms included, unless inside a CIDR of settings.TRACEHOUND_OUTBOUND_ALLOW
+    multicast, reserved, unspecified and CGNAT (100.64.0.0/10) addresses, the IPv4
+    inside IPv4-mapped, 6to4 (2002::/16) and Teredo IPv6 forms included, unless inside a CIDR of settings.TRACEHOUND_OUTBOUND_ALLOW
     (env TRACEHOUND_OUTBOUND_ALLOW, comma-separated);
   - connects to the address it checked (a socket to that IP, TLS verified against the
     host name with SNI, `Host` header preserved): no DNS rebinding between check and
     connect; environment proxies are not used (they would defeat the check);
   - never follows redirects (a 3xx is returned as is: the caller treats it as a failure);
   - timeouts always: `timeout=(connect, read)`; the read timeout also bounds the whole
-    answer (a receiver dripping one byte a second cannot hold a worker);
+    answer, status line and headers included (a receiver dripping one byte a second
+    cannot hold a worker);
   - reads at most `max_bytes` of the body (stops reading, `Response.truncated`);
   - network failures raise `OutboundError` whose `.sent` is exact: False when no request
     bytes reached the receiver (refused, unreachable, TLS failure, connect timeout), True
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import io
 import ipaddress
 import logging
 import socket
@@ -39,7 +41,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 log = logging.getLogger("tracehound.outbound")
@@ -92,11 +94,26 @@ class Call:
     excerpt: str = ""  # first 2 KB of the response body, redacted
 
 
+def embedded_ipv4(address: IPAddress) -> tuple[str, ipaddress.IPv4Address] | None:
+    """The IPv4 address an IPv6 form carries to the network (IPv4-mapped, 6to4 and the
+    Teredo client), named: a router on the way may deliver it to that IPv4 address."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return "IPv4-mapped", address.ipv4_mapped
+    if address.sixtofour is not None:
+        return "6to4", address.sixtofour
+    if address.teredo is not None:
+        return "Teredo", address.teredo[1]
+    return None
+
+
 def blocked_reason(address: IPAddress) -> str:
     """Why `address` may not be contacted ("" when it is a public address)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        inner = blocked_reason(address.ipv4_mapped)
-        return f"IPv4-mapped {inner}" if inner else ""
+    embedded = embedded_ipv4(address)
+    if embedded is not None:
+        inner = blocked_reason(embedded[1])
+        return f"{embedded[0]} {inner}" if inner else ""
     checks = (
         (address.is_unspecified, "unspecified"),
         (address.is_loopback, "loopback"),
@@ -121,8 +138,9 @@ def is_allowed(address: IPAddress) -> bool:
     if not blocked_reason(address):
         return True
     candidates: list[IPAddress] = [address]
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        candidates.append(address.ipv4_mapped)
+    embedded = embedded_ipv4(address)
+    if embedded is not None:
+        candidates.append(embedded[1])
     return any(
         a.version == net.version and a in net for a in candidates for net in allowed_networks()
     )
@@ -214,6 +232,46 @@ class PinnedConnection(http.client.HTTPConnection):
         self.connected = True
 
 
+class DeadlineReader(io.RawIOBase):
+    """Reads a socket with each recv's timeout shrunk to what is left of one deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float, limit: float) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline = deadline
+        self.limit = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no complete answer within {self.limit:g} s")
+        self.sock.settimeout(remaining)
+        return self.sock.recv_into(buffer)
+
+
+class DeadlineSocket:
+    """The connection's socket as http.client's response sees it: `makefile` reads
+    through a DeadlineReader; everything else is the real socket's."""
+
+    def __init__(self, sock: socket.socket, deadline: float, limit: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._limit = limit
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(DeadlineReader(self._sock, self._deadline, self._limit))
+
+    def close(self) -> None:
+        """http.client closes the connection's socket while the response still reads
+        from it (a real socket defers that for its files); `_exchange` closes it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 @dataclass
 class Outbound:
     redact: tuple[str, ...] = ()
@@ -271,13 +329,14 @@ class Outbound:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
-            raise OutboundError(f"not an http(s) URL: {url[:200]!r}")
+            raise OutboundError(f"not an http(s) URL: {self.hide(url)[:200]!r}")
         if parts.username is not None or parts.password is not None:
             raise OutboundError("credentials in the URL are not supported (use auth)")
         try:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError:
-            raise OutboundError(f"bad port in URL {url[:200]!r}") from None
+            # Redacted before it is cut: a cut secret would not be found by hide() later.
+            raise OutboundError(f"bad port in URL {self.hide(url)[:200]!r}") from None
         host = parts.hostname
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         body = data
@@ -342,11 +401,39 @@ class Outbound:
         sock.settimeout(read_timeout)
         try:
             connection.request(method, path, body=body, headers=headers)
+        except UnicodeEncodeError as exc:
+            # http.client encodes the request line as ASCII and headers as Latin-1 before
+            # anything is written. The value itself may be a secret: not quoted.
+            raise OutboundError(
+                "the request cannot be encoded (a header value outside Latin-1 or a URL "
+                f"path outside ASCII): {type(exc).__name__}: {exc.reason}"
+            ) from None
+        except ValueError as exc:
+            raise OutboundError(
+                f"the request is malformed (an invalid header or URL path): {type(exc).__name__}"
+            ) from None
         except (OSError, http.client.HTTPException) as exc:
             # Some bytes may have gone out but the request is incomplete: the receiver
             # cannot have acted on it.
             raise OutboundError(f"sending failed: {type(exc).__name__}: {exc}") from None
         deadline = time.monotonic() + read_timeout
+        # The status line and headers too: http.client reads them with a per-read timeout
+        # only, so a receiver dripping a header byte by byte would otherwise hold us.
+        connection.sock = cast(socket.socket, DeadlineSocket(sock, deadline, read_timeout))
+        try:
+            return self._read_answer(connection, read_timeout, deadline, max_bytes, started)
+        finally:
+            sock.close()
+
+    def _read_answer(
+        self,
+        connection: PinnedConnection,
+        read_timeout: float,
+        deadline: float,
+        max_bytes: int,
+        started: float,
+    ) -> Response:
+        """Status line, headers and body, all before `deadline`."""
         try:
             answer = connection.getresponse()
             chunks: list[bytes] = []
@@ -356,7 +443,6 @@ class Outbound:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"no complete answer within {read_timeout:g} s")
-                sock.settimeout(remaining)  # the answer reads from this socket
                 chunk = answer.read1(min(CHUNK, max_bytes - size + 1))
                 if not chunk:
                     break
