@@ -20,6 +20,7 @@ broken for good; anything else a backend raises counts as a retryable failure. T
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -194,7 +195,7 @@ class Delivery:
     drop_link: Callable[[], None] = lambda: None  # the linked ticket is gone (404/410)
 
 
-class Backend:
+class Backend(abc.ABC):
     """Base class of every channel kind. Subclasses set the ClassVars and `send`."""
 
     kind: ClassVar[str]  # stored in Channel.kind: never rename
@@ -244,5 +245,6 @@ class Backend:
             str(self.config[s.name]) for s in self.settings if s.secret and self.config.get(s.name)
         )
 
+    @abc.abstractmethod
     def send(self, notification: Notification, delivery: Delivery) -> Sent:
-        raise NotImplementedError
+        """Send one notification through `delivery.http`; raise DeliveryError on failure."""

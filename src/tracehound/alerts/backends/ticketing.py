@@ -12,6 +12,7 @@ The flow (docs/alerts.md, "Backends: Jira Cloud and GitHub Issues"):
 
 from __future__ import annotations
 
+import abc
 import ipaddress
 import time
 from datetime import UTC, datetime
@@ -173,22 +174,26 @@ class TicketBackend(Backend):
             return None
 
     # The service calls.
+    @abc.abstractmethod
     def check_access(self, delivery: Delivery) -> Sent:
-        raise NotImplementedError
+        """Check the settings reach the service (a test notification makes no ticket)."""
 
+    @abc.abstractmethod
     def find(self, notification: Notification, delivery: Delivery) -> Sent | None:
-        raise NotImplementedError
+        """The ticket an earlier create whose answer was lost made, found by its marker; or None."""
 
+    @abc.abstractmethod
     def create(self, notification: Notification, delivery: Delivery) -> Sent:
-        raise NotImplementedError
+        """Open the ticket; the Sent carries its id, key and URL."""
 
+    @abc.abstractmethod
     def comment(self, notification: Notification, link: Link, delivery: Delivery) -> int:
         """Post the comment; returns the HTTP status; raises TicketGone on 404/410."""
-        raise NotImplementedError
 
     def after_comment(self, notification: Notification, link: Link, delivery: Delivery) -> str:
         """What follows a comment (GitHub reopens); returns text for the excerpt."""
         return ""
 
+    @abc.abstractmethod
     def resolve(self, notification: Notification, link: Link, delivery: Delivery) -> Sent:
-        raise NotImplementedError
+        """Close or transition the ticket, as the settings say (nothing if they say nothing)."""
