@@ -284,6 +284,14 @@ def drop_copy(copy: dict[str, str]) -> None:
     shutil.rmtree(copy["TRACEHOUND_DATA_DIR"], ignore_errors=True)
 
 
+# Each new issue was owed the default rule's email when it appeared, over the 35 days:
+# the seed's history has them delivered, not 10,000 waiting for the first worker (a
+# backlog the benchmarks would measure instead of what they are about).
+SETTLE_NOTIFICATIONS = (
+    "UPDATE alerts_notification SET state = 'succeeded', attempts = 1 WHERE state = 'pending'"
+)
+
+
 def seed_here(plan: Plan) -> None:
     """Seed the database this process's environment names (Django is set up here)."""
     import django
@@ -300,6 +308,7 @@ def seed_here(plan: Plan) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM issues_issue")
         issues = cursor.fetchone()[0]
+        cursor.execute(SETTLE_NOTIFICATIONS)
         if connection.vendor == "postgresql":
             cursor.execute("VACUUM ANALYZE")
     print(
