@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.server import Server
+from tests.e2e.server import Server, spooled_rows
 
 DEPTH = "SELECT COUNT(*) FROM queue_queueitem WHERE failed_at IS NULL"
 FAILED = "SELECT COUNT(*) FROM queue_queueitem WHERE failed_at IS NOT NULL"
@@ -39,7 +39,12 @@ class DbProbe:
         return self.rows(query)[0][0]
 
     def depth(self) -> int:
-        return int(self.scalar(DEPTH))
+        """Rows waiting for digest: the queue, and on SQLite ingest's spool files."""
+        depth = int(self.scalar(DEPTH))
+        if not self.url:
+            marks = dict(self.rows("SELECT generation, moved_up_to FROM queue_spoolmark"))
+            depth += spooled_rows(self.path, marks)
+        return depth
 
     def events(self) -> int:
         return int(self.scalar(EVENTS))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +127,7 @@ def close_ingest_connection(django_db_setup: None, django_db_blocker: Any) -> An
 
 
 @pytest.fixture
-def project(transactional_db: None) -> ProjectFixture:
+def project(transactional_db: None) -> Iterator[ProjectFixture]:
     """A project, in a database that ingest's own connection can write to.
 
     Ingest commits on its own connection, outside the transaction that wraps a
@@ -136,7 +136,28 @@ def project(transactional_db: None) -> ProjectFixture:
     from tracehound.projects.actions import create_project
 
     proj, key = create_project("acme", "backend", platform="python")
-    return ProjectFixture(proj, key)
+    yield ProjectFixture(proj, key)
+    empty_spool()
+
+
+def empty_spool() -> None:
+    """SQLite: the ingest spool is files of their own, which the test database's flush
+    does not empty; rows a test left there must not reach the next one."""
+    import shutil
+
+    from django.db import connection
+
+    from tracehound.ingest import db
+    from tracehound.ingest.app import QUEUE
+    from tracehound.queue.mover import close_spool
+    from tracehound.queue.spool import spool_dir
+
+    directory = spool_dir(connection.settings_dict)
+    if directory is not None:
+        QUEUE.stop()
+        db.close()
+        close_spool()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

@@ -250,6 +250,9 @@ TRACEHOUND_CLAIM_SECONDS = env_int("TRACEHOUND_CLAIM_SECONDS", 60, minimum=1)
 TRACEHOUND_DIGEST_PROCESSES = env_int(
     "TRACEHOUND_DIGEST_PROCESSES", min(os.cpu_count() or 1, 4), minimum=1
 )
+# CPU priority the worker lowers itself by (nice), with its digest processes and
+# delivery thread: on a shared machine, ingest answers first and digest catches up.
+TRACEHOUND_WORKER_NICE = env_int("TRACEHOUND_WORKER_NICE", 10, minimum=0, maximum=19)
 # Days events are kept (a project's retention_days overrides it). The worker deletes
 # older events in small slices, with their attachments and feedback.
 TRACEHOUND_RETENTION_DAYS = env_int("TRACEHOUND_RETENTION_DAYS", 30, minimum=1, maximum=36500)

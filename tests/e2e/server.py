@@ -177,6 +177,35 @@ def sql(server: Server, query: str) -> list[tuple]:
         return conn.execute(query).fetchall()
 
 
+def queued(server: Server) -> int:
+    """Rows accepted and not yet digested: the queue table, and on SQLite the rows of
+    ingest's spool files (`tracehound.queue.spool`) the worker has not moved in yet."""
+    count = int(sql(server, "SELECT COUNT(*) FROM queue_queueitem")[0][0])
+    if not server.env.get("DATABASE_URL"):
+        marks = dict(sql(server, "SELECT generation, moved_up_to FROM queue_spoolmark"))
+        count += spooled_rows(server.data_dir / "tracehound.sqlite3", marks)
+    return count
+
+
+def spooled_rows(database: Path, marks: dict[str, int]) -> int:
+    """Rows of the spool files beside a SQLite database above their files' marks."""
+    import sqlite3
+
+    total = 0
+    for path in database.with_name(f"{database.stem}-spool").glob("*.sqlite3"):
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            (generation,) = conn.execute("SELECT generation FROM spool_generation").fetchone()
+            total += conn.execute(
+                "SELECT COUNT(*) FROM queue_queueitem WHERE id > ?", [marks.get(generation, 0)]
+            ).fetchone()[0]
+        except (sqlite3.Error, TypeError):
+            continue  # deleted or being made meanwhile
+        finally:
+            conn.close()
+    return total
+
+
 def event_envelope(event_id: str, group: int, *, dsn_key: str = "") -> bytes:
     """A realistic Python exception envelope; `group` picks one of several recurring issues."""
     frames = [

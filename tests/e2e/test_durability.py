@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import urllib3
 
-from tests.e2e.server import HTTP, Server, event_envelope, sql
+from tests.e2e.server import HTTP, Server, event_envelope, queued, sql
 
 
 def send(server: Server, event_id: str, group: int) -> bool:
@@ -25,10 +25,6 @@ def send(server: Server, event_id: str, group: int) -> bool:
     except urllib3.exceptions.HTTPError:
         return False
     return response.status == 200
-
-
-def queue_depth(server: Server) -> int:
-    return int(sql(server, "SELECT COUNT(*) FROM queue_queueitem")[0][0])
 
 
 def stored_ids(server: Server) -> list[str]:
@@ -48,10 +44,10 @@ def test_killing_the_worker_mid_batch_loses_and_duplicates_nothing(fresh_server:
 
     rng = random.Random(7)
     kills = 0
-    while queue_depth(server) > 0 and kills < 4:
-        before = queue_depth(server)
+    while queued(server) > 0 and kills < 4:
+        before = queued(server)
         worker = server.spawn("worker")
-        while queue_depth(server) == before:  # wait until this worker is digesting
+        while queued(server) == before:  # wait until this worker is digesting
             time.sleep(0.01)
         time.sleep(rng.uniform(0.0, 0.15))  # then kill it somewhere inside a batch
         server.stop(worker, signal.SIGKILL)

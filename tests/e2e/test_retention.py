@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import urllib3
 
-from tests.e2e.server import HTTP, Server, sql
+from tests.e2e.server import HTTP, Server, queued, sql
 from tests.envelopes import envelope, exception_event
 
 DAY = 86400
@@ -108,4 +108,4 @@ def test_retention_under_ingest_and_digest_keeps_every_event_it_should(fresh_ser
             server, f"SELECT times_seen FROM issues_issue WHERE title LIKE 'Error{group}:%'"
         )[0]
         assert times_seen == per_group[group]
-    assert count(server, "SELECT COUNT(*) FROM queue_queueitem") == 0
+    assert queued(server) == 0

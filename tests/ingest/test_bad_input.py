@@ -11,18 +11,18 @@ import time_machine
 from django.test import override_settings
 from tests.envelopes import envelope as build_envelope
 from tests.envelopes import item
+from tests.queued import queued
 
 from tracehound.events.models import Event
 from tracehound.issues.models import Issue
 from tracehound.projects.models import ProjectKey, ProjectStat
-from tracehound.queue.models import QueueItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def snapshot() -> tuple[int, ...]:
     return (
-        QueueItem.objects.count(),
+        queued().count(),
         Event.objects.count(),
         Issue.objects.count(),
         ProjectStat.objects.count(),

@@ -8,15 +8,13 @@ from typing import Any
 
 import orjson
 import pytest
-from django.db import connection
 from django.test import override_settings
 from tests.envelopes import envelope, item
+from tests.queued import lock_out_writers, queued
 
 from tracehound.ingest import db
 from tracehound.ingest.app import QUEUE
-from tracehound.lib.database import connect
 from tracehound.projects.models import RateWindow
-from tracehound.queue.models import QueueItem
 from tracehound.rsgi import Front, make_environ
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -95,7 +93,7 @@ def test_an_event_answered_on_the_loop_is_committed_before_the_answer(front, pro
     proto = post(front, f"/api/{project.id}/envelope/", body, project.auth)
     assert proto.status == 200, proto.response
     event_id = orjson.loads(proto.response)["id"]
-    assert event_id.encode() in bytes(QueueItem.objects.get().body)
+    assert event_id.encode() in bytes(queued().get().body)
 
 
 def test_an_event_whose_row_is_refused_gets_one_503_answer_from_the_loop(front, project):
@@ -104,12 +102,7 @@ def test_an_event_whose_row_is_refused_gets_one_503_answer_from_the_loop(front, 
     assert first.status == 200, first.response
     with override_settings(TRACEHOUND_INGEST_DB_TIMEOUT=1):
         QUEUE.stop()  # the writer reconnects with the short timeout
-        locker = connect(connection.settings_dict)
-        if connection.vendor == "postgresql":
-            locker.execute("BEGIN")
-            locker.execute("LOCK TABLE queue_queueitem IN ACCESS EXCLUSIVE MODE")
-        else:
-            locker.execute("BEGIN IMMEDIATE")
+        locker = lock_out_writers("queue_queueitem")
         try:
             proto = post(front, path, envelope({"message": "refused"}), project.auth)
         finally:
@@ -117,14 +110,14 @@ def test_an_event_whose_row_is_refused_gets_one_503_answer_from_the_loop(front, 
             QUEUE.stop()
             db.close()
     assert (proto.status, proto.answers) == (503, 1), proto.response
-    assert QueueItem.objects.count() == 1
+    assert queued().count() == 1
 
 
 def test_a_chunked_body_is_read_whole(front, project):
     body = envelope({"message": "chunked"})
     proto = post(front, f"/api/{project.id}/envelope/", body, project.auth, chunked=True)
     assert proto.status == 200, proto.response
-    assert QueueItem.objects.count() == 1
+    assert queued().count() == 1
 
 
 def test_a_request_that_needs_the_database_is_answered_from_the_ingest_pool(front, project):
@@ -132,7 +125,7 @@ def test_a_request_that_needs_the_database_is_answered_from_the_ingest_pool(fron
     project.project.save(update_fields=["rate_limit"])
     proto = post(front, f"/api/{project.id}/envelope/", envelope({"m": 1}), project.auth)
     assert proto.status == 200, proto.response
-    assert QueueItem.objects.count() == 1
+    assert queued().count() == 1
     assert RateWindow.objects.get().count == 1  # counted once, not once per attempt
 
 
@@ -142,7 +135,7 @@ def test_a_body_that_does_not_arrive_in_time_gets_408(front, project, settings):
     assert proto.status == 408
     assert "within 1 s" in orjson.loads(proto.response)["detail"]
     assert proto.headers["Connection"] == "close"
-    assert QueueItem.objects.count() == 0
+    assert queued().count() == 0
 
 
 def test_a_body_over_the_limit_gets_413_before_it_is_read(front, project, settings):
@@ -191,7 +184,7 @@ def test_a_body_that_inflates_past_a_megabyte_is_decompressed_on_the_ingest_pool
     headers = {**project.auth, "Content-Encoding": "gzip"}
     proto = post(front, f"/api/{project.id}/envelope/", body, headers)
     assert proto.status == 200, proto.response
-    assert QueueItem.objects.count() == 1
+    assert queued().count() == 1
 
 
 def test_bodies_past_the_memory_budget_get_503_until_earlier_ones_are_done(
@@ -219,4 +212,4 @@ def test_bodies_past_the_memory_budget_get_503_until_earlier_ones_are_done(
     assert second.headers["Retry-After"] == "1"
     assert slow.status == 408
     assert post(front, path, body, project.auth).status == 200  # the budget was given back
-    assert QueueItem.objects.count() == 1
+    assert queued().count() == 1

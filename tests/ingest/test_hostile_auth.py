@@ -6,8 +6,7 @@ from urllib.parse import quote
 
 import pytest
 from tests.envelopes import envelope
-
-from tracehound.queue.models import QueueItem
+from tests.queued import queued
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +26,7 @@ def test_a_hostile_project_id_in_the_dsn_is_rejected(wsgi, project, project_id, 
     response = wsgi("POST", "/tunnel", body)
     assert response.status == 400, response.body
     assert words in response.json()["detail"]
-    assert QueueItem.objects.count() == 0
+    assert queued().count() == 0
 
 
 @pytest.mark.parametrize("project_id", ["²", "٣", HUGE, str(2**64)])
@@ -37,7 +36,7 @@ def test_a_hostile_project_id_in_the_url_is_rejected(wsgi, project, project_id):
             "POST", f"/api/{project_id}/{endpoint}/", envelope({"m": 1}), headers=project.auth
         )
         assert 400 <= response.status < 500, (endpoint, response.status, response.body)
-    assert QueueItem.objects.count() == 0
+    assert queued().count() == 0
 
 
 @pytest.mark.parametrize("dsn", ["http://key@[::1/1", "http://key@[nonsense]/1", "http://[/1"])
@@ -45,7 +44,7 @@ def test_a_dsn_that_is_not_a_url_is_rejected(wsgi, project, dsn):
     response = wsgi("POST", "/tunnel", envelope({"message": "hi"}, dsn=dsn))
     assert response.status == 401, response.body
     assert "dsn" in response.json()["detail"]
-    assert QueueItem.objects.count() == 0
+    assert queued().count() == 0
 
 
 def test_a_duplicated_sent_at_in_a_deeply_nested_header_is_rejected(wsgi, project):
@@ -55,7 +54,7 @@ def test_a_duplicated_sent_at_in_a_deeply_nested_header_is_rejected(wsgi, projec
     for path, headers in ((f"/api/{project.id}/envelope/", project.auth), ("/tunnel", {})):
         response = wsgi("POST", path, body, headers=headers)
         assert response.status == 400, (path, response.status, response.body)
-    assert QueueItem.objects.count() == 0
+    assert queued().count() == 0
 
 
 def test_credentials_in_the_request_are_checked_before_the_body_is_read(wsgi, project):
@@ -85,4 +84,4 @@ def test_a_public_key_no_dsn_could_hold_is_a_401(wsgi, project, key, where):
     response = wsgi("POST", path, body, headers=headers, query=query)
     assert response.status == 401, response.body
     assert "public key" in response.json()["detail"]
-    assert QueueItem.objects.count() == 0
+    assert queued().count() == 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from tests.envelopes import envelope, item
+from tests.queued import queued
 
 from tracehound.projects.models import ProjectStat
-from tracehound.queue.models import QueueItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +20,7 @@ def test_a_user_agent_spelling_nul_is_queued_as_valid_meta_and_digested(
     response = wsgi("POST", f"/api/{project.id}/envelope/", body, headers=headers)
     assert response.status == 200, response.body
     digest_all()
-    assert QueueItem.objects.count() == 0  # digested, not kept as failed
+    assert queued().count() == 0  # digested, not kept as failed
 
 
 def test_an_envelope_of_many_unknown_item_types_makes_few_stat_rows(wsgi, project, digest_all):

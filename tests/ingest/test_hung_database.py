@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 from tests.envelopes import envelope
+from tests.queued import lock_out_writers, queued
 
 from tracehound.ingest import db
 from tracehound.ingest.app import QUEUE
-from tracehound.lib.database import connect
-from tracehound.queue.models import QueueItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,17 +26,6 @@ def short_timeouts() -> Iterator[None]:
     db.close()
 
 
-def lock_out_writers(table: str) -> Any:
-    """Another session holding what ingest needs, as a hung or overloaded server would."""
-    conn = connect(connection.settings_dict)
-    if connection.vendor == "postgresql":
-        conn.execute("BEGIN")
-        conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-    else:
-        conn.execute("BEGIN IMMEDIATE")  # SQLite: the one write lock
-    return conn
-
-
 def test_ingest_answers_503_while_the_queue_table_is_locked_and_recovers(
     wsgi, project, short_timeouts
 ):
@@ -53,7 +39,7 @@ def test_ingest_answers_503_while_the_queue_table_is_locked_and_recovers(
         locker.close()
     response = wsgi("POST", path, envelope({"message": "after"}), headers=project.auth)
     assert response.status == 200, response.body
-    assert QueueItem.objects.count() == 1
+    assert queued().count() == 1
 
 
 def test_a_rate_limit_check_on_a_locked_table_answers_503(wsgi, project, short_timeouts):
@@ -70,4 +56,4 @@ def test_a_rate_limit_check_on_a_locked_table_answers_503(wsgi, project, short_t
         assert response.status == 503, response.body
     finally:
         locker.close()
-    assert QueueItem.objects.count() == 0
+    assert queued().count() == 0

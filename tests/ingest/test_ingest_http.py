@@ -11,11 +11,11 @@ import orjson
 import pytest
 import zstandard
 from tests.envelopes import envelope, exception_event, item
+from tests.queued import queued
 
 from tracehound.events.models import Attachment, Event, UserReport
 from tracehound.issues.models import Issue
 from tracehound.projects.models import ProjectStat
-from tracehound.queue.models import QueueItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +36,7 @@ def test_an_envelope_with_header_auth_is_queued_and_answered_with_its_id(wsgi, p
     )
     assert response.status == 200, response.body
     assert response.json() == {"id": event_id}
-    assert QueueItem.objects.filter(project_id=project.id).count() == 1
+    assert queued().filter(project_id=project.id).count() == 1
 
 
 @pytest.mark.parametrize("style", ["x-sentry-auth", "authorization", "query", "dsn"])
@@ -64,7 +64,7 @@ def test_the_tunnel_endpoint_authenticates_by_the_envelope_dsn(wsgi, project):
     body = orjson.dumps(orjson.loads(first) | {"dsn": dsn}) + b"\n" + rest
     response = wsgi("POST", "/tunnel", body, headers={"Content-Type": "text/plain;charset=UTF-8"})
     assert response.status == 200, response.body
-    assert QueueItem.objects.get().project_id == project.id
+    assert queued().get().project_id == project.id
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd", "", "UTF-8", None])
@@ -279,10 +279,10 @@ def test_concurrent_requests_are_each_queued_once_before_they_are_answered(wsgi,
             "POST", f"/api/{project.id}/envelope/", event_envelope(event_id), headers=project.auth
         ).status
         # Answered means committed: this request's row is visible to another connection.
-        bodies = QueueItem.objects.filter(project_id=project.id).values_list("body", flat=True)
+        bodies = queued().filter(project_id=project.id).values_list("body", flat=True)
         assert any(event_id.encode() in bytes(body) for body in bodies), event_id
         return status
 
     with ThreadPoolExecutor(12) as pool:
         assert set(pool.map(send, ids)) == {200}
-    assert QueueItem.objects.count() == 60
+    assert queued().count() == 60

@@ -9,10 +9,10 @@ import orjson
 import pytest
 from django.test import override_settings
 from tests.envelopes import envelope
+from tests.queued import queued
 
 from tracehound.ingest import db
 from tracehound.queue.enqueue import Pending, make_row, write_batch
-from tracehound.queue.models import QueueItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +40,7 @@ def test_a_nul_in_the_query_or_a_bad_forwarded_hop_fails_no_request(wsgi, projec
     with override_settings(TRACEHOUND_TRUSTED_PROXIES=TRUSTED), ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(send, range(40)))
     assert statuses == [200] * 40
-    rows = list(QueueItem.objects.values_list("client_ip", "meta"))
+    rows = list(queued().values_list("client_ip", "meta"))
     assert len(rows) == 40
     assert {ip for ip, _ in rows} == {"198.51.100.7", ""}
     assert {meta["sentry_client"] for _, meta in rows} == {"sentry.python/2.0", "evilclient"}
@@ -56,4 +56,4 @@ def test_a_row_the_database_refuses_fails_only_its_own_request(project):
     write_batch(db.execute, batch)
     assert [item.done.is_set() for item in batch] == [True] * 4
     assert [item.error is None for item in batch] == [True, True, False, True]
-    assert sorted(m["n"] for m in QueueItem.objects.values_list("meta", flat=True)) == [0, 1, 3]
+    assert sorted(m["n"] for m in queued().values_list("meta", flat=True)) == [0, 1, 3]

@@ -169,9 +169,10 @@ def test_a_payload_dictionary_is_trained_once_enough_events_are_stored(
 def test_a_claimed_item_is_not_claimed_again_until_its_claim_expires(wsgi, project):
     import time_machine
 
-    from tracehound.queue.worker import claim_rows
+    from tracehound.queue.worker import claim_rows, move_spooled
 
     post_event(wsgi, project, error("ValueError"))
+    move_spooled()
     assert len(claim_rows(10)) == 1
     assert claim_rows(10) == []
     with time_machine.travel(time.time() + 61):  # the worker holding it died
@@ -181,9 +182,16 @@ def test_a_claimed_item_is_not_claimed_again_until_its_claim_expires(wsgi, proje
 def test_two_workers_finishing_the_same_item_store_it_once(wsgi, project):
     import time_machine
 
-    from tracehound.queue.worker import IN_PROCESS, claim_rows, finish_batch, start_batch
+    from tracehound.queue.worker import (
+        IN_PROCESS,
+        claim_rows,
+        finish_batch,
+        move_spooled,
+        start_batch,
+    )
 
     post_event(wsgi, project, error("ValueError"))
+    move_spooled()
     first = start_batch(claim_rows(10), IN_PROCESS)
     with time_machine.travel(time.time() + 61):  # the first worker was too slow
         second = start_batch(claim_rows(10), IN_PROCESS)

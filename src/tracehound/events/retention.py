@@ -13,9 +13,9 @@ What goes (docs/architecture.md, "Retention", says why it is done this way):
   belong to neither an issue nor a tombstone.
 
 Every statement deletes a bounded batch in its own short transaction. The batch size
-adapts so each transaction takes about TARGET_SECONDS: on SQLite ingest waits for the
-write lock meanwhile, so the target is a few milliseconds, and a pause after each one
-lets waiting writers in. `Retention.run(budget)` does as much as fits in the budget and
+adapts so each transaction takes about `Pacing.target`, and a pause after each one
+lets waiting writers in (on SQLite, a UI action waits for the one write lock
+meanwhile; ingest does not, it writes to its spool files, queue.spool). `Retention.run(budget)` does as much as fits in the budget and
 returns; the worker calls it between digest batches (queue.housekeeping).
 """
 
@@ -68,9 +68,11 @@ class Pacing:
     @classmethod
     def for_vendor(cls, vendor: str) -> Pacing:
         if vendor == "sqlite":
-            # Ingest waits for the write lock while a batch deletes; SQLite's busy handler
-            # sleeps 1, 2, 5, 10 ms between its tries, so a waiter needs a gap to get in.
-            return cls(target=0.004, pause=0.008, pause_ratio=1.0)
+            # A UI action or API call waits for the write lock while a batch deletes, and
+            # SQLite's busy handler sleeps 1, 2, 5, 10 ms between its tries: batches of
+            # ~25 ms and a gap after each. (Before ingest had its spool files it waited
+            # too, and batches were kept to 4 ms with 8 ms pauses: ~300-500 rows/s.)
+            return cls(target=0.025, pause=0.008, pause_ratio=0.5)
         # PostgreSQL: deletes do not block inserts into the queue; the pause leaves the
         # CPU to ingest on a small machine.
         return cls(target=0.05, pause=0.002, pause_ratio=0.5)

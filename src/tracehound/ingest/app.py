@@ -215,7 +215,7 @@ def prepare_envelope(envelope: Envelope) -> Prepared:
     return Prepared(Envelope(headers, kept), event_id, counts)
 
 
-QUEUE = QueueWriter(db.execute, db.close)
+QUEUE = QueueWriter(db.execute_queue, db.close)
 
 
 _inline = threading.local()

@@ -28,3 +28,11 @@ class DigestStat(models.Model):
 
     minute = models.BigIntegerField(primary_key=True)  # unix time // 60
     events = models.BigIntegerField(default=0)
+
+
+class SpoolMark(models.Model):
+    """SQLite: the highest ingest-spool row moved into the queue, per spool file
+    (`queue.spool`). Written in the transaction that inserts the moved rows."""
+
+    generation = models.CharField(max_length=32, unique=True)
+    moved_up_to = models.BigIntegerField()
