@@ -167,3 +167,42 @@ def test_postgresql_has_no_spool(project):
         return
     assert spool_dir(connection.settings_dict) is None
     assert move_spooled() == 0
+
+
+def test_a_file_is_not_deleted_when_a_row_arrived_after_it_was_read(wsgi, project, sqlite_only):
+    send(wsgi, project, "first")
+    [path] = [p for p in files() if spooled_rows(p)]
+    assert move_spooled() == 1
+    done = SpoolMark.objects.get().moved_up_to
+    generation = mover.generation(mover._reader(path))
+    # The worker read the file and found nothing new; then a late request committed
+    # to it; then the worker goes to delete it.
+    send(wsgi, project, "late")
+    mover._remove(path, generation, done)
+    assert path.exists()
+    assert SpoolMark.objects.get().moved_up_to == done
+    assert move_spooled() == 1
+    assert messages() == ["first", "late"]
+
+
+def test_ingest_commits_to_the_next_file_when_the_worker_closed_this_one(
+    wsgi, project, sqlite_only
+):
+    from tracehound.queue.spool import close_slot
+
+    send(wsgi, project, "before")
+    [path] = [p for p in files() if spooled_rows(p)]
+    assert move_spooled() == 1
+    # The worker closes the file (as it does before deleting one) while this web
+    # process still holds a connection to it and its slot is, by its clock, current.
+    import sqlite3
+
+    writer = sqlite3.connect(path, isolation_level=None)
+    assert close_slot(writer, SpoolMark.objects.get().moved_up_to)
+    writer.close()
+    send(wsgi, project, "after")
+    assert len(spooled_rows(path)) == 1  # nothing went into the closed file
+    others = [row for p in files() if p != path for row in spooled_rows(p)]
+    assert [b"message after" in bytes(body) for _, body in others] == [True]
+    assert move_spooled() == 1
+    assert messages() == ["before", "after"]
