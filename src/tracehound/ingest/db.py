@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 
 from tracehound.lib.database import connect
-from tracehound.queue.spool import CLOSED, connect_slot, current_slot, slot_path, spool_dir
+from tracehound.queue.spool import connect_slot, current_slot, slot_path, spool_dir
 
 _local = threading.local()
 # Seconds between tries for a SQLite write lock another connection holds.
@@ -71,9 +71,8 @@ def _connect() -> Any:
 
 
 def _spool_connection(directory: Path) -> sqlite3.Connection:
-    """This thread's connection to the spool file of the current slot (`queue.spool`),
-    or of a later one if the worker closed that one (a clock behind the worker's)."""
-    slot = max(current_slot(), getattr(_local, "spool_floor", 0))
+    """This thread's connection to the spool file of the current slot (`queue.spool`)."""
+    slot = current_slot()
     conn: sqlite3.Connection | None = getattr(_local, "spool", None)
     if conn is not None and getattr(_local, "spool_slot", None) == slot:
         return conn
@@ -107,16 +106,7 @@ def execute_queue(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     if getattr(_local, "forbid_waiting", False):
         raise WouldBlock(sql)
     try:
-        for _ in range(3):
-            spool = _spool_connection(directory)
-            try:
-                return _sqlite_execute(spool, _sqlite_sql(sql), params)
-            except sqlite3.IntegrityError as exc:
-                if CLOSED not in str(exc):
-                    raise
-                # Closed to be deleted: the row goes to the next slot's file.
-                _local.spool_floor = max(current_slot(), _local.spool_slot + 1)
-        raise sqlite3.OperationalError("no open spool file")
+        return _sqlite_execute(_spool_connection(directory), _sqlite_sql(sql), params)
     except sqlite3.Error as exc:
         close()
         raise IngestDatabaseError(str(exc)) from exc

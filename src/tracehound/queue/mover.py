@@ -18,7 +18,6 @@ from django.db import DatabaseError, connection, transaction
 
 from tracehound.queue.spool import (
     GRACE_SLOTS,
-    close_slot,
     connect_slot,
     current_slot,
     generation,
@@ -119,7 +118,7 @@ def move_spooled(limit: int = MOVE_ROWS) -> int:
             if rows:
                 moved += _move(current, rows)
             elif slot + GRACE_SLOTS < now:
-                _remove(path, current, done)
+                _remove(path, current)
         return moved
     except sqlite3.Error as exc:
         close_spool()
@@ -152,22 +151,13 @@ def _move(current: str, rows: list[tuple[int, int, float, str, str, bytes]]) -> 
     return len(keep)
 
 
-def _remove(path: Path, current: str, done: int) -> None:
-    """Close and delete a spool file whose rows are all moved, then its mark (in this
-    order: a mark without its file is harmless, a file without its mark would be
-    moved again). Nothing if a row arrived since it was read."""
+def _remove(path: Path, current: str) -> None:
+    """Delete a spool file whose rows are all moved, then its mark (in this order: a
+    mark without its file is harmless, a file without its mark would be moved again)."""
     from tracehound.queue.models import SpoolMark
 
-    # The read-only connection stays open meanwhile, so closing this one is not the
-    # last close of the file, which would copy its WAL into it (I/O ingest would feel).
-    writer = sqlite3.connect(path, timeout=20, isolation_level=None)
-    try:
-        if not close_slot(writer, done):
-            return
-        remove_slot(path)
-    finally:
-        writer.close()
-    _forget(path)  # read-only: never checkpoints, not even when last
+    remove_slot(path)
+    _forget(path)  # after the unlink: a reader closing last would checkpoint it first
     SpoolMark.objects.filter(generation=current).delete()
 
 

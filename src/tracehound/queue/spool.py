@@ -17,12 +17,7 @@ database was checkpointing, made ingest wait up to 100-700 ms.
 Exactly once: the worker inserts moved rows into the queue in the transaction that
 records, per spool file, the highest row id moved (`SpoolMark`, keyed by a random
 generation each file gets when it is made). Rows at or below the mark are never
-moved again, whatever crashed when; ids only grow (rows are never deleted from a
-file). Nothing is lost when a file goes: before deleting one the worker closes it
-under its write lock, checking that no row arrived above the mark; an insert after
-that fails (a trigger), and ingest commits the row to a later slot's file instead.
-So a request that computed its slot long ago (a paused VM, a lock wait) never commits
-to a file that is about to be deleted.
+moved again, whatever crashed when; ids are AUTOINCREMENT, never reused in a file.
 
 The ingest connection never checkpoints (wal_autocheckpoint=0) and nothing commits
 to a spool file but ingest, so a spool file's rows live in its WAL until the file is
@@ -42,8 +37,6 @@ from pathlib import Path
 from typing import Any
 
 TABLE = "queue_queueitem"
-# The error an insert into a file the worker has closed (to delete it) fails with.
-CLOSED = "tracehound: spool file closed"
 # Seconds of arrival time per spool file. A slot's file is deleted once the slot is
 # over by GRACE_SLOTS more (a request waits for the database at most
 # TRACEHOUND_INGEST_DB_TIMEOUT, far less) and all of its rows are moved.
@@ -52,7 +45,7 @@ GRACE_SLOTS = 2
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     project_id INTEGER NOT NULL CHECK (project_id > 0),
     received_at REAL NOT NULL,
     client_ip TEXT NOT NULL CHECK (length(client_ip) <= 45),
@@ -61,10 +54,6 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     error TEXT NOT NULL,
     attempts INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS spool_closed (closed_at REAL NOT NULL);
-CREATE TRIGGER IF NOT EXISTS spool_open BEFORE INSERT ON {TABLE}
-    WHEN EXISTS (SELECT 1 FROM spool_closed)
-    BEGIN SELECT RAISE(ABORT, '{CLOSED}'); END;
 CREATE TABLE IF NOT EXISTS spool_generation (generation TEXT NOT NULL);
 INSERT INTO spool_generation (generation) SELECT lower(hex(randomblob(16)))
     WHERE NOT EXISTS (SELECT 1 FROM spool_generation);
@@ -134,24 +123,6 @@ def open_slot_read_only(path: Path, *, timeout: float) -> sqlite3.Connection:
 def generation(conn: sqlite3.Connection) -> str:
     row = conn.execute("SELECT generation FROM spool_generation").fetchone()
     return str(row[0])
-
-
-def close_slot(conn: sqlite3.Connection, moved_up_to: int) -> bool:
-    """Close a spool file for good if every row in it is at or below `moved_up_to`;
-    False (and nothing changed) if a row arrived meanwhile. `conn` may write."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        (last,) = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}").fetchone()
-        if last > moved_up_to:
-            conn.execute("ROLLBACK")
-            return False
-        conn.execute("INSERT INTO spool_closed (closed_at) VALUES (?)", [time.time()])
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return True
 
 
 def remove_slot(path: Path) -> None:
