@@ -97,7 +97,7 @@ def test_a_spool_file_is_deleted_once_its_slot_is_over_and_its_rows_moved(
     send(wsgi, project, "old")
     old = [p for p in files() if spooled_rows(p)]
     assert len(old) == 1
-    later = time.time() + 3 * SLOT_SECONDS + 1
+    later = time.time() + (mover.grace_slots() + 2) * SLOT_SECONDS
     with time_machine.travel(later, tick=False):
         # Not before its rows are moved: this call moves them, the next one deletes.
         assert move_spooled() == 1

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sqlite3
 import threading
 from pathlib import Path
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from tracehound.queue.spool import (
     GRACE_SLOTS,
+    SLOT_SECONDS,
     connect_slot,
     current_slot,
     generation,
@@ -96,6 +99,12 @@ def prepare_next_slot(directory: Path) -> None:
         connect_slot(path, timeout=20).close()
 
 
+def grace_slots() -> int:
+    """Slots a spool file is kept after its own: GRACE_SLOTS, plus however long a
+    request may wait for the spool's lock between taking its slot and committing."""
+    return GRACE_SLOTS + math.ceil(settings.TRACEHOUND_INGEST_DB_TIMEOUT / SLOT_SECONDS)
+
+
 def move_spooled(limit: int = MOVE_ROWS) -> int:
     """Move up to `limit` spooled rows into the queue; returns how many were moved.
     PostgreSQL: nothing to do."""
@@ -117,7 +126,7 @@ def move_spooled(limit: int = MOVE_ROWS) -> int:
             rows = conn.execute(SELECT, [done, limit - moved]).fetchall()
             if rows:
                 moved += _move(current, rows)
-            elif slot + GRACE_SLOTS < now:
+            elif slot + grace_slots() < now:
                 _remove(path, current)
         return moved
     except sqlite3.Error as exc:

@@ -37,9 +37,11 @@ from pathlib import Path
 from typing import Any
 
 TABLE = "queue_queueitem"
-# Seconds of arrival time per spool file. A slot's file is deleted once the slot is
-# over by GRACE_SLOTS more (a request waits for the database at most
-# TRACEHOUND_INGEST_DB_TIMEOUT, far less) and all of its rows are moved.
+# Seconds of arrival time per spool file. A slot's file is deleted once all of its
+# rows are moved and the slot is over by GRACE_SLOTS more, plus the time a request may
+# wait for the spool's lock (TRACEHOUND_INGEST_DB_TIMEOUT) between taking its slot and
+# committing (queue.mover.grace_slots). Only a process stalled for longer than that
+# (stopped, swapping) between the two could commit to a deleted file.
 SLOT_SECONDS = 10
 GRACE_SLOTS = 2
 
