@@ -167,3 +167,20 @@ def test_postgresql_has_no_spool(project):
         return
     assert spool_dir(connection.settings_dict) is None
     assert move_spooled() == 0
+
+
+def test_a_spool_file_still_being_made_is_left_for_the_next_turn(wsgi, project, sqlite_only):
+    import sqlite3
+
+    from tracehound.queue.spool import SCHEMA, slot_path
+
+    send(wsgi, project, 1)
+    # Another process is making the next file: its tables exist, its generation does not.
+    directory = spool_dir(connection.settings_dict)
+    assert directory is not None
+    making = slot_path(directory, current_slot() + 5)
+    with sqlite3.connect(making) as conn:
+        conn.executescript(SCHEMA.split("INSERT INTO spool_generation")[0])
+    assert move_spooled() == 1
+    assert messages() == ["1"]
+    assert making.exists()

@@ -123,7 +123,11 @@ def open_slot_read_only(path: Path, *, timeout: float) -> sqlite3.Connection:
 
 
 def generation(conn: sqlite3.Connection) -> str:
+    """The file's generation; an OperationalError while it is still being made (its
+    tables exist, its generation is not committed yet)."""
     row = conn.execute("SELECT generation FROM spool_generation").fetchone()
+    if row is None:
+        raise sqlite3.OperationalError("spool file not made yet")
     return str(row[0])
 
 
