@@ -1,4 +1,4 @@
-"""The queue as digest sees it: on SQLite, ingest commits to its spool file
+"""The queue as digest sees it: on SQLite, ingest commits to its spool files
 (`tracehound.queue.spool`) and the worker moves rows into the queue table before it
 claims; tests that look at what ingest queued move them first, as the worker does."""
 

@@ -105,6 +105,20 @@ def grace_slots() -> int:
     return GRACE_SLOTS + math.ceil(settings.TRACEHOUND_INGEST_DB_TIMEOUT / SLOT_SECONDS)
 
 
+def _spooled_files() -> list[tuple[int, Path, sqlite3.Connection, str, int]]:
+    """Each ready spool file, oldest slot first: slot, path, reader, generation, mark."""
+    directory = spool_dir(connection.settings_dict)
+    if directory is None:
+        return []
+    found = [
+        (slot, path, conn, generation(conn))
+        for slot, path in slot_files(directory)
+        if (conn := _reader(path)) is not None
+    ]
+    marks = _marks([current for *_, current in found])
+    return [(slot, path, conn, cur, marks.get(cur, 0)) for slot, path, conn, cur in found]
+
+
 def move_spooled(limit: int = MOVE_ROWS) -> int:
     """Move up to `limit` spooled rows into the queue; returns how many were moved.
     PostgreSQL: nothing to do."""
@@ -115,14 +129,9 @@ def move_spooled(limit: int = MOVE_ROWS) -> int:
         prepare_next_slot(directory)
         moved = 0
         now = current_slot()
-        for slot, path in slot_files(directory):
+        for slot, path, conn, current, done in _spooled_files():
             if moved >= limit:
                 break
-            conn = _reader(path)
-            if conn is None:
-                continue
-            current = generation(conn)
-            done = _marks([current]).get(current, 0)
             rows = conn.execute(SELECT, [done, limit - moved]).fetchall()
             if rows:
                 moved += _move(current, rows)
@@ -166,7 +175,7 @@ def _remove(path: Path, current: str) -> None:
     from tracehound.queue.models import SpoolMark
 
     remove_slot(path)
-    _forget(path)  # after the unlink: a reader closing last would checkpoint it first
+    _forget(path)
     SpoolMark.objects.filter(generation=current).delete()
 
 
@@ -188,29 +197,16 @@ def forget_stale_marks() -> int:
     return deleted
 
 
-def _pending() -> list[tuple[sqlite3.Connection, int]]:
-    directory = spool_dir(connection.settings_dict)
-    if directory is None:
-        return []
-    pending: list[tuple[sqlite3.Connection, str]] = []
-    for _, path in slot_files(directory):
-        conn = _reader(path)
-        if conn is not None:
-            pending.append((conn, generation(conn)))
-    marks = _marks([current for _, current in pending])
-    return [(conn, marks.get(current, 0)) for conn, current in pending]
-
-
 def spooled_count() -> int:
     """Rows in spool files not moved yet."""
     return sum(
         conn.execute("SELECT COUNT(*) FROM queue_queueitem WHERE id > ?", [done]).fetchone()[0]
-        for conn, done in _pending()
+        for _, _, conn, _, done in _spooled_files()
     )
 
 
 def oldest_spooled() -> float | None:
-    for conn, done in _pending():
+    for _, _, conn, _, done in _spooled_files():
         row = conn.execute("SELECT MIN(received_at) FROM queue_queueitem WHERE id > ?", [done])
         oldest = row.fetchone()[0]
         if oldest is not None:
