@@ -317,7 +317,7 @@ def seed_here(plan: Plan) -> None:
         cursor.execute(SETTLE_NOTIFICATIONS)
     # The worker's upkeep prunes per-minute alert counts as it goes; seeding 35 days
     # without it left ~800,000 rows, whose one-statement prune then ran during the
-    # benchmarks (0.7-1 s on PostgreSQL, stalling every commit behind its WAL).
+    # benchmarks (0.7-1 s on PostgreSQL; an ingest commit beside it waited 136 ms).
     prune_old_rows()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
