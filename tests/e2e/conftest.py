@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import Server, drop_postgres, make_server
+from tests.e2e.server import Server, Template, drop_postgres, make_server
 
 HERE = Path(__file__).parent
 
@@ -18,10 +18,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    """A set-up server (database migrated, admin, acme/backend, a token), made once and
+    copied by the fixtures below."""
+    made = Template.build(tmp_path_factory.mktemp("template"))
+    try:
+        yield made
+    finally:
+        made.drop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, template: Template) -> Iterator[Server]:
     """One `tracehound serve` (web + worker) on a fresh database for the session."""
     srv, pg_url = make_server(tmp_path_factory.mktemp("tracehound"))
-    srv.setup()
+    srv.setup(template)
     srv.spawn("serve", "--port", str(srv.port))
     try:
         srv.wait_healthy()
@@ -33,10 +44,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
-def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def fresh_server(tmp_path_factory: pytest.TempPathFactory, template: Template) -> Iterator[Server]:
     """A set-up server with no processes running: the test starts what it needs."""
     srv, pg_url = make_server(tmp_path_factory.mktemp("tracehound"))
-    srv.setup()
+    srv.setup(template)
     try:
         yield srv
     finally:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import urllib3
 
-from tests.e2e.server import Server, event_envelope
+from tests.e2e.server import Server, Template, event_envelope
 
 THREADS = 2
 SLOW_CONNECTIONS = 6  # more than the request threads
@@ -60,12 +60,12 @@ class SlowSender(threading.Thread):
 
 
 @pytest.fixture
-def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def slow_server(tmp_path_factory: pytest.TempPathFactory, template: Template) -> Iterator[Server]:
     from tests.e2e.server import drop_postgres, make_server
 
     server, pg_url = make_server(tmp_path_factory.mktemp("slow"))
     server.env.update(TRACEHOUND_BODY_TIMEOUT="3", TRACEHOUND_WEB_THREADS=str(THREADS))
-    server.setup()
+    server.setup(template)
     server.spawn("serve", "--port", str(server.port))
     try:
         server.wait_healthy()

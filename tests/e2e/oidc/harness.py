@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.server import Server, drop_postgres, free_port, make_server
+from tests.e2e.server import Server, Template, drop_postgres, free_port, make_server
 
 HERE = Path(__file__).parent
 CLIENT_ID = "tracehound"
@@ -110,7 +110,7 @@ class SsoSite:
 
 
 @pytest.fixture(scope="module")
-def sso_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoSite]:
+def sso_site(tmp_path_factory: pytest.TempPathFactory, template: Template) -> Iterator[SsoSite]:
     """acme/backend given to team #devs; the group "developers" maps to member of acme
     and #devs; a Tracehound server whose environment names the provider."""
     server, pg_url = make_server(tmp_path_factory.mktemp("tracehound"))
@@ -127,7 +127,7 @@ def sso_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoSite]:
     )
     provider.start()
     try:
-        server.setup()
+        server.setup(template)
         site = SsoSite(server, provider)
         site.shell(
             "from tracehound.projects.models import Project, Team;"

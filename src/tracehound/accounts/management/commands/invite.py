@@ -1,14 +1,15 @@
 from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from tracehound.accounts.access import ROLES
 from tracehound.accounts.invitations import InvitationError, invite
+from tracehound.lib.command import OperatorCommand
 from tracehound.projects.models import Organization, Team
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Invite EMAIL into organization ORG: prints the single-use link (also emailed when"
         " TRACEHOUND_EMAIL_URL is set)."

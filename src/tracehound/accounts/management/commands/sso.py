@@ -1,16 +1,17 @@
 from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from tracehound.accounts.access import ROLES
 from tracehound.accounts.models import GroupMapping, SsoProvider
 from tracehound.accounts.sso import ENV_SLUG, all_providers
 from tracehound.accounts.sso_mapping import remove_group_mapping, set_group_mapping
+from tracehound.lib.command import OperatorCommand
 from tracehound.projects.models import Organization, Team
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Single sign-on. `sso info` lists the providers and the redirect URI to register at"
         " each; `sso map ORG GROUP --role ROLE [--team TEAM]...` maps a group of the groups"

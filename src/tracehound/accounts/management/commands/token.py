@@ -2,7 +2,7 @@ from typing import Any
 
 import orjson
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import QuerySet
 
 from tracehound.accounts.models import TOKEN_PREFIX, ApiToken, hash_token
@@ -13,12 +13,13 @@ from tracehound.accounts.tokens import (
     revoke_token,
     token_state,
 )
+from tracehound.lib.command import OperatorCommand
 from tracehound.projects.models import Organization
 
 CLI = "command line"
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Manage API tokens. `token create USERNAME [--scopes a,b]` or `token create --org"
         " ORG --scopes a,b` prints a new token once; `token list USERNAME|--org ORG` shows"

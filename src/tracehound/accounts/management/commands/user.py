@@ -7,10 +7,11 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from tracehound.accounts.access import ROLES
+from tracehound.lib.command import OperatorCommand
 from tracehound.projects import membership
 from tracehound.projects.membership import MembershipError
 from tracehound.projects.models import Organization, OrganizationMember, Team
@@ -18,7 +19,7 @@ from tracehound.projects.models import Organization, OrganizationMember, Team
 PASSWORD_VARIABLE = "TRACEHOUND_USER_PASSWORD"
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Manage users. `user create USERNAME --email EMAIL [--org ORG --role ROLE]"
         " [--team TEAM]...` makes a user (see --superuser); the password comes from"

@@ -17,12 +17,13 @@ import re
 from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from tracehound.alerts import rule_actions
 from tracehound.alerts.base import ConfigError
 from tracehound.alerts.management.commands.channel import refuse
 from tracehound.alerts.models import AlertRule
+from tracehound.lib.command import OperatorCommand
 from tracehound.projects.management.commands.project import find_project, split_name
 
 DURATION = re.compile(r"^(\d{1,9})([mhd]?)$")
@@ -80,7 +81,7 @@ def serialize(rule: AlertRule) -> dict[str, Any]:
     }
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Manage alert rules of a project: create, list, delete."
 
     def add_arguments(self, parser: CommandParser) -> None:

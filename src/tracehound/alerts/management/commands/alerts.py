@@ -11,10 +11,12 @@ import signal
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+
+from tracehound.lib.command import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Alert delivery: `alerts deliver [--once]` sends the notifications that are due."
 
     def add_arguments(self, parser: CommandParser) -> None:

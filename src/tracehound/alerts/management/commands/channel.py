@@ -15,18 +15,19 @@ import sys
 from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from tracehound.alerts import registry, rule_actions
 from tracehound.alerts.base import ConfigError
 from tracehound.alerts.channels import public_config
 from tracehound.alerts.models import Channel
 from tracehound.alerts.testing import TestUnavailable, send_test
+from tracehound.lib.command import OperatorCommand
 from tracehound.projects.management import lookup
 from tracehound.projects.models import Organization
 
 
-def refuse(command: BaseCommand, exc: ConfigError) -> SystemExit:
+def refuse(command: OperatorCommand, exc: ConfigError) -> SystemExit:
     command.stderr.write(f"error: {exc.setting}: {exc.message}")
     return SystemExit(2)
 
@@ -49,7 +50,7 @@ def find(org: Organization, name: str) -> Channel:
     return channel
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Manage alert channels: create, list, test, enable, disable, delete."
 
     def add_arguments(self, parser: CommandParser) -> None:

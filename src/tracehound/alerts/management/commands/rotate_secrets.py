@@ -10,15 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from cryptography.fernet import InvalidToken
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from tracehound.accounts.models import SsoProvider
 from tracehound.alerts.models import Channel
 from tracehound.lib import secrets_box
+from tracehound.lib.command import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Re-encrypt channel and SSO secrets with the current SECRET_KEY."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -1,15 +1,16 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from tracehound.accounts.access import ROLES
+from tracehound.lib.command import OperatorCommand
 from tracehound.projects import membership
 from tracehound.projects.management import lookup
 from tracehound.projects.membership import MembershipError
 from tracehound.projects.models import OrganizationMember
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Manage organization members. `member role ORG USER ROLE` sets a user's role"
         f" ({', '.join(ROLES)}), adding them to the organization if needed;"

@@ -1,14 +1,15 @@
 from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from tracehound.lib.command import OperatorCommand
 from tracehound.projects import membership
 from tracehound.projects.management import lookup
 from tracehound.projects.membership import MembershipError
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Manage organizations. `org create ORG [--name N] [--owner USER]`."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -6,9 +6,10 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
+from tracehound.lib.command import OperatorCommand
 from tracehound.projects import membership
 from tracehound.projects.actions import create_project
 from tracehound.projects.grouping import (
@@ -25,7 +26,7 @@ from tracehound.projects.models import Organization, OrganizationMember, Project
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Manage projects. `project create ORG/PROJECT` prints the project's DSN;"
         " `project rules` and `project grouping` change how its events group."

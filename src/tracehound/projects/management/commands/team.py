@@ -1,14 +1,15 @@
 from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from tracehound.lib.command import OperatorCommand
 from tracehound.projects import membership
 from tracehound.projects.management import lookup
 from tracehound.projects.membership import MembershipError
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Manage teams. `team create ORG TEAM [--name N]`, `team add|remove ORG TEAM USER…`,"
         " `team grant|revoke ORG TEAM PROJECT` (give or take the team's access to a project)."

@@ -1,11 +1,12 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from tracehound.digest.batch import requeue_failed
+from tracehound.lib.command import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Manage the queue of payloads waiting for digest."
 
     def add_arguments(self, parser: CommandParser) -> None:

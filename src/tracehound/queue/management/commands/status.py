@@ -1,12 +1,13 @@
 from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from tracehound.lib.command import OperatorCommand
 from tracehound.queue.worker import queue_status
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Show queue depth, events digested in the last minute and the oldest queued age."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -2,12 +2,11 @@ import signal
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from tracehound.lib.command import OperatorCommand
 from tracehound.queue.worker import run_worker
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Run the digest worker: turn queued payloads into events and issues."
 
     def handle(self, *args: Any, **options: Any) -> None:
