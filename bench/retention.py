@@ -147,6 +147,7 @@ def bench_db(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEHOUND_")}
     env.pop("DATABASE_URL", None)
     env.update(copy, TRACEHOUND_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+    env.update(pair.split("=", 1) for pair in args.env)
     server = Server(data_dir=work, env=env, port=free_port())
     server.env["BASE_URL"] = server.url
     probe = DbProbe(server)
@@ -223,6 +224,9 @@ def main() -> int:
     parser.add_argument("--baseline", type=float, default=20.0, help="seconds")
     parser.add_argument("--window", type=float, default=15.0, help="seconds per reported window")
     parser.add_argument("--max-seconds", type=float, default=900.0)
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the Tracehound processes (repeatable),"
+                        " e.g. TRACEHOUND_ISSUE_EVENT_CAP=0")  # fmt: skip
     parser.add_argument(
         "--pg-url",
         default=os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1/postgres",
