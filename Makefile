@@ -52,6 +52,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests bench examples
 	TRACEHOUND_DATA_DIR=$$(mktemp -d) $(VENV)/bin/mypy src/tracehound
 	TRACEHOUND_DATA_DIR=$$(mktemp -d) $(VENV)/bin/tracehound makemigrations --check --dry-run
+	TRACEHOUND_DATA_DIR=$$(mktemp -d) $(VENV)/bin/tracehound check --fail-level WARNING
 
 test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) lint
 	$(VENV)/bin/pytest -q

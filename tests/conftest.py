@@ -30,11 +30,11 @@ def quick_flush() -> Iterator[None]:
 
     Django's flush (after every `transactional_db` test) empties every table, content
     types and permissions included, then emits post_migrate so that Django makes those
-    again: ~250 rows, one third of a PostgreSQL test run's time. They are kept instead
-    (nothing here changes them) and the signal is not sent: nothing of ours listens.
-    On PostgreSQL the flush is one TRUNCATE of all tables, which makes new files for
-    each (270-540 ms); DELETE of the few rows a test leaves takes ~6 ms, and is the same
-    end state: Django's foreign keys are DEFERRABLE INITIALLY DEFERRED and the flush
+    again: ~250 rows, a third of the time of `tests/api` on PostgreSQL. They are kept
+    instead (no test or code of ours touches them) and the signal is not sent (nothing
+    of ours listens to it). On PostgreSQL the flush is one TRUNCATE of all tables,
+    which makes new files for each (270-540 ms); DELETE of the few rows a test leaves
+    takes ~6 ms, and is the same end state: Django's foreign keys are DEFERRABLE INITIALLY DEFERRED and the flush
     runs in one transaction. Neither resets sequences (a test that asks gets Django's).
     """
     from django.core.management.commands import flush
