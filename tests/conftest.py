@@ -34,8 +34,9 @@ def quick_flush() -> Iterator[None]:
     instead (no test or code of ours touches them) and the signal is not sent (nothing
     of ours listens to it). On PostgreSQL the flush is one TRUNCATE of all tables,
     which makes new files for each (270-540 ms); DELETE of the few rows a test leaves
-    takes ~6 ms, and is the same end state: Django's foreign keys are DEFERRABLE INITIALLY DEFERRED and the flush
-    runs in one transaction. Neither resets sequences (a test that asks gets Django's).
+    takes ~6 ms, and is the same end state: Django's foreign keys are DEFERRABLE
+    INITIALLY DEFERRED and the flush runs in one transaction. Neither resets sequences
+    (a test that asks gets Django's own flush).
     """
     from django.core.management.commands import flush
 
