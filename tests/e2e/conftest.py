@@ -32,7 +32,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
 def server(tmp_path_factory: pytest.TempPathFactory, template: Template) -> Iterator[Server]:
     """One `tracehound serve` (web + worker) on a fresh database for the session."""
     srv, pg_url = make_server(tmp_path_factory.mktemp("tracehound"))
-    srv.setup(template)
+    template.copy_to(srv)
     srv.spawn("serve", "--port", str(srv.port))
     try:
         srv.wait_healthy()
@@ -47,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, template: Template) -> Iter
 def fresh_server(tmp_path_factory: pytest.TempPathFactory, template: Template) -> Iterator[Server]:
     """A set-up server with no processes running: the test starts what it needs."""
     srv, pg_url = make_server(tmp_path_factory.mktemp("tracehound"))
-    srv.setup(template)
+    template.copy_to(srv)
     try:
         yield srv
     finally:

@@ -83,13 +83,9 @@ class Server:
         self.procs.append(proc)
         return proc
 
-    def setup(self, template: Template | None = None) -> None:
-        """Migrate, then create user admin, project acme/backend and a token for admin;
-        with a `template`, copy its database and data dir instead (what the same steps
-        made there once: each step is a process start, ~30 s for all four under load)."""
-        if template is not None:
-            template.copy_to(self)
-            return
+    def setup(self) -> None:
+        """Migrate, then create user admin, project acme/backend and a token for admin
+        (each a process start: ~30 s for all four under load; `Template` copies them)."""
         self.tracehound("migrate", "--noinput", "-v", "0")
         self.tracehound(
             "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com"
@@ -155,7 +151,7 @@ class Server:
 
 @dataclass
 class Template:
-    """A server that has been set up once, and stopped: `Server.setup(template)` copies
+    """A server that has been set up once, and stopped: `copy_to` gives another server
     its data dir and (on PostgreSQL) its database. Tests that check set-up itself (first
     run, migrating, the commands) make their own."""
 

@@ -65,7 +65,7 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory, template: Template) ->
 
     server, pg_url = make_server(tmp_path_factory.mktemp("slow"))
     server.env.update(TRACEHOUND_BODY_TIMEOUT="3", TRACEHOUND_WEB_THREADS=str(THREADS))
-    server.setup(template)
+    template.copy_to(server)
     server.spawn("serve", "--port", str(server.port))
     try:
         server.wait_healthy()

@@ -62,9 +62,9 @@ def test_ingest_does_not_wait_for_a_writer_on_the_main_database(wsgi, project, s
 def test_ingest_gets_in_between_back_to_back_spool_writers(
     wsgi, project, sqlite_ingest, connection_to_the_file
 ):
-    """ "new": ingest's first statement on a spool file it has not opened yet (each
-    slot's first request, every 10 s), while the file is locked: opening it must not
-    wait in SQLite's busy handler either. It did, failing this test whenever it began
+    """With a new connection, ingest's first statement on a spool file it has not
+    opened yet (each slot's first request, every 10 s) comes while the file is locked:
+    opening it must not wait in SQLite's busy handler either. It did, failing this test whenever it began
     within 2 s of a slot's end (its requests then fell in two slots)."""
     path = f"/api/{project.id}/envelope/"
     assert wsgi("POST", path, envelope({"message": "first"}), headers=project.auth).status == 200

@@ -108,7 +108,9 @@ def connect_slot(path: Path, *, timeout: float) -> sqlite3.Connection:
         # A file already made is only read here: making it needs the write lock, and
         # waiting for that in SQLite's busy handler (sleeps of 1, 2, 5, … 100 ms) held up
         # each slot's first request whenever another writer had the file.
-        if not is_made(conn):
+        try:
+            generation(conn)
+        except sqlite3.OperationalError:
             # Each statement is atomic: two processes making it at once make one table
             # and one generation.
             conn.executescript(SCHEMA)
@@ -116,14 +118,6 @@ def connect_slot(path: Path, *, timeout: float) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
-
-
-def is_made(conn: sqlite3.Connection) -> bool:
-    """Whether the file has its tables and its generation (committed)."""
-    try:
-        return conn.execute("SELECT 1 FROM spool_generation").fetchone() is not None
-    except sqlite3.OperationalError:
-        return False  # no such table yet
 
 
 def open_slot_read_only(path: Path, *, timeout: float) -> sqlite3.Connection:

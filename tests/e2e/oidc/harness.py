@@ -127,7 +127,7 @@ def sso_site(tmp_path_factory: pytest.TempPathFactory, template: Template) -> It
     )
     provider.start()
     try:
-        server.setup(template)
+        template.copy_to(server)
         site = SsoSite(server, provider)
         site.shell(
             "from tracehound.projects.models import Project, Team;"
